@@ -1,0 +1,150 @@
+//! Build recipe:
+//!   1. find nvcc and compile `kernels/*.cu` into one fatbin (cubins for every
+//!      supported GPU architecture plus PTX for newer ones), embedded by src/fatbin.rs;
+//!   2. run bindgen on `kernels/layernorm_abi.h`, the one definition of the
+//!      launch parameters, so Rust and CUDA cannot drift;
+//!   3. build the TensorRT plugin classes in `plugin_cpp/` when TensorRT headers are found.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Architectures with a cubin in the fatbin; PTX of the last one rides along
+/// so that GPUs newer than all of these still run (JIT-compiled by the driver).
+const DEFAULT_ARCHS: &[u32] = &[75, 80, 86, 89, 90, 100, 120];
+
+/// Narrows the list for quick local builds, e.g. `TRT_LAYERNORM_CUDA_ARCHS=90`.
+const ARCHS_ENV: &str = "TRT_LAYERNORM_CUDA_ARCHS";
+
+fn main() {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    let archs = cuda_archs();
+    compile_kernels(&find_nvcc(), &archs, &out_dir);
+    generate_abi_bindings(&out_dir);
+    build_tensorrt_plugin(&out_dir);
+}
+
+// ---------------------------------------------------------------------------
+// 1. Kernels
+// ---------------------------------------------------------------------------
+
+fn find_nvcc() -> PathBuf {
+    for var in ["NVCC", "CUDA_PATH", "CUDA_HOME"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    println!("cargo:rerun-if-env-changed=PATH");
+
+    if let Some(nvcc) = env::var_os("NVCC").filter(|v| !v.is_empty()) {
+        return PathBuf::from(nvcc);
+    }
+    for var in ["CUDA_PATH", "CUDA_HOME"] {
+        if let Some(root) = env::var_os(var).filter(|v| !v.is_empty()) {
+            let nvcc = Path::new(&root).join("bin").join("nvcc");
+            if nvcc.is_file() {
+                return nvcc;
+            }
+        }
+    }
+    if let Some(nvcc) = env::var_os("PATH")
+        .iter()
+        .flat_map(env::split_paths)
+        .map(|dir| dir.join("nvcc"))
+        .find(|p| p.is_file())
+    {
+        return nvcc;
+    }
+    panic!(
+        "\n\ntrt-layernorm: no CUDA compiler (nvcc) found.\n\
+         Looked at $NVCC, $CUDA_PATH/bin/nvcc, $CUDA_HOME/bin/nvcc and $PATH.\n\
+         Either install the CUDA toolkit (12.x or 13.x) and set CUDA_PATH, or get nvcc from PyPI:\n\
+         \x20   python3 -m venv /opt/cuda-venv\n\
+         \x20   /opt/cuda-venv/bin/pip install nvidia-cuda-nvcc==13.0.88 nvidia-cuda-crt==13.0.88 \\\n\
+         \x20       nvidia-cuda-runtime==13.0.96 nvidia-cuda-cccl==13.0.85 nvidia-nvvm==13.0.88\n\
+         \x20   export NVCC=/opt/cuda-venv/lib/python3.11/site-packages/nvidia/cu13/bin/nvcc\n\
+         (scripts/with-cuda.sh does exactly this.)\n\n"
+    );
+}
+
+fn cuda_archs() -> Vec<u32> {
+    println!("cargo:rerun-if-env-changed={ARCHS_ENV}");
+    let Ok(list) = env::var(ARCHS_ENV) else {
+        return DEFAULT_ARCHS.to_vec();
+    };
+    let archs: Vec<u32> = list
+        .split([',', ';', ' '])
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_start_matches("sm_")
+                .parse()
+                .unwrap_or_else(|_| panic!("{ARCHS_ENV}: `{s}` is not an architecture like 90 or sm_90"))
+        })
+        .collect();
+    assert!(!archs.is_empty(), "{ARCHS_ENV} is set but names no architecture");
+    archs
+}
+
+fn compile_kernels(nvcc: &Path, archs: &[u32], out_dir: &Path) {
+    let kernels = Path::new("kernels");
+    println!("cargo:rerun-if-changed={}", kernels.display());
+    let sources: Vec<PathBuf> = std::fs::read_dir(kernels)
+        .expect("kernels/ exists")
+        .map(|e| e.expect("readable kernels/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cu"))
+        .collect();
+    assert_eq!(sources.len(), 1, "the fatbin is built from exactly one translation unit, kernels/layernorm.cu");
+
+    let fatbin = out_dir.join("layernorm.fatbin");
+    let mut cmd = Command::new(nvcc);
+    cmd.args(["-fatbin", "-O3", "-std=c++17", "-Xptxas=-warn-spills,-warn-lmem-usage"])
+        .arg("-I")
+        .arg(kernels)
+        .arg("-o")
+        .arg(&fatbin)
+        .arg(&sources[0]);
+    let newest = *archs.iter().max().expect("at least one architecture");
+    for &a in archs {
+        let code = if a == newest { format!("[sm_{a},compute_{a}]") } else { format!("sm_{a}") };
+        cmd.arg(format!("-gencode=arch=compute_{a},code={code}"));
+    }
+    if env::var_os("TRT_LAYERNORM_PTXAS_VERBOSE").is_some() {
+        cmd.arg("-Xptxas=-v");
+    }
+    println!("cargo:rerun-if-env-changed=TRT_LAYERNORM_PTXAS_VERBOSE");
+
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("trt-layernorm: could not run {}: {e}", nvcc.display()));
+    assert!(status.success(), "trt-layernorm: nvcc failed ({status}) compiling {}", sources[0].display());
+
+    let list = archs.iter().map(|a| format!("sm_{a}")).collect::<Vec<_>>().join(",");
+    println!("cargo:rustc-env=TRT_LAYERNORM_FATBIN_ARCHS={list}+compute_{newest}");
+}
+
+// ---------------------------------------------------------------------------
+// 2. ABI bindings
+// ---------------------------------------------------------------------------
+
+fn generate_abi_bindings(out_dir: &Path) {
+    let header = "kernels/layernorm_abi.h";
+    bindgen::Builder::default()
+        .header(header)
+        .allowlist_type("Tln.*")
+        .allowlist_var("TLN_.*")
+        .rustified_enum("TlnDType|TlnVariant")
+        .derive_default(true)
+        .derive_debug(true)
+        .layout_tests(true)
+        .generate()
+        .unwrap_or_else(|e| panic!("trt-layernorm: bindgen failed on {header}: {e} (is libclang installed? apt-get install libclang-dev)"))
+        .write_to_file(out_dir.join("abi.rs"))
+        .expect("write abi.rs");
+}
+
+// ---------------------------------------------------------------------------
+// 3. TensorRT plugin classes
+// ---------------------------------------------------------------------------
+
+fn build_tensorrt_plugin(_out_dir: &Path) {
+    println!("cargo:warning=trt-layernorm: TensorRT plugin classes not built yet (plugin_cpp/ pending)");
+}

@@ -1,0 +1,226 @@
+//! Launching the kernel: on a raw `CUstream` (what TensorRT hands to
+//! `enqueue`), or through a safe API on cudarc types for Rust applications.
+
+use crate::abi::TlnParams;
+use crate::driver::{check, current_context_kernels, ContextKernels};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::problem::{DevicePtrs, Problem};
+use crate::select::{can_vectorize, plan, LaunchPlan};
+use cudarc::driver::sys;
+use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, SyncOnDrop};
+use std::ffi::c_void;
+use std::sync::Arc;
+
+/// The plan a launch of `problem` on `ptrs` would use in the current context.
+pub fn plan_for(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs) -> LaunchPlan {
+    plan(problem, can_vectorize(problem, ptrs), &kernels.limits)
+}
+
+/// Launches LayerNorm on `stream` in the context current on this thread.
+///
+/// The kernels are loaded into that context on its first launch; later
+/// launches only pick a plan and call `cuLaunchKernel`.
+///
+/// # Safety
+/// `ptrs` must point to device memory of the current context holding at least
+/// `rows * cols` elements of X and Y (Y not overlapping X unless equal to it)
+/// and `cols` elements of scale and bias where present, all valid until the
+/// kernel has run; `stream` must be a stream of the current context (or null
+/// for the legacy default stream).
+pub unsafe fn launch_raw(problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUstream) -> Result<()> {
+    ptrs.check(problem)?;
+    if problem.rows() == 0 {
+        return Ok(());
+    }
+    let kernels = current_context_kernels()?;
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { launch_with(&kernels, problem, ptrs, stream) }
+}
+
+/// [`launch_raw`] with the context's kernels already in hand.
+///
+/// # Safety
+/// As [`launch_raw`]; `kernels` must belong to the context current on this thread.
+pub(crate) unsafe fn launch_with(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUstream) -> Result<()> {
+    let plan = plan_for(kernels, problem, ptrs);
+    let kernel = kernels.kernel(plan.variant, problem.x_dtype(), problem.y_dtype());
+    let mut params = TlnParams {
+        x: ptrs.x as *const c_void,
+        y: ptrs.y as *mut c_void,
+        scale: ptrs.scale as *const c_void,
+        bias: ptrs.bias as *const c_void,
+        rows: problem.rows() as i64,
+        cols: problem.cols() as i64,
+        epsilon: problem.epsilon(),
+        scale_dtype: problem.scale_dtype().unwrap_or(DType::F32).abi() as i32,
+        bias_dtype: problem.bias_dtype().unwrap_or(DType::F32).abi() as i32,
+        threads_per_row: plan.threads_per_row as i32,
+        row_cache_bytes: plan.row_cache_bytes as i32,
+        vectorized: i32::from(plan.vectorized),
+    };
+    let mut args = [(&mut params as *mut TlnParams).cast::<c_void>()];
+    // SAFETY: the kernel takes exactly one TlnParams by value; `args` and
+    // `params` outlive the call (the driver copies them before returning);
+    // the plan keeps block size and shared memory within what was opted in.
+    check("cuLaunchKernel", unsafe {
+        sys::cuLaunchKernel(
+            kernel.function,
+            plan.grid_blocks,
+            1,
+            1,
+            plan.block_threads,
+            1,
+            1,
+            plan.dynamic_smem_bytes,
+            stream,
+            args.as_mut_ptr(),
+            std::ptr::null_mut(),
+        )
+    })
+}
+
+/// Scale or bias on the device, in any supported type.
+#[derive(Clone, Copy)]
+pub enum DeviceParam<'a> {
+    F32(&'a CudaSlice<f32>),
+    F16(&'a CudaSlice<half::f16>),
+    BF16(&'a CudaSlice<half::bf16>),
+}
+
+impl DeviceParam<'_> {
+    fn dtype(&self) -> DType {
+        match self {
+            DeviceParam::F32(_) => DType::F32,
+            DeviceParam::F16(_) => DType::F16,
+            DeviceParam::BF16(_) => DType::BF16,
+        }
+    }
+    fn device_ptr<'s>(self, stream: &'s CudaStream) -> (u64, SyncOnDrop<'s>)
+    where
+        Self: 's,
+    {
+        match self {
+            DeviceParam::F32(s) => s.device_ptr(stream),
+            DeviceParam::F16(s) => s.device_ptr(stream),
+            DeviceParam::BF16(s) => s.device_ptr(stream),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            DeviceParam::F32(s) => s.len(),
+            DeviceParam::F16(s) => s.len(),
+            DeviceParam::BF16(s) => s.len(),
+        }
+    }
+}
+
+impl<'a> From<&'a CudaSlice<f32>> for DeviceParam<'a> {
+    fn from(s: &'a CudaSlice<f32>) -> Self {
+        DeviceParam::F32(s)
+    }
+}
+impl<'a> From<&'a CudaSlice<half::f16>> for DeviceParam<'a> {
+    fn from(s: &'a CudaSlice<half::f16>) -> Self {
+        DeviceParam::F16(s)
+    }
+}
+impl<'a> From<&'a CudaSlice<half::bf16>> for DeviceParam<'a> {
+    fn from(s: &'a CudaSlice<half::bf16>) -> Self {
+        DeviceParam::BF16(s)
+    }
+}
+
+/// LayerNorm over the last `cols` elements, for Rust applications on cudarc.
+///
+/// ```no_run
+/// # use trt_layernorm::LayerNorm;
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let ctx = cudarc::driver::CudaContext::new(0)?;
+/// let stream = ctx.default_stream();
+/// let ln = LayerNorm::new(&ctx)?;
+/// let x = stream.clone_htod(&vec![half::f16::ONE; 4 * 768])?;
+/// let gamma = stream.clone_htod(&vec![1.0f32; 768])?;
+/// let mut y = stream.alloc_zeros::<half::f16>(4 * 768)?;
+/// ln.forward(&stream, &x, &mut y, 768, Some((&gamma).into()), None, 1e-5)?;
+/// # Ok(()) }
+/// ```
+pub struct LayerNorm {
+    ctx: Arc<CudaContext>,
+    kernels: Arc<ContextKernels>,
+}
+
+impl LayerNorm {
+    /// Loads the kernels into `ctx` (once per context; later calls share them).
+    pub fn new(ctx: &Arc<CudaContext>) -> Result<Self> {
+        crate::driver::driver_ready()?;
+        ctx.bind_to_thread().map_err(|e| Error::Driver { call: "cuCtxSetCurrent", code: e.0 })?;
+        Ok(LayerNorm { ctx: ctx.clone(), kernels: current_context_kernels()? })
+    }
+
+    /// Normalizes `x` (rows of `cols` elements) into `y` on `stream`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<X: Element, Y: Element>(
+        &self,
+        stream: &CudaStream,
+        x: &CudaSlice<X>,
+        y: &mut CudaSlice<Y>,
+        cols: usize,
+        scale: Option<DeviceParam<'_>>,
+        bias: Option<DeviceParam<'_>>,
+        epsilon: f32,
+    ) -> Result<()> {
+        if cols == 0 {
+            return Err(Error::invalid("cols", "the normalized size H must be at least 1"));
+        }
+        if x.len() % cols != 0 {
+            return Err(Error::invalid("x", format!("length {} is not a multiple of cols = {cols}", x.len())));
+        }
+        if y.len() != x.len() {
+            return Err(Error::invalid("y", format!("length {} differs from x's {}", y.len(), x.len())));
+        }
+        for (name, p) in [("scale", &scale), ("bias", &bias)] {
+            if let Some(p) = p {
+                if p.len() != cols {
+                    return Err(Error::invalid(name, format!("length {} differs from cols = {cols}", p.len())));
+                }
+            }
+        }
+        if !Arc::ptr_eq(stream.context(), &self.ctx) {
+            return Err(Error::invalid("stream", "belongs to another CUDA context than this LayerNorm"));
+        }
+        let problem = Problem::new(
+            (x.len() / cols) as u64,
+            cols as u64,
+            X::DTYPE,
+            Y::DTYPE,
+            scale.as_ref().map(DeviceParam::dtype),
+            bias.as_ref().map(DeviceParam::dtype),
+            epsilon,
+        )?;
+        if problem.rows() == 0 {
+            return Ok(());
+        }
+        self.ctx.bind_to_thread().map_err(|e| Error::Driver { call: "cuCtxSetCurrent", code: e.0 })?;
+
+        let (x_ptr, _x_sync) = x.device_ptr(stream);
+        let (y_ptr, _y_sync) = y.device_ptr_mut(stream);
+        let (scale_ptr, _scale_sync) = scale.map(|p| p.device_ptr(stream)).unzip();
+        let (bias_ptr, _bias_sync) = bias.map(|p| p.device_ptr(stream)).unzip();
+        let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0) };
+        ptrs.check(&problem)?;
+        // SAFETY: every pointer comes from a live CudaSlice of this context
+        // whose length was checked against the problem above; the stream
+        // belongs to this context, which is bound to the thread.
+        unsafe { launch_with(&self.kernels, &problem, &ptrs, stream.cu_stream()) }
+    }
+
+    /// The plan `forward` would use for a problem with 16-byte aligned tensors.
+    pub fn plan(&self, problem: &Problem) -> LaunchPlan {
+        plan(problem, true, &self.kernels.limits)
+    }
+
+    pub fn compute_capability(&self) -> (i32, i32) {
+        self.kernels.compute_capability()
+    }
+}

@@ -1,0 +1,182 @@
+//! A validated description of one LayerNorm launch: shapes, types, epsilon.
+//! Pure data, checked once, so the launch path never sees a bad value.
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+
+/// Largest row (hidden size) accepted. Offsets are 64-bit and nothing in the
+/// arithmetic breaks above it, but one row is reduced by one thread block (or
+/// one cluster), so a longer row would take seconds per launch.
+pub const MAX_COLS: u64 = 1 << 31;
+
+/// `rows` rows of `cols` elements, normalized over each row.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Problem {
+    rows: u64,
+    cols: u64,
+    x: DType,
+    y: DType,
+    scale: Option<DType>,
+    bias: Option<DType>,
+    epsilon: f32,
+}
+
+impl Problem {
+    /// Checks every parameter; the error names the one that is wrong.
+    pub fn new(
+        rows: u64,
+        cols: u64,
+        x: DType,
+        y: DType,
+        scale: Option<DType>,
+        bias: Option<DType>,
+        epsilon: f32,
+    ) -> Result<Self> {
+        if cols == 0 {
+            return Err(Error::invalid("cols", "the normalized size H must be at least 1"));
+        }
+        if cols > MAX_COLS {
+            return Err(Error::invalid("cols", format!("H = {cols} exceeds the supported maximum {MAX_COLS}")));
+        }
+        if rows.checked_mul(cols).and_then(|n| n.checked_mul(x.size_bytes().max(y.size_bytes()) as u64)).is_none_or(|b| b > i64::MAX as u64) {
+            return Err(Error::invalid("rows", format!("{rows} rows of {cols} elements do not fit a 64-bit byte offset")));
+        }
+        if !(epsilon.is_finite() && epsilon >= 0.0) {
+            return Err(Error::invalid("epsilon", format!("must be finite and >= 0, got {epsilon}")));
+        }
+        if y != x && y != DType::F32 {
+            return Err(Error::UnsupportedOutputType { x, y });
+        }
+        Ok(Problem { rows, cols, x, y, scale, bias, epsilon })
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+    pub fn cols(&self) -> u64 {
+        self.cols
+    }
+    pub fn x_dtype(&self) -> DType {
+        self.x
+    }
+    pub fn y_dtype(&self) -> DType {
+        self.y
+    }
+    pub fn scale_dtype(&self) -> Option<DType> {
+        self.scale
+    }
+    pub fn bias_dtype(&self) -> Option<DType> {
+        self.bias
+    }
+    pub fn epsilon(&self) -> f32 {
+        self.epsilon
+    }
+    pub fn elements(&self) -> u64 {
+        self.rows * self.cols
+    }
+    /// Bytes a launch must move at least: X read once, Y written once, scale and bias read once.
+    pub fn min_bytes_moved(&self) -> u64 {
+        let params: u64 = [self.scale, self.bias].iter().flatten().map(|d| d.size_bytes() as u64 * self.cols).sum();
+        self.elements() * (self.x.size_bytes() + self.y.size_bytes()) as u64 + params
+    }
+}
+
+/// Device addresses of one launch's tensors. Scale and bias are 0 when absent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DevicePtrs {
+    pub x: u64,
+    pub y: u64,
+    pub scale: u64,
+    pub bias: u64,
+}
+
+impl DevicePtrs {
+    /// Every pointer the problem needs is non-null and aligned to its element
+    /// type; scale and bias are given exactly when the problem has them.
+    pub fn check(&self, p: &Problem) -> Result<()> {
+        let need = |name: &'static str, addr: u64, dtype: DType| -> Result<()> {
+            if addr == 0 {
+                return Err(Error::invalid(name, "null device pointer"));
+            }
+            if addr % dtype.size_bytes() as u64 != 0 {
+                return Err(Error::invalid(name, format!("address {addr:#x} is not aligned to its {dtype} elements")));
+            }
+            Ok(())
+        };
+        need("x", self.x, p.x)?;
+        need("y", self.y, p.y)?;
+        match (p.scale, self.scale) {
+            (Some(d), a) => need("scale", a, d)?,
+            (None, 0) => {}
+            (None, _) => return Err(Error::invalid("scale", "pointer given but the problem has no scale")),
+        }
+        match (p.bias, self.bias) {
+            (Some(d), a) => need("bias", a, d)?,
+            (None, 0) => {}
+            (None, _) => return Err(Error::invalid("bias", "pointer given but the problem has no bias")),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DType::*;
+
+    fn ok(rows: u64, cols: u64) -> Result<Problem> {
+        Problem::new(rows, cols, F16, F16, Some(F32), Some(F32), 1e-5)
+    }
+
+    #[test]
+    fn accepts_the_supported_combinations() {
+        for x in DType::ALL {
+            assert!(Problem::new(1, 1, x, x, None, None, 0.0).is_ok());
+            assert!(Problem::new(1, 1, x, F32, Some(BF16), Some(F16), 1e-5).is_ok());
+        }
+        assert!(ok(0, 768).is_ok(), "zero rows is an empty launch, not an error");
+        assert!(ok(1, MAX_COLS).is_ok());
+    }
+
+    #[test]
+    fn names_the_bad_parameter() {
+        let name = |r: Result<Problem>| match r {
+            Err(Error::InvalidParameter { name, .. }) => name,
+            other => panic!("expected InvalidParameter, got {other:?}"),
+        };
+        assert_eq!(name(ok(1, 0)), "cols");
+        assert_eq!(name(ok(1, MAX_COLS + 1)), "cols");
+        assert_eq!(name(ok(u64::MAX / 2, 1024)), "rows");
+        for eps in [f32::NAN, -1e-5, f32::INFINITY] {
+            assert_eq!(name(Problem::new(1, 8, F32, F32, None, None, eps)), "epsilon");
+        }
+    }
+
+    #[test]
+    fn output_must_be_input_type_or_f32() {
+        assert_eq!(
+            Problem::new(1, 8, F32, F16, None, None, 1e-5),
+            Err(Error::UnsupportedOutputType { x: F32, y: F16 })
+        );
+        assert!(Problem::new(1, 8, F16, BF16, None, None, 1e-5).is_err());
+    }
+
+    #[test]
+    fn pointer_checks() {
+        let p = ok(2, 8).unwrap();
+        let good = DevicePtrs { x: 0x1000, y: 0x2000, scale: 0x3000, bias: 0x4000 };
+        assert!(good.check(&p).is_ok());
+        assert!(DevicePtrs { x: 0, ..good }.check(&p).is_err());
+        assert!(DevicePtrs { y: 0x2001, ..good }.check(&p).is_err());
+        assert!(DevicePtrs { scale: 0x3002, ..good }.check(&p).is_err(), "f32 scale needs 4-byte alignment");
+        let no_affine = Problem::new(2, 8, F16, F16, None, None, 1e-5).unwrap();
+        assert!(DevicePtrs { scale: 0, bias: 0, ..good }.check(&no_affine).is_ok());
+        assert!(good.check(&no_affine).is_err(), "stray scale pointer is refused");
+    }
+
+    #[test]
+    fn bytes_moved() {
+        let p = Problem::new(4, 8, F16, F32, Some(F32), None, 1e-5).unwrap();
+        assert_eq!(p.min_bytes_moved(), 32 * (2 + 4) + 8 * 4);
+    }
+}
