@@ -146,5 +146,7 @@ fn generate_abi_bindings(out_dir: &Path) {
 // ---------------------------------------------------------------------------
 
 fn build_tensorrt_plugin(_out_dir: &Path) {
+    // `cfg(trt_plugin)`: the C++ classes, the cxx bridge and the exported entry points are built.
+    println!("cargo::rustc-check-cfg=cfg(trt_plugin)");
     println!("cargo:warning=trt-layernorm: TensorRT plugin classes not built yet (plugin_cpp/ pending)");
 }

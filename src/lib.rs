@@ -14,6 +14,7 @@ pub mod error;
 pub mod fatbin;
 pub mod launch;
 pub mod onnx;
+pub mod plugin;
 pub mod problem;
 pub mod reference;
 pub mod select;

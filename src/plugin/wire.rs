@@ -1,0 +1,329 @@
+//! The serialized form of a version-1 (IPluginV2DynamicExt) plugin: what a
+//! TensorRT engine stores for each FP32LayerNorm layer and hands back to
+//! `deserializePlugin`.
+//!
+//! Layout (little-endian), self-describing and checked end to end:
+//!
+//! | offset | size | content |
+//! |---|---|---|
+//! | 0 | 4 | magic `TLNP` |
+//! | 4 | 2 | format version (1) |
+//! | 6 | 2 | reserved, 0 |
+//! | 8 | 4 | payload length P |
+//! | 12 | P | payload: record count (u8), then per record: name length (u8), name (ASCII), `PluginFieldType` code (u8), value (4 bytes) |
+//! | 12+P | 4 | CRC-32 (IEEE) of bytes 0..12+P |
+//!
+//! The records are the plugin's fields by name, so a blob can be read (and
+//! explained) without this crate; decoding runs them through the same field
+//! checks as a field collection. Every truncation and every bit flip fails
+//! the length or the CRC check (CRC-32 detects all 1-, 2- and 3-bit errors
+//! and every burst up to 32 bits), and the parser checks each byte anyway.
+
+use super::config::PluginConfig;
+use super::fields::{self, FieldError, FieldType, FieldValue, RawField};
+
+pub const MAGIC: [u8; 4] = *b"TLNP";
+pub const FORMAT_VERSION: u16 = 1;
+const HEADER_LEN: usize = 12;
+const TRAILER_LEN: usize = 4;
+/// No valid blob is anywhere near this long; anything longer is refused before reading.
+pub const MAX_LEN: usize = 1024;
+
+/// Why a byte string is not a serialized FP32LayerNorm.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum WireError {
+    #[error("serialized FP32LayerNorm is {len} bytes; at least {min} expected")]
+    TooShort { len: usize, min: usize },
+    #[error("serialized FP32LayerNorm is {len} bytes; at most {MAX_LEN} expected")]
+    TooLong { len: usize },
+    #[error("not a serialized FP32LayerNorm (magic {found:02x?}, expected \"TLNP\")")]
+    BadMagic { found: [u8; 4] },
+    #[error("serialized FP32LayerNorm has format version {0}; this build reads version {FORMAT_VERSION}")]
+    UnsupportedVersion(u16),
+    #[error("serialized FP32LayerNorm has non-zero reserved bits {0:#06x}")]
+    Reserved(u16),
+    #[error("serialized FP32LayerNorm declares a {declared}-byte payload but carries {actual}")]
+    Length { declared: u32, actual: usize },
+    #[error("serialized FP32LayerNorm is corrupt: CRC-32 {computed:#010x} does not match the stored {stored:#010x}")]
+    Checksum { stored: u32, computed: u32 },
+    #[error("serialized FP32LayerNorm payload is malformed at byte {offset}: {reason}")]
+    Malformed { offset: usize, reason: &'static str },
+    #[error("serialized FP32LayerNorm lacks the field `{0}`")]
+    Missing(&'static str),
+    #[error("serialized FP32LayerNorm: {0}")]
+    Field(#[from] FieldError),
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                k += 1;
+            }
+            table[i] = c;
+            i += 1;
+        }
+        table
+    };
+    !bytes.iter().fold(!0u32, |c, &b| TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8))
+}
+
+/// Serializes a configuration.
+pub fn encode(config: &PluginConfig) -> Vec<u8> {
+    let records: [(&str, FieldType, [u8; 4]); 3] = [
+        (fields::EPSILON, FieldType::Float32, config.epsilon().to_bits().to_le_bytes()),
+        (fields::AXIS, FieldType::Int32, config.axis().to_le_bytes()),
+        (fields::OUTPUT_TYPE, FieldType::Int32, config.output_type().code().to_le_bytes()),
+    ];
+    let mut payload = vec![records.len() as u8];
+    for (name, t, value) in records {
+        payload.push(name.len() as u8);
+        payload.extend_from_slice(name.as_bytes());
+        payload.push(t.code() as u8);
+        payload.extend_from_slice(&value);
+    }
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&payload);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// A cursor over the payload that names the offset of whatever is wrong.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    base: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let end = end.ok_or(WireError::Malformed { offset: self.base + self.pos, reason: what })?;
+        let s = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+        Ok(self.take(1, what)?[0])
+    }
+}
+
+fn le_u16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+fn le_u32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Reads a serialized configuration, checking every byte.
+pub fn decode(blob: &[u8]) -> Result<PluginConfig, WireError> {
+    let min = HEADER_LEN + TRAILER_LEN;
+    if blob.len() < min {
+        return Err(WireError::TooShort { len: blob.len(), min });
+    }
+    if blob.len() > MAX_LEN {
+        return Err(WireError::TooLong { len: blob.len() });
+    }
+    let magic: [u8; 4] = blob[0..4].try_into().expect("4 bytes");
+    if magic != MAGIC {
+        return Err(WireError::BadMagic { found: magic });
+    }
+    let version = le_u16(&blob[4..6]);
+    if version != FORMAT_VERSION {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let reserved = le_u16(&blob[6..8]);
+    if reserved != 0 {
+        return Err(WireError::Reserved(reserved));
+    }
+    let declared = le_u32(&blob[8..12]);
+    let actual = blob.len() - min;
+    if declared as usize != actual {
+        return Err(WireError::Length { declared, actual });
+    }
+    let body_end = HEADER_LEN + actual;
+    let stored = le_u32(&blob[body_end..]);
+    let computed = crc32(&blob[..body_end]);
+    if stored != computed {
+        return Err(WireError::Checksum { stored, computed });
+    }
+
+    let mut r = Reader { bytes: &blob[HEADER_LEN..body_end], pos: 0, base: HEADER_LEN };
+    let count = r.u8("record count")? as usize;
+    let mut raw = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name_len = r.u8("name length")? as usize;
+        let at = HEADER_LEN + r.pos;
+        let name = std::str::from_utf8(r.take(name_len, "name")?)
+            .ok()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or(WireError::Malformed { offset: at, reason: "field name is not printable ASCII" })?;
+        let field_type = FieldType::from_code(r.u8("type code")? as i32);
+        let value = r.take(4, "value")?;
+        let value = match field_type {
+            FieldType::Float32 => FieldValue::F32(f32::from_bits(le_u32(value))),
+            FieldType::Int32 => FieldValue::I32(le_u32(value) as i32),
+            _ => return Err(WireError::Malformed { offset: HEADER_LEN + r.pos - 5, reason: "record type is not float32 or int32" }),
+        };
+        raw.push(RawField { name: Some(name), field_type, length: 1, value: Some(value) });
+    }
+    if r.pos != r.bytes.len() {
+        return Err(WireError::Malformed { offset: HEADER_LEN + r.pos, reason: "bytes after the last record" });
+    }
+    let given = fields::collect(&raw)?;
+    if raw.iter().any(|f| f.name.is_some_and(|n| fields::TOLERATED.contains(&n))) {
+        return Err(WireError::Malformed { offset: HEADER_LEN, reason: "ONNX pass-through attributes are never serialized" });
+    }
+    let epsilon = given.epsilon.ok_or(WireError::Missing(fields::EPSILON))?;
+    let axis = given.axis.ok_or(WireError::Missing(fields::AXIS))?;
+    let output_type = given.output_type.ok_or(WireError::Missing(fields::OUTPUT_TYPE))?;
+    Ok(PluginConfig::new(epsilon, axis, output_type)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configs() -> Vec<PluginConfig> {
+        vec![
+            PluginConfig::default(),
+            PluginConfig::new(1e-12, -8, 1).unwrap(),
+            PluginConfig::new(0.5, 7, 0).unwrap(),
+            PluginConfig::new(f32::MAX, 0, 1).unwrap(),
+        ]
+    }
+
+    /// Re-seals a hand-edited blob with a correct length and CRC, so the
+    /// checks behind them are reached.
+    fn reseal(mut blob: Vec<u8>) -> Vec<u8> {
+        blob.truncate(blob.len() - 4);
+        let len = (blob.len() - HEADER_LEN) as u32;
+        blob[8..12].copy_from_slice(&len.to_le_bytes());
+        let crc = crc32(&blob);
+        blob.extend_from_slice(&crc.to_le_bytes());
+        blob
+    }
+
+    #[test]
+    fn crc_matches_zlib() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+    }
+
+    #[test]
+    fn round_trip() {
+        for c in configs() {
+            let blob = encode(&c);
+            assert_eq!(decode(&blob), Ok(c));
+            assert!(blob.len() <= MAX_LEN);
+        }
+    }
+
+    #[test]
+    fn layout_is_stable() {
+        let blob = encode(&PluginConfig::default());
+        assert_eq!(&blob[..4], b"TLNP");
+        assert_eq!(le_u16(&blob[4..6]), 1);
+        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + 4);
+    }
+
+    #[test]
+    fn every_truncation_is_rejected() {
+        for c in configs() {
+            let blob = encode(&c);
+            for len in 0..blob.len() {
+                assert!(decode(&blob[..len]).is_err(), "truncated to {len} bytes was accepted");
+            }
+            let mut longer = blob.clone();
+            longer.push(0);
+            assert!(decode(&longer).is_err(), "an extra byte was accepted");
+        }
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_rejected() {
+        for c in configs() {
+            let blob = encode(&c);
+            for byte in 0..blob.len() {
+                for bit in 0..8 {
+                    let mut b = blob.clone();
+                    b[byte] ^= 1 << bit;
+                    assert!(decode(&b).is_err(), "flip of bit {bit} in byte {byte} was accepted");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn header_errors_are_typed() {
+        let blob = encode(&PluginConfig::default());
+        assert!(matches!(decode(&[]), Err(WireError::TooShort { len: 0, .. })));
+        assert!(matches!(decode(&vec![0; MAX_LEN + 1]), Err(WireError::TooLong { .. })));
+        let mut b = blob.clone();
+        b[0] = b'X';
+        assert!(matches!(decode(&b), Err(WireError::BadMagic { .. })));
+        let mut b = blob.clone();
+        b[4] = 2;
+        assert_eq!(decode(&b), Err(WireError::UnsupportedVersion(2)));
+        let mut b = blob.clone();
+        b[7] = 1;
+        assert_eq!(decode(&b), Err(WireError::Reserved(0x100)));
+        let mut b = blob.clone();
+        b[8] ^= 1;
+        assert!(matches!(decode(&b), Err(WireError::Length { .. })));
+        let mut b = blob.clone();
+        let n = b.len();
+        b[n - 1] ^= 0x80;
+        assert!(matches!(decode(&b), Err(WireError::Checksum { .. })));
+    }
+
+    #[test]
+    fn payload_errors_are_typed_even_with_a_valid_crc() {
+        let blob = encode(&PluginConfig::default());
+        // An out-of-range value behind a valid checksum: refused by the field checks, naming the field.
+        let mut b = blob.clone();
+        let eps_at = HEADER_LEN + 1 + 1 + 7 + 1;
+        b[eps_at..eps_at + 4].copy_from_slice(&(-1.0f32).to_bits().to_le_bytes());
+        let err = decode(&reseal(b)).unwrap_err();
+        assert!(matches!(err, WireError::Field(FieldError::OutOfRange { name: "epsilon", .. })), "{err:?}");
+        // Record count larger than the records present.
+        let mut b = blob.clone();
+        b[HEADER_LEN] = 4;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "name length", .. })));
+        // Fewer records: a field is missing, or bytes are left over.
+        let mut b = blob.clone();
+        b[HEADER_LEN] = 2;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "bytes after the last record", .. })));
+        let mut b = blob.clone();
+        b[HEADER_LEN] = 2;
+        b.truncate(b.len() - 4 - 17);
+        b.extend_from_slice(&[0; 4]);
+        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("output_type")));
+        // A renamed record is an unknown field.
+        let mut b = blob.clone();
+        b[HEADER_LEN + 2] = b'E';
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::Unknown { .. }))));
+        // A retyped record.
+        let mut b = blob.clone();
+        b[HEADER_LEN + 1 + 1 + 7] = FieldType::Int32.code() as u8;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::WrongType { name: "epsilon", .. }))));
+        let mut b = blob.clone();
+        b[HEADER_LEN + 1 + 1 + 7] = 2;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { .. })));
+        // A non-ASCII name.
+        let mut b = blob.clone();
+        b[HEADER_LEN + 2] = 0xFF;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "field name is not printable ASCII", .. })));
+    }
+}
