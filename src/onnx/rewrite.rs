@@ -1,0 +1,195 @@
+//! The rewrite: each matched subgraph becomes one `FP32LayerNorm` node placed
+//! where its last node was, keeping its output tensor name (so consumers,
+//! graph outputs and value_info need no change). Constants and initializers
+//! that only the replaced nodes used are removed; everything else is kept.
+
+use super::graph::{attr_type, dt, GraphIndex};
+use super::matchers::Candidate;
+use super::proto::{attribute_proto::AttributeType, type_proto, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto};
+use std::collections::{HashMap, HashSet};
+
+/// The plugin's `op_type`: the name its creators are registered under.
+pub const PLUGIN_OP: &str = "FP32LayerNorm";
+
+/// The domain of the plugin nodes.
+///
+/// TensorRT's ONNX parser (onnx-tensorrt `ModelImporter.cpp`, `parseNode`)
+/// dispatches on `node.op_type()` alone: an op type without a builtin importer
+/// goes to `FallbackPluginImporter` (`onnxOpImporters.cpp`), which looks the
+/// creator up by (op_type, attribute `plugin_version` default "1", attribute
+/// `plugin_namespace` default ""). The node's domain is not consulted, and
+/// every `opset_import` entry is accepted (`importModel` only records it). We
+/// still put the node in its own domain with an opset_import entry, so that
+/// ONNX tooling (checker, shape inference, ORT) sees an unregistered custom
+/// op rather than an unknown op of the standard domain.
+///
+/// The fallback importer turns the node's attributes into `PluginField`s for
+/// the fields the creator lists: FLOAT → kFLOAT32, INT → kINT32 (narrowed from
+/// int64), STRING → kCHAR. Empty input names become null inputs (absent
+/// Scale with a Bias).
+pub const PLUGIN_DOMAIN: &str = "trt.plugins";
+
+/// Attributes of the plugin node besides epsilon and axis.
+#[derive(Clone, Debug)]
+pub struct PluginAttrs {
+    pub plugin_version: String,
+    pub plugin_namespace: String,
+    /// Ask every node for FP32 output (`output_type = 1`).
+    pub output_fp32: bool,
+}
+
+/// What the rewrite did, for the summary.
+#[derive(Default, Debug)]
+pub struct RewriteStats {
+    pub nodes_removed: usize,
+    pub constants_removed: usize,
+    pub initializers_removed: usize,
+    pub opset_added: bool,
+    /// Output tensors whose declared type was changed to float32 (`--output-type fp32`).
+    pub retyped_outputs: Vec<String>,
+}
+
+fn attr_f(name: &str, v: f32) -> AttributeProto {
+    AttributeProto { name: Some(name.into()), type_: Some(attr_type(AttributeType::FLOAT)), f: Some(v), ..Default::default() }
+}
+fn attr_i(name: &str, v: i64) -> AttributeProto {
+    AttributeProto { name: Some(name.into()), type_: Some(attr_type(AttributeType::INT)), i: Some(v), ..Default::default() }
+}
+fn attr_s(name: &str, v: &str) -> AttributeProto {
+    AttributeProto { name: Some(name.into()), type_: Some(attr_type(AttributeType::STRING)), s: Some(v.as_bytes().to_vec()), ..Default::default() }
+}
+
+/// The plugin node for one candidate (`output_type` only when FP32 is asked).
+pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto {
+    let mut inputs = vec![c.x.clone(), c.scale.clone().unwrap_or_default(), c.bias.clone().unwrap_or_default()];
+    while inputs.last().is_some_and(String::is_empty) {
+        inputs.pop();
+    }
+    let mut attribute = vec![
+        attr_f("epsilon", c.epsilon),
+        attr_i("axis", c.axis),
+        attr_s("plugin_version", &attrs.plugin_version),
+        attr_s("plugin_namespace", &attrs.plugin_namespace),
+    ];
+    if attrs.output_fp32 || c.output_fp32 {
+        attribute.push(attr_i("output_type", 1));
+    }
+    NodeProto {
+        input: inputs,
+        output: vec![c.y.clone()],
+        name: Some(name.to_string()),
+        op_type: Some(PLUGIN_OP.into()),
+        domain: Some(PLUGIN_DOMAIN.into()),
+        attribute,
+        ..Default::default()
+    }
+}
+
+/// Replaces `cands` (all from `model`'s main graph, disjoint) in place.
+pub fn apply(model: &mut ModelProto, cands: &[Candidate], attrs: &PluginAttrs) -> RewriteStats {
+    let mut stats = RewriteStats::default();
+    let graph = model.graph.as_mut().expect("validated on read");
+
+    // Names already used by nodes that stay, to keep plugin node names unique.
+    let removed: HashSet<usize> = cands.iter().flat_map(|c| c.nodes.iter().copied()).collect();
+    let mut used_names: HashSet<String> = graph
+        .node
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !removed.contains(i))
+        .filter_map(|(_, n)| n.name.clone())
+        .collect();
+    let mut at: HashMap<usize, NodeProto> = HashMap::new();
+    for c in cands {
+        let mut name = c.name.clone();
+        let mut k = 1;
+        while used_names.contains(&name) {
+            name = format!("{}_{k}", c.name);
+            k += 1;
+        }
+        used_names.insert(name.clone());
+        at.insert(*c.nodes.iter().max().expect("non-empty match"), plugin_node(c, &name, attrs));
+    }
+
+    // Tensors the removed nodes read: candidates for dead constants/initializers.
+    let mut read_by_removed: HashSet<String> = HashSet::new();
+    let mut dropped_tensors: HashSet<String> = HashSet::new();
+    let old_nodes = std::mem::take(&mut graph.node);
+    for (i, n) in old_nodes.into_iter().enumerate() {
+        if let Some(p) = at.remove(&i) {
+            graph.node.push(p);
+        }
+        if removed.contains(&i) {
+            read_by_removed.extend(n.input.iter().filter(|s| !s.is_empty()).cloned());
+            dropped_tensors.extend(n.output.iter().cloned());
+            stats.nodes_removed += 1;
+        } else {
+            graph.node.push(n);
+        }
+    }
+    for c in cands {
+        dropped_tensors.remove(&c.y);
+    }
+
+    // Remove Constant nodes and initializers used only by the replaced nodes.
+    loop {
+        let live: HashSet<String> = {
+            let ix = GraphIndex::new(graph);
+            let mut live: HashSet<String> = ix.consumers.keys().map(|s| s.to_string()).collect();
+            live.extend(ix.graph_outputs.iter().map(|s| s.to_string()));
+            live
+        };
+        let before = graph.node.len();
+        let mut newly = vec![];
+        graph.node.retain(|n| {
+            let dead = n.op_type.as_deref() == Some("Constant")
+                && n.domain.as_deref().unwrap_or("").is_empty()
+                && n.output.iter().all(|o| read_by_removed.contains(o) && !live.contains(o));
+            if dead {
+                newly.extend(n.output.iter().cloned());
+                newly.extend(n.input.iter().cloned());
+            }
+            !dead
+        });
+        stats.constants_removed += before - graph.node.len();
+        let inputs: HashSet<String> = graph.input.iter().filter_map(|v| v.name.clone()).collect();
+        let before = graph.initializer.len();
+        graph.initializer.retain(|t| {
+            let name = t.name.clone().unwrap_or_default();
+            let dead = read_by_removed.contains(&name) && !live.contains(&name) && !inputs.contains(&name);
+            if dead {
+                newly.push(name);
+            }
+            !dead
+        });
+        stats.initializers_removed += before - graph.initializer.len();
+        if newly.is_empty() {
+            break;
+        }
+        dropped_tensors.extend(newly);
+    }
+    graph.value_info.retain(|v| !v.name.as_deref().is_some_and(|n| dropped_tensors.contains(n)));
+
+    // `--output-type fp32`: the outputs are float32 now; say so in the model.
+    if attrs.output_fp32 {
+        let ys: HashSet<&str> = cands.iter().map(|c| c.y.as_str()).collect();
+        for v in graph.value_info.iter_mut().chain(graph.output.iter_mut()) {
+            if let Some(name) = v.name.as_deref() {
+                if ys.contains(name) {
+                    if let Some(type_proto::Value::TensorType(t)) = v.type_.as_mut().and_then(|t| t.value.as_mut()) {
+                        if t.elem_type != Some(dt::FLOAT) {
+                            t.elem_type = Some(dt::FLOAT);
+                            stats.retyped_outputs.push(name.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    if !cands.is_empty() && !model.opset_import.iter().any(|o| o.domain.as_deref() == Some(PLUGIN_DOMAIN)) {
+        model.opset_import.push(OperatorSetIdProto { domain: Some(PLUGIN_DOMAIN.into()), version: Some(1), ..Default::default() });
+        stats.opset_added = true;
+    }
+    stats
+}
