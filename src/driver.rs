@@ -72,6 +72,8 @@ pub struct ContextKernels {
     context_id: u64,
     /// Kernels indexed by [variant][x dtype][y is f32].
     kernels: [[[Option<Kernel>; 2]; 3]; 2],
+    /// `tln_empty`, for measuring the launch floor.
+    pub(crate) empty: Kernel,
     pub(crate) limits: DeviceLimits,
     pub(crate) compute_capability: (i32, i32),
 }
@@ -173,9 +175,14 @@ impl ContextKernels {
         }
         debug_assert!(TLN_MAX_THREADS_PER_BLOCK <= 1024);
 
+        let mut empty = std::ptr::null_mut();
+        // SAFETY: module loaded above; literal name; out-pointer valid.
+        check("cuModuleGetFunction", unsafe { sys::cuModuleGetFunction(&mut empty, module, c"tln_empty".as_ptr()) })?;
+
         Ok(ContextKernels {
             context_id,
             kernels,
+            empty: Kernel { function: empty },
             limits: DeviceLimits { sm_count: sm_count as u32, max_dynamic_smem_per_block: max_dynamic as u32 },
             compute_capability: cc,
         })

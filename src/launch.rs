@@ -223,4 +223,8 @@ impl LayerNorm {
     pub fn compute_capability(&self) -> (i32, i32) {
         self.kernels.compute_capability()
     }
+
+    pub(crate) fn kernels(&self) -> &ContextKernels {
+        &self.kernels
+    }
 }

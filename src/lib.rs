@@ -8,6 +8,8 @@
 //! - [`reference`] is the f64 reference the tests measure against.
 
 mod abi;
+pub mod accuracy;
+pub mod bench;
 pub mod driver;
 pub mod dtype;
 pub mod error;

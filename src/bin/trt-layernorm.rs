@@ -1,1 +1,225 @@
-fn main() {}
+//! `trt-layernorm`: what this build contains, whether the local GPU computes
+//! LayerNorm accurately with it, and model patching for TensorRT.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use trt_layernorm::accuracy::{run_case, Case, RowKind};
+use trt_layernorm::{driver, fatbin, DType, LayerNorm};
+
+#[derive(Parser)]
+#[command(name = "trt-layernorm", version, about = "FP32-accumulating LayerNorm for TensorRT: info, self-test, ONNX patching")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Version, embedded GPU architectures, CUDA driver and GPU found.
+    Info,
+    /// Runs the accuracy suite on the local GPU and compares with FP16 arithmetic.
+    Selftest {
+        /// Rows per case (more rows, more confidence, longer run).
+        #[arg(long, default_value_t = 256)]
+        rows: usize,
+    },
+    /// Times the kernel on the local GPU (device time per call, CUDA graphs) against
+    /// the device-to-device copy bandwidth and an empty launch measured in the same run.
+    Bench {
+        /// Shapes as ROWSxH, comma-separated (default: the anchor grid plus huge rows).
+        #[arg(long, value_delimiter = ',')]
+        shapes: Vec<String>,
+        /// Element types of X (Y is the same type), comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [String::from("f16"), String::from("bf16"), String::from("f32")])]
+        dtypes: Vec<String>,
+        /// Scale and bias in X's type (as in the anchors); --no-affine to drop them.
+        #[arg(long)]
+        no_affine: bool,
+        /// One JSON object per line instead of a table (for benches/compare_pytorch.py).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The shapes of shared/anchors/pytorch_layernorm_h100.json, plus the huge-row target.
+const DEFAULT_SHAPES: &[(usize, usize)] = &[
+    (1, 768), (1, 4096), (128, 768), (512, 1024), (4096, 768), (4096, 4096),
+    (8192, 8192), (16384, 12288), (4096, 16384), (256, 65536), (32, 1 << 20),
+];
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Info => info(),
+        Command::Selftest { rows } => selftest(rows),
+        Command::Bench { shapes, dtypes, no_affine, json } => bench(&shapes, &dtypes, !no_affine, json),
+    }
+}
+
+fn info() -> ExitCode {
+    println!("trt-layernorm {}", env!("CARGO_PKG_VERSION"));
+    println!("kernels built for: {}", fatbin::ARCHS);
+    match driver::driver_version() {
+        Ok((major, minor)) => println!("CUDA driver: found (supports CUDA {major}.{minor})"),
+        Err(e) => {
+            println!("CUDA driver: not found ({e})");
+            return ExitCode::SUCCESS;
+        }
+    }
+    match cudarc::driver::CudaContext::new(0) {
+        Ok(ctx) => {
+            let name = ctx.name().unwrap_or_else(|_| "?".into());
+            match LayerNorm::new(&ctx) {
+                Ok(ln) => {
+                    let (major, minor) = ln.compute_capability();
+                    println!("GPU 0: {name} (compute capability {major}.{minor}), kernels load: yes");
+                }
+                Err(e) => println!("GPU 0: {name}, kernels load: NO ({e})"),
+            }
+        }
+        Err(e) => println!("GPU 0: cannot create a context ({e})"),
+    }
+    ExitCode::SUCCESS
+}
+
+fn selftest(rows: usize) -> ExitCode {
+    if let Err(e) = trt_layernorm::driver_ready() {
+        println!("selftest skipped: {e}. It needs an NVIDIA GPU and its driver.");
+        return ExitCode::SUCCESS;
+    }
+    let ctx = match cudarc::driver::CudaContext::new(0) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("selftest: cannot create a CUDA context on GPU 0: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stream = ctx.default_stream();
+    let ln = match LayerNorm::new(&ctx) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("selftest: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("LayerNorm accuracy on {} vs an f64 reference of the same inputs ({rows} rows per case)", ctx.name().unwrap_or_default());
+    println!("FP16 arithmetic = the same rows computed entirely in FP16, as a fused FP16 kernel does.\n");
+    println!("{:<14} {:>6} {:<10} | {:>9} {:>9} | {:>12} {:>12}", "rows", "H", "X->Y", "ours ulp", "exact %", "FP16-arith ulp", "exact %");
+
+    let kinds: Vec<RowKind> = [RowKind::Normal].into_iter().chain(RowKind::HOSTILE).collect();
+    let mut all_ok = true;
+    for kind in &kinds {
+        for &(x, y) in &[(DType::F16, DType::F16), (DType::BF16, DType::BF16), (DType::F32, DType::F32)] {
+            for cols in [768, 4096] {
+                let case = Case { compare_fp16_arithmetic: true, ..Case::new(rows, cols, x, y, &[*kind]) };
+                match run_case(&ln, &stream, &case) {
+                    Ok(rep) => {
+                        let fp16 = rep.fp16_arithmetic.map_or_else(
+                            || format!("{:>14} {:>12}", "-", "-"),
+                            |f| format!("{:>14} {:>11.2}%", fmt_ulp(f.max_ulp), 100.0 * f.exact_fraction()),
+                        );
+                        println!(
+                            "{:<14} {:>6} {:<10} | {:>9} {:>8.3}% | {fp16}{}",
+                            kind.name(),
+                            cols,
+                            format!("{x}->{y}"),
+                            fmt_ulp(rep.stats.max_ulp),
+                            100.0 * rep.stats.exact_fraction(),
+                            if rep.passed() { "" } else { "   <-- OUT OF BOUNDS" }
+                        );
+                        all_ok &= rep.passed();
+                    }
+                    Err(e) => {
+                        println!("{:<14} {:>6} {x}->{y}: launch failed: {e}", kind.name(), cols);
+                        all_ok = false;
+                    }
+                }
+            }
+        }
+    }
+    println!("\nbounds: 16-bit outputs within 1 ulp (FP32 rounding allowance where scale*x_hat + bias cancels); FP32 outputs within 2^-20 * max(1, |y|)");
+    if all_ok {
+        println!("selftest: PASS");
+        ExitCode::SUCCESS
+    } else {
+        println!("selftest: FAIL");
+        ExitCode::FAILURE
+    }
+}
+
+fn parse_dtype(s: &str) -> Option<DType> {
+    DType::ALL.into_iter().find(|d| d.name() == s.trim())
+}
+
+fn parse_shape(s: &str) -> Option<(usize, usize)> {
+    let (m, h) = s.trim().split_once(['x', 'X'])?;
+    Some((m.parse().ok()?, h.parse().ok()?))
+}
+
+fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool) -> ExitCode {
+    let shapes: Vec<(usize, usize)> = if shapes.is_empty() {
+        DEFAULT_SHAPES.to_vec()
+    } else {
+        match shapes.iter().map(|s| parse_shape(s).ok_or(s)).collect::<Result<_, _>>() {
+            Ok(v) => v,
+            Err(bad) => {
+                eprintln!("bench: `{bad}` is not a shape like 4096x768");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let dtypes: Vec<DType> = match dtypes.iter().map(|s| parse_dtype(s).ok_or(s)).collect::<Result<_, _>>() {
+        Ok(v) => v,
+        Err(bad) => {
+            eprintln!("bench: `{bad}` is not one of f32, f16, bf16");
+            return ExitCode::FAILURE;
+        }
+    };
+    let b = match trt_layernorm::bench::Bench::new() {
+        Ok(b) => b,
+        Err(trt_layernorm::Error::NoDriver(e)) | Err(trt_layernorm::Error::NoDevice(e)) => {
+            println!("bench skipped: no GPU ({e})");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!("{{\"device\": \"{}\", \"copy_gbps\": {:.1}, \"empty_us\": {:.3}}}", b.device_name(), b.copy_gbps, b.empty_us);
+    } else {
+        println!("{}: device-to-device copy {:.0} GB/s (read+write), empty launch {:.2} us/call", b.device_name(), b.copy_gbps, b.empty_us);
+        println!("{:<6} {:>6} {:>8} | {:>9} {:>8} {:>7} | {:>10}", "dtype", "rows", "H", "us/call", "GB/s", "% copy", "plan");
+    }
+    let mut ok = true;
+    for &dtype in &dtypes {
+        for &(rows, cols) in &shapes {
+            let result = b.prepare(rows, cols, dtype, dtype, affine.then_some(dtype)).and_then(|p| Ok((b.measure(&p)?, b.plan(p.problem()))));
+            match result {
+                Ok((m, plan)) if json => println!(
+                    "{{\"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}}}",
+                    m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row
+                ),
+                Ok((m, plan)) => println!(
+                    "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>6}/{:<4}",
+                    dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row
+                ),
+                Err(e) => {
+                    eprintln!("bench: {dtype} {rows}x{cols}: {e}");
+                    ok = false;
+                }
+            }
+        }
+    }
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+fn fmt_ulp(u: f64) -> String {
+    if u.is_infinite() {
+        "inf/NaN".into()
+    } else if u >= 1000.0 {
+        format!("{u:.1e}")
+    } else {
+        format!("{u:.2}")
+    }
+}

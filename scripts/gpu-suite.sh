@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The GPU runs, on the GPU machine, from the repo root, with what
+# scripts/stage-gpu.sh put in .carry/gpu/. Logs go to $OUT (or ./gpu-logs).
+#   accuracy: GPU accuracy suite, selftest
+#   sanitize: compute-sanitizer memcheck/racecheck/initcheck/synccheck over the suite (small cases)
+#   bench:    kernel benchmark table and the PyTorch comparison
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=.carry/gpu
+OUT=${OUT:-gpu-logs}; mkdir -p "$OUT"
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+status=0
+step() { echo; echo "=== $* ==="; }
+
+accuracy() {
+  step "info"; $B/trt-layernorm info
+  step "GPU accuracy suite"
+  timeout 300 $B/gpu_accuracy --test-threads=1 --nocapture >"$OUT/accuracy.log" 2>&1 || status=1
+  grep -E "^summary|^test |test result|panicked|out of bounds" "$OUT/accuracy.log" | tail -40
+  step "selftest"; timeout 120 $B/trt-layernorm selftest | tee "$OUT/selftest.log" || status=1
+}
+
+sanitize() {
+  for tool in memcheck racecheck initcheck synccheck; do
+    cap=300000; [[ $tool == racecheck ]] && cap=40000
+    step "compute-sanitizer $tool (cases up to $cap elements)"
+    TLN_TEST_MAX_ELEMENTS=$cap timeout 150 "$SAN" --tool $tool --error-exitcode 9 \
+      $B/gpu_accuracy --test-threads=1 >"$OUT/sanitize-$tool.log" 2>&1 || status=1
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|test result|panicked" "$OUT/sanitize-$tool.log" | tail -4
+  done
+}
+
+bench() {
+  step "bench (ours)"; timeout 150 $B/trt-layernorm bench | tee "$OUT/bench.log" || status=1
+  step "compare with PyTorch"
+  timeout 200 python3 benches/compare_pytorch.py --bin $B/trt-layernorm --json-out "$OUT/compare.json" | tee "$OUT/compare.log" || status=1
+}
+
+case "${1:-all}" in
+  accuracy) accuracy ;;
+  sanitize) sanitize ;;
+  bench) bench ;;
+  all) accuracy; sanitize; bench ;;
+  *) echo "usage: $0 [accuracy|sanitize|bench|all]"; exit 2 ;;
+esac
+exit $status

@@ -1,0 +1,215 @@
+//! GPU timing shared by the criterion benchmarks and `trt-layernorm bench`:
+//! device time per call from CUDA graphs of back-to-back launches (so host
+//! launch overhead is not counted), with inputs rotated so that large shapes
+//! are not served from L2, plus the two references every number is read
+//! against in the same run: device-to-device copy bandwidth and an empty launch.
+
+use crate::accuracy::Rng;
+use crate::driver::check;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::launch::{launch_with, LayerNorm};
+use crate::problem::{DevicePtrs, Problem};
+use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
+use std::sync::Arc;
+
+fn drv(call: &'static str) -> impl Fn(DriverError) -> Error {
+    move |e| Error::Driver { call, code: e.0 }
+}
+
+/// Bytes of rotating inputs a large shape cycles through: well above the
+/// 50 MB L2 of an H100, so each call reads X from DRAM.
+const ROTATION_BYTES: usize = 512 << 20;
+/// Target device time of one graph replay.
+const GRAPH_SECONDS: f64 = 2e-3;
+/// Trials; the median is reported.
+const TRIALS: usize = 7;
+
+/// One measured configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Measurement {
+    /// Device time per call.
+    pub us: f64,
+    /// Minimum bytes moved (X read, Y written, scale and bias read) per second.
+    pub gbps: f64,
+}
+
+/// A GPU, its stream, the kernels, and the reference figures of this run.
+pub struct Bench {
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    ln: LayerNorm,
+    /// 256 MiB device-to-device copy, counting read + write.
+    pub copy_gbps: f64,
+    /// Device time of an empty kernel launch, per call.
+    pub empty_us: f64,
+}
+
+/// Buffers and a captured graph for one shape.
+pub struct Prepared {
+    _buffers: Vec<CudaSlice<u8>>,
+    graph: CudaGraph,
+    calls_per_graph: usize,
+    problem: Problem,
+}
+
+impl Prepared {
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+}
+
+impl Bench {
+    /// Device 0; measures copy bandwidth and the empty-launch floor first.
+    pub fn new() -> Result<Self> {
+        crate::driver::driver_ready()?;
+        let ctx = CudaContext::new(0).map_err(drv("cuDevicePrimaryCtxRetain"))?;
+        let stream = ctx.new_stream().map_err(drv("cuStreamCreate"))?;
+        let ln = LayerNorm::new(&ctx)?;
+        let mut b = Bench { ctx, stream, ln, copy_gbps: 0.0, empty_us: 0.0 };
+        b.copy_gbps = b.measure_copy()?;
+        b.empty_us = b.measure_empty()?;
+        Ok(b)
+    }
+
+    /// The plan the kernels use for a prepared shape.
+    pub fn plan(&self, p: &Problem) -> crate::select::LaunchPlan {
+        self.ln.plan(p)
+    }
+
+    pub fn device_name(&self) -> String {
+        self.ctx.name().unwrap_or_default()
+    }
+
+    fn measure_copy(&self) -> Result<f64> {
+        let bytes = 256usize << 20;
+        let src = self.stream.alloc_zeros::<u8>(bytes).map_err(drv("cuMemAlloc"))?;
+        let mut dst = self.stream.alloc_zeros::<u8>(bytes).map_err(drv("cuMemAlloc"))?;
+        let secs = self.median_seconds(|| self.stream.memcpy_dtod(&src, &mut dst).map_err(drv("cuMemcpyDtoD")), 10)?;
+        Ok(2.0 * bytes as f64 / secs / 1e9)
+    }
+
+    fn measure_empty(&self) -> Result<f64> {
+        let calls = 1000;
+        let graph = self.capture(|| {
+            for _ in 0..calls {
+                // SAFETY: tln_empty takes no parameters and touches no memory.
+                check("cuLaunchKernel", unsafe {
+                    sys::cuLaunchKernel(self.ln.kernels().empty.function, 1, 1, 1, 32, 1, 1, 0, self.stream.cu_stream(), std::ptr::null_mut(), std::ptr::null_mut())
+                })?;
+            }
+            Ok(())
+        })?;
+        Ok(self.median_seconds(|| graph.launch().map_err(drv("cuGraphLaunch")), 1)? / calls as f64 * 1e6)
+    }
+
+    /// Allocates rotating inputs filled with random values and captures a graph of launches.
+    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>) -> Result<Prepared> {
+        let problem = Problem::new(rows as u64, cols as u64, x, y, affine, affine, 1e-5)?;
+        let (xb, yb) = (rows * cols * x.size_bytes(), rows * cols * y.size_bytes());
+        let sets = (ROTATION_BYTES / (xb + yb).max(1)).clamp(1, 64);
+
+        let host_x = random_bytes(rows * cols, x);
+        let mut buffers = Vec::new();
+        let mut ptrs = Vec::new();
+        let param = match affine {
+            Some(d) => Some(self.stream.clone_htod(&random_bytes(cols, d)).map_err(drv("cuMemcpyHtoD"))?),
+            None => None,
+        };
+        let param_ptr = param.as_ref().map_or(0, |p| p.device_ptr(&self.stream).0);
+        for _ in 0..sets {
+            let xs = self.stream.clone_htod(&host_x).map_err(drv("cuMemcpyHtoD"))?;
+            let ys = self.stream.alloc_zeros::<u8>(yb).map_err(drv("cuMemAlloc"))?;
+            ptrs.push(DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: param_ptr });
+            buffers.push(xs);
+            buffers.push(ys);
+        }
+        buffers.extend(param);
+        self.stream.synchronize().map_err(drv("cuStreamSynchronize"))?;
+
+        let est_seconds = problem.min_bytes_moved() as f64 / (self.copy_gbps * 1e9) + self.empty_us * 1e-6;
+        let calls_per_graph = ((GRAPH_SECONDS / est_seconds) as usize).clamp(20, 2000);
+        let kernels = self.ln.kernels();
+        let graph = self.capture(|| {
+            for i in 0..calls_per_graph {
+                // SAFETY: the buffers hold rows*cols elements of X and Y and cols of scale/bias, and
+                // live in `Prepared` as long as the graph; the context is current (LayerNorm::new).
+                unsafe { launch_with(kernels, &problem, &ptrs[i % sets], self.stream.cu_stream()) }?;
+            }
+            Ok(())
+        })?;
+        Ok(Prepared { _buffers: buffers, graph, calls_per_graph, problem })
+    }
+
+    /// Median device time per call of a prepared shape.
+    pub fn measure(&self, p: &Prepared) -> Result<Measurement> {
+        let secs = self.median_seconds(|| p.graph.launch().map_err(drv("cuGraphLaunch")), 1)? / p.calls_per_graph as f64;
+        Ok(Measurement { us: secs * 1e6, gbps: p.problem.min_bytes_moved() as f64 / secs / 1e9 })
+    }
+
+    /// Device seconds for `calls` calls (replays whole graphs; for criterion's `iter_custom`).
+    pub fn time_calls(&self, p: &Prepared, calls: u64) -> Result<f64> {
+        let replays = calls.div_ceil(p.calls_per_graph as u64).max(1);
+        let secs = self.time_seconds(|| {
+            for _ in 0..replays {
+                p.graph.launch().map_err(drv("cuGraphLaunch"))?;
+            }
+            Ok(())
+        })?;
+        Ok(secs * calls as f64 / (replays * p.calls_per_graph as u64) as f64)
+    }
+
+    fn capture(&self, body: impl FnOnce() -> Result<()>) -> Result<CudaGraph> {
+        self.stream
+            .begin_capture(sys::CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)
+            .map_err(drv("cuStreamBeginCapture"))?;
+        let captured = body();
+        let graph = self.stream.end_capture(sys::CUgraphInstantiate_flags(0)).map_err(drv("cuStreamEndCapture"))?;
+        captured?;
+        graph.ok_or(Error::Driver { call: "cuStreamEndCapture", code: sys::CUresult::CUDA_ERROR_STREAM_CAPTURE_INVALIDATED })
+    }
+
+    fn time_seconds(&self, mut body: impl FnMut() -> Result<()>) -> Result<f64> {
+        let flags = Some(sys::CUevent_flags::CU_EVENT_DEFAULT);
+        let start = self.ctx.new_event(flags).map_err(drv("cuEventCreate"))?;
+        let end = self.ctx.new_event(flags).map_err(drv("cuEventCreate"))?;
+        start.record(&self.stream).map_err(drv("cuEventRecord"))?;
+        body()?;
+        end.record(&self.stream).map_err(drv("cuEventRecord"))?;
+        end.synchronize().map_err(drv("cuEventSynchronize"))?;
+        Ok(start.elapsed_ms(&end).map_err(drv("cuEventElapsedTime"))? as f64 * 1e-3)
+    }
+
+    /// Warm-up, then the median over TRIALS of `reps` back-to-back runs of `body`, per run.
+    fn median_seconds(&self, mut body: impl FnMut() -> Result<()>, reps: usize) -> Result<f64> {
+        self.time_seconds(&mut body)?;
+        let mut t: Vec<f64> = (0..TRIALS)
+            .map(|_| {
+                self.time_seconds(|| {
+                    for _ in 0..reps {
+                        body()?;
+                    }
+                    Ok(())
+                })
+                .map(|s| s / reps as f64)
+            })
+            .collect::<Result<_>>()?;
+        t.sort_by(f64::total_cmp);
+        Ok(t[TRIALS / 2])
+    }
+}
+
+/// `n` random values in [-2, 2) of `dtype`, as bytes (never zeros: zeros can time faster).
+fn random_bytes(n: usize, dtype: DType) -> Vec<u8> {
+    let mut rng = Rng::new(n as u64);
+    let mut out = Vec::with_capacity(n * dtype.size_bytes());
+    for _ in 0..n {
+        let v = (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0;
+        match dtype {
+            DType::F32 => out.extend_from_slice(&v.to_le_bytes()),
+            DType::F16 => out.extend_from_slice(&half::f16::from_f32(v).to_le_bytes()),
+            DType::BF16 => out.extend_from_slice(&half::bf16::from_f32(v).to_le_bytes()),
+        }
+    }
+    out
+}

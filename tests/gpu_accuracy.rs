@@ -1,0 +1,207 @@
+//! GPU accuracy suite: every dtype combination over a grid of shapes, hostile
+//! rows, unaligned pointers, against the f64 reference on every element.
+//!
+//! Compiled everywhere; each test prints one `skipped: <reason>` line and
+//! passes where no CUDA device exists. `TLN_TEST_MAX_ELEMENTS` caps the
+//! elements per case (compute-sanitizer runs use a small cap).
+
+use cudarc::driver::{CudaContext, CudaStream, DevicePtr, DevicePtrMut};
+use half::f16;
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
+use trt_layernorm::accuracy::{run_case, Case, CaseReport, RowKind};
+use trt_layernorm::reference::layernorm_row;
+use trt_layernorm::{launch_raw, DType, DevicePtrs, Error, LayerNorm, Problem};
+
+const HS: [usize; 16] = [1, 2, 3, 31, 32, 33, 255, 768, 1000, 1024, 4096, 4097, 12288, 65536, 100_003, 1 << 20];
+const MS: [usize; 3] = [1, 7, 1024];
+
+struct Gpu {
+    _guard: MutexGuard<'static, ()>,
+    stream: Arc<CudaStream>,
+    ln: LayerNorm,
+}
+
+/// The GPU, one test at a time (the large cases need tens of GiB of host memory).
+fn gpu() -> Option<Gpu> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    if let Err(e) = trt_layernorm::driver_ready() {
+        // Straight to stderr: the test harness captures print macros of passing tests.
+        let _ = writeln!(std::io::stderr(), "skipped: {e}");
+        return None;
+    }
+    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let ctx = CudaContext::new(0).expect("CUDA context on device 0");
+    let stream = ctx.default_stream();
+    let ln = LayerNorm::new(&ctx).expect("kernels load");
+    Some(Gpu { _guard: guard, stream, ln })
+}
+
+fn max_elements() -> usize {
+    std::env::var("TLN_TEST_MAX_ELEMENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX)
+}
+
+/// Runs every case, prints one line each, and fails listing every case out of bounds.
+fn run_all(g: &Gpu, cases: impl IntoIterator<Item = Case>) {
+    let cap = max_elements();
+    let mut failures = Vec::new();
+    let (mut elements, mut exact, mut max_ulp, mut max_rel, mut allowed) = (0u64, 0u64, 0f64, 0f64, 0u64);
+    for case in cases {
+        if case.rows * case.cols > cap {
+            continue;
+        }
+        let plan = g.ln.plan(&Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).unwrap());
+        let rep: CaseReport = run_case(&g.ln, &g.stream, &case).unwrap_or_else(|e| panic!("{case}: launch failed: {e}"));
+        println!(
+            "{case:<70} {:>6}/{:<4} max_ulp {:>5.2} exact {:>8.4}% max_rel {:.2e} cancel {} viol {}",
+            plan.variant.name(),
+            plan.threads_per_row,
+            rep.stats.max_ulp,
+            100.0 * rep.stats.exact_fraction(),
+            rep.stats.max_rel,
+            rep.cancellation_allowed,
+            rep.violations
+        );
+        elements += rep.stats.elements;
+        exact += rep.stats.exact;
+        max_ulp = max_ulp.max(rep.stats.max_ulp);
+        max_rel = max_rel.max(rep.stats.max_rel);
+        allowed += rep.cancellation_allowed;
+        if !rep.passed() {
+            failures.push(format!("{case}: {} elements out of bounds, worst (row, col, got, exact) = {:?}", rep.violations, rep.worst));
+        }
+    }
+    println!(
+        "summary: {elements} elements, {:.5}% exactly rounded, max {max_ulp:.2} ulp, max rel {max_rel:.2e}, {allowed} cancellation-allowed",
+        100.0 * exact as f64 / elements.max(1) as f64
+    );
+    assert!(failures.is_empty(), "{} cases out of bounds:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn grid(x: DType, y: DType) -> impl Iterator<Item = Case> {
+    HS.into_iter().flat_map(move |h| MS.into_iter().map(move |m| Case::new(m, h, x, y, &[RowKind::Normal])))
+}
+
+#[test]
+fn f32_in_f32_out() {
+    let Some(g) = gpu() else { return };
+    run_all(&g, grid(DType::F32, DType::F32));
+}
+
+#[test]
+fn f16_in_f16_out() {
+    let Some(g) = gpu() else { return };
+    run_all(&g, grid(DType::F16, DType::F16));
+}
+
+#[test]
+fn f16_in_f32_out() {
+    let Some(g) = gpu() else { return };
+    run_all(&g, grid(DType::F16, DType::F32));
+}
+
+#[test]
+fn bf16_in_bf16_out() {
+    let Some(g) = gpu() else { return };
+    run_all(&g, grid(DType::BF16, DType::BF16));
+}
+
+#[test]
+fn bf16_in_f32_out() {
+    let Some(g) = gpu() else { return };
+    run_all(&g, grid(DType::BF16, DType::F32));
+}
+
+/// Every (X, Y) type pair the kernels support.
+fn io_pairs() -> impl Iterator<Item = (DType, DType)> {
+    use DType::*;
+    [(F32, F32), (F16, F16), (F16, F32), (BF16, BF16), (BF16, F32)].into_iter()
+}
+
+#[test]
+fn scale_and_bias_types_mix_freely() {
+    let Some(g) = gpu() else { return };
+    let params = [None, Some(DType::F32), Some(DType::F16), Some(DType::BF16)];
+    let cases = io_pairs().flat_map(|(x, y)| {
+        params.into_iter().flat_map(move |s| {
+            params.into_iter().flat_map(move |b| {
+                [3, 768, 4097].map(|h| Case { scale: s, bias: b, ..Case::new(7, h, x, y, &[RowKind::Normal]) })
+            })
+        })
+    });
+    run_all(&g, cases);
+}
+
+#[test]
+fn hostile_rows() {
+    let Some(g) = gpu() else { return };
+    let kinds = RowKind::HOSTILE;
+    let cases = io_pairs().flat_map(|(x, y)| {
+        [1, 2, 33, 768, 1000, 4096, 65536, 100_003].into_iter().flat_map(move |h| {
+            [Case::new(kinds.len() * 7, h, x, y, &kinds), Case { scale: Some(DType::F32), bias: None, ..Case::new(kinds.len(), h, x, y, &kinds) }]
+        })
+    });
+    run_all(&g, cases);
+}
+
+/// Pointers off 16-byte alignment (and odd row lengths) take the scalar path
+/// through the raw-stream API, as TensorRT's enqueue does.
+#[test]
+fn unaligned_pointers_through_the_raw_api() {
+    let Some(g) = gpu() else { return };
+    let (rows, cols) = (37usize, 1000usize);
+    let mut rng = trt_layernorm::accuracy::Rng::new(9);
+    let xs: Vec<f16> = (0..rows * cols + 1).map(|_| f16::from_f64(rng.normal() * 3.0 + 1.0)).collect();
+    let x = g.stream.clone_htod(&xs).unwrap();
+    let mut y = g.stream.alloc_zeros::<f16>(rows * cols + 1).unwrap();
+    let problem = Problem::new(rows as u64, cols as u64, DType::F16, DType::F16, None, None, 1e-5).unwrap();
+    {
+        let (xp, _rx) = x.device_ptr(&g.stream);
+        let (yp, _ry) = y.device_ptr_mut(&g.stream);
+        let ptrs = DevicePtrs { x: xp + 2, y: yp + 2, scale: 0, bias: 0 };
+        assert!(!trt_layernorm::select::can_vectorize(&problem, &ptrs));
+        // SAFETY: both buffers hold rows*cols+1 elements, so one element of offset stays in bounds;
+        // the context of `g.stream` is current (LayerNorm::new bound it) and the stream is its own.
+        unsafe { launch_raw(&problem, &ptrs, g.stream.cu_stream()) }.unwrap();
+    }
+    let out = g.stream.clone_dtoh(&y).unwrap();
+    let mut exact = vec![0.0; cols];
+    for r in 0..rows {
+        let xr: Vec<f64> = xs[1 + r * cols..1 + (r + 1) * cols].iter().map(|v| v.to_f64()).collect();
+        layernorm_row(&xr, None, None, 1e-5, &mut exact);
+        for c in 0..cols {
+            let got = out[1 + r * cols + c].to_f64();
+            assert!(trt_layernorm::reference::ulp_error(DType::F16, got, exact[c]) <= 1.0, "row {r} col {c}: {got} vs {}", exact[c]);
+        }
+    }
+    assert_eq!(out[0], f16::ZERO, "the element before Y must stay untouched");
+}
+
+#[test]
+fn results_are_deterministic() {
+    let Some(g) = gpu() else { return };
+    let case = Case::new(333, 4097, DType::BF16, DType::BF16, &[RowKind::Normal, RowKind::Outlier]);
+    let a = run_case(&g.ln, &g.stream, &case).unwrap();
+    let b = run_case(&g.ln, &g.stream, &case).unwrap();
+    assert_eq!((a.stats.exact, a.stats.max_ulp.to_bits()), (b.stats.exact, b.stats.max_ulp.to_bits()));
+}
+
+#[test]
+fn bad_arguments_are_typed_errors() {
+    let Some(g) = gpu() else { return };
+    let x = g.stream.alloc_zeros::<f32>(10).unwrap();
+    let mut y = g.stream.alloc_zeros::<f32>(10).unwrap();
+    let mut short = g.stream.alloc_zeros::<f32>(9).unwrap();
+    let gamma = g.stream.alloc_zeros::<f32>(4).unwrap();
+    let name = |r: Result<(), Error>| match r {
+        Err(Error::InvalidParameter { name, .. }) => name,
+        other => panic!("expected InvalidParameter, got {other:?}"),
+    };
+    assert_eq!(name(g.ln.forward(&g.stream, &x, &mut y, 0, None, None, 1e-5)), "cols");
+    assert_eq!(name(g.ln.forward(&g.stream, &x, &mut y, 3, None, None, 1e-5)), "x");
+    assert_eq!(name(g.ln.forward(&g.stream, &x, &mut short, 5, None, None, 1e-5)), "y");
+    assert_eq!(name(g.ln.forward(&g.stream, &x, &mut y, 5, Some((&gamma).into()), None, 1e-5)), "scale");
+    assert_eq!(name(g.ln.forward(&g.stream, &x, &mut y, 5, None, None, f32::NAN)), "epsilon");
+    let mut y16 = g.stream.alloc_zeros::<f16>(10).unwrap();
+    assert!(matches!(g.ln.forward(&g.stream, &x, &mut y16, 5, None, None, 1e-5), Err(Error::UnsupportedOutputType { .. })));
+}
