@@ -62,7 +62,7 @@ pub fn render(s: &SummaryInput) -> String {
     for r in s.rejected {
         writeln!(out, "  - {} [{}]: {}", r.anchor, r.label, r.reason).unwrap();
     }
-    if s.output.is_some() || !s.replaced.is_empty() {
+    if s.output.is_some() {
         let st = s.stats;
         write!(
             out,
