@@ -37,31 +37,43 @@ pub fn ulp_error(dtype: DType, got: f64, exact: f64) -> f64 {
     (got - rounded).abs() / dtype.ulp(rounded.abs().min(got.abs()))
 }
 
-/// Error statistics over many elements.
+/// Error of one output element in the unit its bound is stated in:
+/// ulps of `dtype` at the correctly rounded result for 16-bit outputs, and
+/// ulps of FP32 at max(1, |exact|) for FP32 outputs (whose bound,
+/// 2^-20 * max(1, |exact|), is 8 of these units). 0 means correctly rounded.
+pub fn output_error(dtype: DType, got: f64, exact: f64) -> f64 {
+    match dtype {
+        DType::F32 => {
+            if got.is_nan() || exact.is_nan() {
+                return if got.is_nan() && exact.is_nan() { 0.0 } else { f64::INFINITY };
+            }
+            if got == dtype.round(exact) {
+                return 0.0;
+            }
+            (got - exact).abs() / DType::F32.ulp(exact.abs().max(1.0))
+        }
+        _ => ulp_error(dtype, got, exact),
+    }
+}
+
+/// Error statistics over many elements, in the units of [`output_error`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ErrorStats {
     pub elements: u64,
     /// Elements equal to the correctly rounded reference.
     pub exact: u64,
     pub max_ulp: f64,
-    /// Largest |got - exact| / max(1, |exact|), the FP32 bound's measure.
-    pub max_rel: f64,
     /// Elements that are NaN or infinite where the reference is finite.
     pub non_finite: u64,
 }
 
 impl ErrorStats {
-    pub fn add(&mut self, dtype: DType, got: f64, exact: f64) {
+    /// Records one element's error (as returned by [`output_error`]).
+    pub fn add(&mut self, ulp: f64) {
         self.elements += 1;
-        let u = ulp_error(dtype, got, exact);
-        if u == 0.0 {
-            self.exact += 1;
-        }
-        if !got.is_finite() && exact.is_finite() {
-            self.non_finite += 1;
-        }
-        self.max_ulp = self.max_ulp.max(u);
-        self.max_rel = self.max_rel.max((got - exact).abs() / exact.abs().max(1.0));
+        self.exact += u64::from(ulp == 0.0);
+        self.non_finite += u64::from(ulp.is_infinite());
+        self.max_ulp = self.max_ulp.max(ulp);
     }
 
     pub fn merge(&mut self, o: &ErrorStats) {
@@ -69,7 +81,6 @@ impl ErrorStats {
         self.exact += o.exact;
         self.non_finite += o.non_finite;
         self.max_ulp = self.max_ulp.max(o.max_ulp);
-        self.max_rel = if self.max_rel.is_nan() || o.max_rel.is_nan() { f64::NAN } else { self.max_rel.max(o.max_rel) };
     }
 
     /// Fraction of elements equal to the correctly rounded reference.
@@ -144,6 +155,16 @@ mod tests {
         assert_eq!(ulp_error(DType::F16, f64::NAN, 1.0), f64::INFINITY);
         assert_eq!(ulp_error(DType::F16, f64::INFINITY, 65504.0), f64::INFINITY);
         assert_eq!(ulp_error(DType::BF16, 2.0, 2.0 + 2f64.powi(-6)), 1.0);
+    }
+
+    #[test]
+    fn fp32_errors_are_in_ulps_at_max_one_and_y() {
+        assert_eq!(output_error(DType::F32, 1.0 + 2f64.powi(-22), 1.0), 2.0);
+        assert_eq!(output_error(DType::F32, 1e-3 + 2f64.powi(-23), 1e-3), 1.0);
+        assert_eq!(output_error(DType::F32, 1e-30, 1e-30), 0.0);
+        let mut s = ErrorStats::default();
+        [0.0, 1.0, f64::INFINITY].into_iter().for_each(|u| s.add(u));
+        assert_eq!((s.elements, s.exact, s.non_finite), (3, 1, 1));
     }
 
     #[test]

@@ -136,7 +136,9 @@ fn selftest(rows: usize) -> ExitCode {
             }
         }
     }
-    println!("\nbounds: 16-bit outputs within 1 ulp (FP32 rounding allowance where scale*x_hat + bias cancels); FP32 outputs within 2^-20 * max(1, |y|)");
+    println!("\nulp: of the output type at the exact result; for FP32 outputs, of FP32 at max(1, |y|).");
+    println!("bounds: 16-bit outputs within 1 ulp (where scale*x_hat + bias cancels to near 0, within 2^-20 of the terms);");
+    println!("        FP32 outputs within 2^-20 * max(1, |y|) = 8 ulp.");
     if all_ok {
         println!("selftest: PASS");
         ExitCode::SUCCESS
