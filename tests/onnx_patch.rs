@@ -13,7 +13,9 @@ use trt_layernorm::onnx::proto::{tensor_proto, ModelProto, NodeProto, StringStri
 use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN, PLUGIN_OP};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx")
+    // TLN_SOURCE_DIR: the checkout, where a staged test binary runs away from its build tree.
+    let root = std::env::var_os("TLN_SOURCE_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    root.join("tests/fixtures/onnx")
 }
 
 fn tmpdir(name: &str) -> PathBuf {

@@ -1,5 +1,5 @@
 //! `trt-layernorm`: what this build contains, whether the local GPU computes
-//! LayerNorm accurately with it, and model patching for TensorRT.
+//! LayerNorm accurately with it, how fast, and model patching for TensorRT.
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -39,6 +39,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Rewrites an ONNX model's LayerNorms (LayerNormalization nodes and the
+    /// decomposed patterns exporters emit) into FP32LayerNorm plugin nodes.
+    Patch(trt_layernorm::onnx::PatchArgs),
 }
 
 /// The shapes of shared/anchors/pytorch_layernorm_h100.json, plus the huge-row target.
@@ -52,6 +55,13 @@ fn main() -> ExitCode {
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
         Command::Bench { shapes, dtypes, no_affine, json } => bench(&shapes, &dtypes, !no_affine, json),
+        Command::Patch(args) => match args.run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 
