@@ -145,8 +145,133 @@ fn generate_abi_bindings(out_dir: &Path) {
 // 3. TensorRT plugin classes
 // ---------------------------------------------------------------------------
 
+/// Builds the C++ classes in `plugin_cpp/` and the cxx bridge when TensorRT's
+/// headers (and the CUDA runtime headers they include) are found; otherwise
+/// the crate builds without them and says so. Nothing links libnvinfer: the
+/// library finds TensorRT in the process that loads it.
 fn build_tensorrt_plugin(_out_dir: &Path) {
     // `cfg(trt_plugin)`: the C++ classes, the cxx bridge and the exported entry points are built.
     println!("cargo::rustc-check-cfg=cfg(trt_plugin)");
-    println!("cargo:warning=trt-layernorm: TensorRT plugin classes not built yet (plugin_cpp/ pending)");
+    println!("cargo:rerun-if-changed=plugin_cpp");
+    println!("cargo:rerun-if-changed=src/plugin/bridge.rs");
+
+    let Some(trt_include) = find_tensorrt_headers() else {
+        println!(
+            "cargo:warning=trt-layernorm: TensorRT headers not found (set TENSORRT_ROOT or TENSORRT_INCLUDE_DIR); \
+             the TensorRT plugin library was skipped (kernels and Rust API are built)"
+        );
+        return;
+    };
+    let Some(cuda_include) = find_cuda_runtime_headers() else {
+        println!(
+            "cargo:warning=trt-layernorm: TensorRT headers found at {} but not cuda_runtime_api.h, which they include \
+             (set CUDA_INCLUDE_DIR); the TensorRT plugin library was skipped",
+            trt_include.display()
+        );
+        return;
+    };
+    let major = tensorrt_major(&trt_include);
+
+    let sources: Vec<PathBuf> = std::fs::read_dir("plugin_cpp/src")
+        .expect("plugin_cpp/src exists")
+        .map(|e| e.expect("readable plugin_cpp/src entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cpp"))
+        .collect();
+    let mut build = cxx_build::bridge("src/plugin/bridge.rs");
+    build.files(&sources).include("plugin_cpp/include").include("plugin_cpp/src").std("c++17");
+    // TensorRT's and CUDA's headers are system headers: their warnings are not ours.
+    for dir in [&trt_include, &cuda_include] {
+        build.flag("-isystem").flag(dir.to_str().expect("UTF-8 include path"));
+    }
+    build.flag("-Wall").flag("-Wextra").flag("-fvisibility=hidden");
+    println!("cargo:rerun-if-env-changed=TRT_LAYERNORM_WERROR");
+    if env::var_os("TRT_LAYERNORM_WERROR").is_some() {
+        build.flag("-Werror");
+    }
+    build.compile("trt_layernorm_plugin");
+    println!("cargo:rustc-link-lib=dl");
+    // Once loaded, the library stays mapped (dlclose / deregisterLibrary do not unmap it):
+    // CUDA modules and thread-local caches of its code may outlive a dlclose, and
+    // TensorRT's registry keeps looking at a creator it has seen after deregisterLibrary
+    // (getCreator on a deregistered, unmapped creator crashes the 10.x/11.x runtimes).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-z,nodelete");
+    println!("cargo:rustc-cfg=trt_plugin");
+    println!("cargo:rustc-env=TRT_LAYERNORM_TENSORRT_MAJOR={major}");
+    println!("cargo:rustc-env=TRT_LAYERNORM_TENSORRT_INCLUDE={}", trt_include.display());
+
+    build_lean_harness(&trt_include, &cuda_include);
+}
+
+/// `TENSORRT_INCLUDE_DIR`, `$TENSORRT_ROOT/include`, then the usual system locations.
+fn find_tensorrt_headers() -> Option<PathBuf> {
+    for var in ["TENSORRT_INCLUDE_DIR", "TENSORRT_ROOT"] {
+        println!("cargo:rerun-if-env-changed={var}");
+    }
+    let has_headers = |dir: &Path| dir.join("NvInferRuntime.h").is_file() && dir.join("NvInferVersion.h").is_file();
+    let from_env = [
+        env::var_os("TENSORRT_INCLUDE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+        env::var_os("TENSORRT_ROOT").filter(|v| !v.is_empty()).map(|r| Path::new(&r).join("include")),
+    ];
+    for dir in from_env.into_iter().flatten() {
+        if has_headers(&dir) {
+            return Some(dir);
+        }
+        println!("cargo:warning=trt-layernorm: no NvInferRuntime.h in {} (from the environment)", dir.display());
+    }
+    ["/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu", "/usr/local/tensorrt/include", "/usr/include"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|d| has_headers(d))
+}
+
+/// `cuda_runtime_api.h`: `CUDA_INCLUDE_DIR`, next to nvcc, `$CUDA_PATH`/`$CUDA_HOME`, /usr/local/cuda.
+fn find_cuda_runtime_headers() -> Option<PathBuf> {
+    println!("cargo:rerun-if-env-changed=CUDA_INCLUDE_DIR");
+    let nvcc = find_nvcc();
+    let candidates = [
+        env::var_os("CUDA_INCLUDE_DIR").filter(|v| !v.is_empty()).map(PathBuf::from),
+        nvcc.parent().and_then(Path::parent).map(|root| root.join("include")),
+        env::var_os("CUDA_PATH").filter(|v| !v.is_empty()).map(|r| Path::new(&r).join("include")),
+        env::var_os("CUDA_HOME").filter(|v| !v.is_empty()).map(|r| Path::new(&r).join("include")),
+        Some(PathBuf::from("/usr/local/cuda/include")),
+        Some(PathBuf::from("/usr/include")),
+    ];
+    candidates.into_iter().flatten().find(|d| d.join("cuda_runtime_api.h").is_file())
+}
+
+/// The TensorRT major version the headers declare (`NV_TENSORRT_MAJOR`, or
+/// `TRT_MAJOR_ENTERPRISE` it is defined as from 10 on).
+fn tensorrt_major(include: &Path) -> u32 {
+    let text = std::fs::read_to_string(include.join("NvInferVersion.h")).expect("NvInferVersion.h is readable");
+    let define = |name: &str| {
+        text.lines().find_map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next() == Some("#define") && words.next() == Some(name)).then(|| words.next()).flatten().map(str::to_owned)
+        })
+    };
+    let mut value = define("NV_TENSORRT_MAJOR").expect("NvInferVersion.h defines NV_TENSORRT_MAJOR");
+    if let Ok(n) = value.parse() {
+        return n;
+    }
+    value = define(&value).unwrap_or_default();
+    value.parse().unwrap_or_else(|_| panic!("trt-layernorm: cannot read NV_TENSORRT_MAJOR from {}", include.display()))
+}
+
+/// The C++ side of the lean-runtime test (`tests/plugin_lean_runtime.rs`),
+/// linked into test executables only.
+fn build_lean_harness(trt_include: &Path, cuda_include: &Path) {
+    let mut build = cc::Build::new();
+    build.cpp(true).std("c++17").file("plugin_cpp/tests/lean_harness.cpp").include("plugin_cpp/include");
+    for dir in [trt_include, cuda_include] {
+        build.flag("-isystem").flag(dir.to_str().expect("UTF-8 include path"));
+    }
+    build.flag("-Wall").flag("-Wextra").cargo_metadata(false);
+    if env::var_os("TRT_LAYERNORM_WERROR").is_some() {
+        build.flag("-Werror");
+    }
+    build.compile("tln_lean_harness");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!("cargo:rustc-link-arg-tests={}", out_dir.join("libtln_lean_harness.a").display());
+    println!("cargo:rustc-link-arg-tests=-lstdc++");
+    println!("cargo:rustc-link-arg-tests=-ldl");
 }

@@ -11,6 +11,11 @@
 //! | 6 | 2 | reserved, 0 |
 //! | 8 | 4 | payload length P |
 //! | 12 | P | payload: record count (u8), then per record: name length (u8), name (ASCII), `PluginFieldType` code (u8), value (4 bytes) |
+//!
+//! Records, in this order: the fields `epsilon` (float32), `axis` (int32),
+//! `output_type` (int32), then `num_inputs` (int32, 0 to 3: the inputs the
+//! plugin was configured with, 0 = not configured yet), so that a
+//! deserialized plugin can enqueue even before TensorRT configures it again.
 //! | 12+P | 4 | CRC-32 (IEEE) of bytes 0..12+P |
 //!
 //! The records are the plugin's fields by name, so a blob can be read (and
@@ -25,6 +30,8 @@ use super::fields::{self, FieldError, FieldType, FieldValue, RawField};
 pub const MAGIC: [u8; 4] = *b"TLNP";
 pub const FORMAT_VERSION: u16 = 1;
 const HEADER_LEN: usize = 12;
+/// The record that is plugin state, not a plugin field.
+pub const NUM_INPUTS: &str = "num_inputs";
 const TRAILER_LEN: usize = 4;
 /// No valid blob is anywhere near this long; anything longer is refused before reading.
 pub const MAX_LEN: usize = 1024;
@@ -75,11 +82,12 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// Serializes a configuration.
-pub fn encode(config: &PluginConfig) -> Vec<u8> {
-    let records: [(&str, FieldType, [u8; 4]); 3] = [
+pub fn encode(config: &PluginConfig, num_inputs: u8) -> Vec<u8> {
+    let records: [(&str, FieldType, [u8; 4]); 4] = [
         (fields::EPSILON, FieldType::Float32, config.epsilon().to_bits().to_le_bytes()),
         (fields::AXIS, FieldType::Int32, config.axis().to_le_bytes()),
         (fields::OUTPUT_TYPE, FieldType::Int32, config.output_type().code().to_le_bytes()),
+        (NUM_INPUTS, FieldType::Int32, (num_inputs as i32).to_le_bytes()),
     ];
     let mut payload = vec![records.len() as u8];
     for (name, t, value) in records {
@@ -126,8 +134,8 @@ fn le_u32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// Reads a serialized configuration, checking every byte.
-pub fn decode(blob: &[u8]) -> Result<PluginConfig, WireError> {
+/// Reads a serialized configuration and the configured input count, checking every byte.
+pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
     let min = HEADER_LEN + TRAILER_LEN;
     if blob.len() < min {
         return Err(WireError::TooShort { len: blob.len(), min });
@@ -162,6 +170,7 @@ pub fn decode(blob: &[u8]) -> Result<PluginConfig, WireError> {
     let mut r = Reader { bytes: &blob[HEADER_LEN..body_end], pos: 0, base: HEADER_LEN };
     let count = r.u8("record count")? as usize;
     let mut raw = Vec::with_capacity(count);
+    let mut num_inputs = None;
     for _ in 0..count {
         let name_len = r.u8("name length")? as usize;
         let at = HEADER_LEN + r.pos;
@@ -176,19 +185,30 @@ pub fn decode(blob: &[u8]) -> Result<PluginConfig, WireError> {
             FieldType::Int32 => FieldValue::I32(le_u32(value) as i32),
             _ => return Err(WireError::Malformed { offset: HEADER_LEN + r.pos - 5, reason: "record type is not float32 or int32" }),
         };
+        if name == NUM_INPUTS {
+            if num_inputs.is_some() {
+                return Err(WireError::Malformed { offset: at, reason: "num_inputs given twice" });
+            }
+            num_inputs = Some(match value {
+                FieldValue::I32(n @ 0..=3) => n as u8,
+                _ => return Err(WireError::Malformed { offset: at, reason: "num_inputs must be an int32 from 0 to 3" }),
+            });
+            continue;
+        }
         raw.push(RawField { name: Some(name), field_type, length: 1, value: Some(value) });
     }
     if r.pos != r.bytes.len() {
         return Err(WireError::Malformed { offset: HEADER_LEN + r.pos, reason: "bytes after the last record" });
     }
-    let given = fields::collect(&raw)?;
     if raw.iter().any(|f| f.name.is_some_and(|n| fields::TOLERATED.contains(&n))) {
         return Err(WireError::Malformed { offset: HEADER_LEN, reason: "ONNX pass-through attributes are never serialized" });
     }
+    let given = fields::collect(&raw)?;
     let epsilon = given.epsilon.ok_or(WireError::Missing(fields::EPSILON))?;
     let axis = given.axis.ok_or(WireError::Missing(fields::AXIS))?;
     let output_type = given.output_type.ok_or(WireError::Missing(fields::OUTPUT_TYPE))?;
-    Ok(PluginConfig::new(epsilon, axis, output_type)?)
+    let num_inputs = num_inputs.ok_or(WireError::Missing(NUM_INPUTS))?;
+    Ok((PluginConfig::new(epsilon, axis, output_type)?, num_inputs))
 }
 
 #[cfg(test)]
@@ -224,24 +244,26 @@ mod tests {
     #[test]
     fn round_trip() {
         for c in configs() {
-            let blob = encode(&c);
-            assert_eq!(decode(&blob), Ok(c));
+            for n in 0..=3 {
+                assert_eq!(decode(&encode(&c, n)), Ok((c, n)));
+            }
+            let blob = encode(&c, 3);
             assert!(blob.len() <= MAX_LEN);
         }
     }
 
     #[test]
     fn layout_is_stable() {
-        let blob = encode(&PluginConfig::default());
+        let blob = encode(&PluginConfig::default(), 1);
         assert_eq!(&blob[..4], b"TLNP");
         assert_eq!(le_u16(&blob[4..6]), 1);
-        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + 4);
+        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + (1 + 10 + 1 + 4) + 4);
     }
 
     #[test]
     fn every_truncation_is_rejected() {
         for c in configs() {
-            let blob = encode(&c);
+            let blob = encode(&c, 2);
             for len in 0..blob.len() {
                 assert!(decode(&blob[..len]).is_err(), "truncated to {len} bytes was accepted");
             }
@@ -254,7 +276,7 @@ mod tests {
     #[test]
     fn every_single_bit_flip_is_rejected() {
         for c in configs() {
-            let blob = encode(&c);
+            let blob = encode(&c, 2);
             for byte in 0..blob.len() {
                 for bit in 0..8 {
                     let mut b = blob.clone();
@@ -267,7 +289,7 @@ mod tests {
 
     #[test]
     fn header_errors_are_typed() {
-        let blob = encode(&PluginConfig::default());
+        let blob = encode(&PluginConfig::default(), 1);
         assert!(matches!(decode(&[]), Err(WireError::TooShort { len: 0, .. })));
         assert!(matches!(decode(&vec![0; MAX_LEN + 1]), Err(WireError::TooLong { .. })));
         let mut b = blob.clone();
@@ -290,7 +312,7 @@ mod tests {
 
     #[test]
     fn payload_errors_are_typed_even_with_a_valid_crc() {
-        let blob = encode(&PluginConfig::default());
+        let blob = encode(&PluginConfig::default(), 1);
         // An out-of-range value behind a valid checksum: refused by the field checks, naming the field.
         let mut b = blob.clone();
         let eps_at = HEADER_LEN + 1 + 1 + 7 + 1;
@@ -299,17 +321,27 @@ mod tests {
         assert!(matches!(err, WireError::Field(FieldError::OutOfRange { name: "epsilon", .. })), "{err:?}");
         // Record count larger than the records present.
         let mut b = blob.clone();
-        b[HEADER_LEN] = 4;
+        b[HEADER_LEN] = 5;
         assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "name length", .. })));
         // Fewer records: a field is missing, or bytes are left over.
         let mut b = blob.clone();
-        b[HEADER_LEN] = 2;
+        b[HEADER_LEN] = 3;
         assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "bytes after the last record", .. })));
         let mut b = blob.clone();
+        b[HEADER_LEN] = 3;
+        b.truncate(b.len() - 4 - 16);
+        b.extend_from_slice(&[0; 4]);
+        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("num_inputs")));
+        let mut b = blob.clone();
         b[HEADER_LEN] = 2;
-        b.truncate(b.len() - 4 - 17);
+        b.truncate(b.len() - 4 - 16 - 17);
         b.extend_from_slice(&[0; 4]);
         assert_eq!(decode(&reseal(b)), Err(WireError::Missing("output_type")));
+        // num_inputs out of range.
+        let mut b = blob.clone();
+        let n = b.len();
+        b[n - 8..n - 4].copy_from_slice(&4i32.to_le_bytes());
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. })));
         // A renamed record is an unknown field.
         let mut b = blob.clone();
         b[HEADER_LEN + 2] = b'E';

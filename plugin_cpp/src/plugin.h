@@ -1,0 +1,194 @@
+// FP32LayerNorm's TensorRT classes: thin shims over the Rust `PluginCore`
+// (src/plugin/bridge.rs), which makes every decision. Nothing here throws.
+#pragma once
+
+#include <NvInferRuntime.h>
+
+#include "rust/cxx.h"
+#include "trt-layernorm/src/plugin/bridge.rs.h"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#if NV_TENSORRT_MAJOR >= 10
+#define TLN_HAS_V3 1
+#else
+#define TLN_HAS_V3 0
+#endif
+
+namespace tln
+{
+
+constexpr char const* kPluginName = "FP32LayerNorm";
+constexpr char const* kVersionV2 = "1";
+constexpr char const* kVersionV3 = "2";
+
+// The codes Rust reads (src/plugin/config.rs, src/plugin/fields.rs) are TensorRT's.
+static_assert(static_cast<int32_t>(nvinfer1::DataType::kFLOAT) == 0, "DataType::kFLOAT");
+static_assert(static_cast<int32_t>(nvinfer1::DataType::kHALF) == 1, "DataType::kHALF");
+#if NV_TENSORRT_MAJOR >= 9
+static_assert(static_cast<int32_t>(nvinfer1::DataType::kBF16) == 7, "DataType::kBF16");
+#endif
+static_assert(static_cast<int32_t>(nvinfer1::TensorFormat::kLINEAR) == 0, "TensorFormat::kLINEAR");
+static_assert(static_cast<int32_t>(nvinfer1::PluginFieldType::kFLOAT32) == 1, "PluginFieldType::kFLOAT32");
+static_assert(static_cast<int32_t>(nvinfer1::PluginFieldType::kINT32) == 5, "PluginFieldType::kINT32");
+static_assert(nvinfer1::Dims::MAX_DIMS == 8, "Dims::MAX_DIMS");
+// Rust reads PluginField / PluginFieldCollection by address with this layout (bridge.rs).
+static_assert(sizeof(nvinfer1::PluginField) == 24, "PluginField size");
+static_assert(offsetof(nvinfer1::PluginField, name) == 0, "PluginField::name");
+static_assert(offsetof(nvinfer1::PluginField, data) == 8, "PluginField::data");
+static_assert(offsetof(nvinfer1::PluginField, type) == 16, "PluginField::type");
+static_assert(offsetof(nvinfer1::PluginField, length) == 20, "PluginField::length");
+static_assert(sizeof(nvinfer1::PluginFieldCollection) == 16, "PluginFieldCollection size");
+static_assert(offsetof(nvinfer1::PluginFieldCollection, fields) == 8, "PluginFieldCollection::fields");
+
+// A PluginTensorDesc as the bridge carries it.
+TensorDescIn toDescIn(nvinfer1::PluginTensorDesc const& d) noexcept;
+
+// getFieldNames: the fields Rust declares, as a static collection.
+nvinfer1::PluginFieldCollection const* fieldNames() noexcept;
+
+// Writes "FP32LayerNorm: <msg>" to the logger at the given severity.
+void logError(char const* msg) noexcept;
+
+// IPluginV2DynamicExt is deprecated from TensorRT 10 but is version "1" of
+// this plugin (the only kind TensorRT 8.6 knows); the deprecation warnings
+// its use raises are expected.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+
+class LayerNormV2 final : public nvinfer1::IPluginV2DynamicExt
+{
+public:
+    LayerNormV2(rust::Box<PluginCore> core, std::string ns) noexcept;
+
+    // IPluginV2
+    char const* getPluginType() const noexcept override;
+    char const* getPluginVersion() const noexcept override;
+    int32_t getNbOutputs() const noexcept override;
+    int32_t initialize() noexcept override;
+    void terminate() noexcept override;
+    size_t getSerializationSize() const noexcept override;
+    void serialize(void* buffer) const noexcept override;
+    void destroy() noexcept override;
+    void setPluginNamespace(char const* pluginNamespace) noexcept override;
+    char const* getPluginNamespace() const noexcept override;
+
+    // IPluginV2Ext
+    nvinfer1::DataType getOutputDataType(
+        int32_t index, nvinfer1::DataType const* inputTypes, int32_t nbInputs) const noexcept override;
+
+    // IPluginV2DynamicExt
+    nvinfer1::IPluginV2DynamicExt* clone() const noexcept override;
+    nvinfer1::DimsExprs getOutputDimensions(int32_t outputIndex, nvinfer1::DimsExprs const* inputs, int32_t nbInputs,
+        nvinfer1::IExprBuilder& exprBuilder) noexcept override;
+    bool supportsFormatCombination(
+        int32_t pos, nvinfer1::PluginTensorDesc const* inOut, int32_t nbInputs, int32_t nbOutputs) noexcept override;
+    void configurePlugin(nvinfer1::DynamicPluginTensorDesc const* in, int32_t nbInputs,
+        nvinfer1::DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
+    size_t getWorkspaceSize(nvinfer1::PluginTensorDesc const* inputs, int32_t nbInputs,
+        nvinfer1::PluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept override;
+    int32_t enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const* outputDesc,
+        void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
+
+private:
+    rust::Box<PluginCore> mCore;
+    std::string mNamespace;
+};
+
+class LayerNormV2Creator final : public nvinfer1::IPluginCreator
+{
+public:
+    char const* getPluginName() const noexcept override;
+    char const* getPluginVersion() const noexcept override;
+    nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
+    nvinfer1::IPluginV2* createPlugin(char const* name, nvinfer1::PluginFieldCollection const* fc) noexcept override;
+    nvinfer1::IPluginV2* deserializePlugin(char const* name, void const* serialData, size_t serialLength) noexcept override;
+    void setPluginNamespace(char const* pluginNamespace) noexcept override;
+    char const* getPluginNamespace() const noexcept override;
+
+private:
+    std::string mNamespace;
+};
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#if TLN_HAS_V3
+class LayerNormV3 final : public nvinfer1::IPluginV3,
+                          public nvinfer1::IPluginV3OneCore,
+                          public nvinfer1::IPluginV3OneBuild,
+                          public nvinfer1::IPluginV3OneRuntime
+{
+public:
+    LayerNormV3(rust::Box<PluginCore> core, std::string ns) noexcept;
+
+    // IPluginV3
+    nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override;
+    nvinfer1::IPluginV3* clone() noexcept override;
+
+    // IPluginV3OneCore
+    char const* getPluginName() const noexcept override;
+    char const* getPluginVersion() const noexcept override;
+    char const* getPluginNamespace() const noexcept override;
+
+    // IPluginV3OneBuild
+    int32_t configurePlugin(nvinfer1::DynamicPluginTensorDesc const* in, int32_t nbInputs,
+        nvinfer1::DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
+    int32_t getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
+        nvinfer1::DataType const* inputTypes, int32_t nbInputs) const noexcept override;
+    int32_t getOutputShapes(nvinfer1::DimsExprs const* inputs, int32_t nbInputs, nvinfer1::DimsExprs const* shapeInputs,
+        int32_t nbShapeInputs, nvinfer1::DimsExprs* outputs, int32_t nbOutputs,
+        nvinfer1::IExprBuilder& exprBuilder) noexcept override;
+    bool supportsFormatCombination(int32_t pos, nvinfer1::DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
+        int32_t nbOutputs) noexcept override;
+    int32_t getNbOutputs() const noexcept override;
+
+    // IPluginV3OneRuntime
+    int32_t onShapeChange(nvinfer1::PluginTensorDesc const* in, int32_t nbInputs,
+        nvinfer1::PluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
+    int32_t enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const* outputDesc,
+        void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
+    nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
+    nvinfer1::PluginFieldCollection const* getFieldsToSerialize() noexcept override;
+
+private:
+    rust::Box<PluginCore> mCore;
+    std::string mNamespace;
+    // Storage behind getFieldsToSerialize (valid until the next call or destruction).
+    float mEpsilon{};
+    int32_t mAxis{};
+    int32_t mOutputType{};
+    std::array<nvinfer1::PluginField, 3> mFields{};
+    nvinfer1::PluginFieldCollection mCollection{};
+};
+
+class LayerNormV3Creator final : public nvinfer1::IPluginCreatorV3One
+{
+public:
+    nvinfer1::IPluginV3* createPlugin(
+        char const* name, nvinfer1::PluginFieldCollection const* fc, nvinfer1::TensorRTPhase phase) noexcept override;
+    nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
+    char const* getPluginName() const noexcept override;
+    char const* getPluginVersion() const noexcept override;
+    char const* getPluginNamespace() const noexcept override;
+
+    void setNamespace(char const* ns) noexcept;
+
+private:
+    std::string mNamespace;
+};
+#endif
+
+// Shared enqueue: descriptions and pointers of `nbInputs` inputs and one output, handed to Rust.
+int32_t enqueueWith(PluginCore const& core, int32_t nbInputs, nvinfer1::PluginTensorDesc const* inputDesc,
+    nvinfer1::PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs,
+    cudaStream_t stream) noexcept;
+
+} // namespace tln

@@ -1,0 +1,438 @@
+// The creator singletons, the logger, and registration in TensorRT's plugin
+// registry. The exported entry points are Rust (src/plugin/registration.rs);
+// they call the tln_* functions here.
+#include "plugin.h"
+#include "trt_layernorm.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <dlfcn.h>
+#include <mutex>
+#include <new>
+#include <string>
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" // IPluginCreator (version "1"): see plugin.h
+#endif
+
+#define TLN_STR2(x) #x
+#define TLN_STR(x) TLN_STR2(x)
+
+namespace tln
+{
+
+using namespace nvinfer1;
+
+namespace
+{
+
+// ---------------------------------------------------------------------------
+// Logger: the one given to initTrtLayerNormPlugins, else the one TensorRT's
+// ILoggerFinder finds (loadLibrary path), else TensorRT's getLogger().
+// ---------------------------------------------------------------------------
+
+std::atomic<ILogger*> gExplicitLogger{nullptr};
+std::atomic<ILoggerFinder*> gLoggerFinder{nullptr};
+std::atomic<ILogger*> gLibraryLogger{nullptr};
+
+ILogger* currentLogger() noexcept
+{
+    if (ILogger* l = gExplicitLogger.load())
+    {
+        return l;
+    }
+    if (ILoggerFinder* f = gLoggerFinder.load())
+    {
+        try
+        {
+            if (ILogger* l = f->findLogger())
+            {
+                return l;
+            }
+        }
+        catch (...)
+        {
+        }
+    }
+    return gLibraryLogger.load();
+}
+
+void writeLog(ILogger::Severity severity, char const* text, size_t len) noexcept
+{
+    try
+    {
+        std::string line("FP32LayerNorm: ");
+        line.append(text, len);
+        if (ILogger* l = currentLogger())
+        {
+            l->log(severity, line.c_str());
+        }
+        else if (severity <= ILogger::Severity::kWARNING)
+        {
+            std::fprintf(stderr, "%s\n", line.c_str());
+        }
+    }
+    catch (...)
+    {
+    }
+}
+
+void logVerbose(char const* msg) noexcept
+{
+    writeLog(ILogger::Severity::kVERBOSE, msg, std::strlen(msg));
+}
+
+void logWarning(std::string const& msg) noexcept
+{
+    writeLog(ILogger::Severity::kWARNING, msg.data(), msg.size());
+}
+
+// ---------------------------------------------------------------------------
+// Creators: one of each, never destroyed (TensorRT may hold them until after
+// this library's static destructors would run).
+// ---------------------------------------------------------------------------
+
+struct Creators
+{
+    LayerNormV2Creator v2;
+#if TLN_HAS_V3
+    LayerNormV3Creator v3;
+#endif
+};
+
+Creators& creators() noexcept
+{
+    alignas(Creators) static unsigned char storage[sizeof(Creators)];
+    static Creators* const instance = new (storage) Creators();
+    return *instance;
+}
+
+// ---------------------------------------------------------------------------
+// Finding TensorRT in this process, without linking it.
+// ---------------------------------------------------------------------------
+
+using GetRegistryFn = IPluginRegistry* (*) ();
+using GetLoggerFn = ILogger* (*) ();
+using GetIntFn = int32_t (*)();
+
+struct TensorRT
+{
+    IPluginRegistry* registry{nullptr};
+    int32_t major{-1};
+};
+
+// The TensorRT library that exports getPluginRegistry: from the global scope
+// (trtexec, C++ applications), else an already loaded libnvinfer of the major
+// version these headers are from (Python loads it with RTLD_LOCAL).
+TensorRT findTensorRT() noexcept
+{
+    void* handle = RTLD_DEFAULT;
+    void* sym = dlsym(RTLD_DEFAULT, "getPluginRegistry");
+    void* opened = nullptr;
+    if (sym == nullptr)
+    {
+        char const* const sonames[] = {"libnvinfer.so." TLN_STR(NV_TENSORRT_MAJOR),
+            "libnvinfer_lean.so." TLN_STR(NV_TENSORRT_MAJOR), "libnvinfer_dispatch.so." TLN_STR(NV_TENSORRT_MAJOR)};
+        for (char const* soname : sonames)
+        {
+            opened = dlopen(soname, RTLD_NOW | RTLD_NOLOAD);
+            if (opened != nullptr)
+            {
+                sym = dlsym(opened, "getPluginRegistry");
+                if (sym != nullptr)
+                {
+                    handle = opened;
+                    break;
+                }
+                dlclose(opened);
+                opened = nullptr;
+            }
+        }
+    }
+    TensorRT trt;
+    if (sym != nullptr)
+    {
+        if (void* m = dlsym(handle, "getInferLibMajorVersion"))
+        {
+            trt.major = reinterpret_cast<GetIntFn>(m)();
+        }
+        else if (void* v = dlsym(handle, "getInferLibVersion"))
+        {
+            int32_t const version = reinterpret_cast<GetIntFn>(v)();
+            trt.major = version >= 100000 ? version / 10000 : version / 1000;
+        }
+        if (gLibraryLogger.load() == nullptr)
+        {
+            if (void* l = dlsym(handle, "getLogger"))
+            {
+                gLibraryLogger.store(reinterpret_cast<GetLoggerFn>(l)());
+            }
+        }
+        if (trt.major == NV_TENSORRT_MAJOR)
+        {
+            trt.registry = reinterpret_cast<GetRegistryFn>(sym)();
+        }
+        else
+        {
+            logWarning("this library was built for TensorRT " TLN_STR(NV_TENSORRT_MAJOR) ".x but the process has TensorRT "
+                + std::to_string(trt.major) + ".x; its creators are not registered (rebuild against that version's headers)");
+        }
+    }
+    if (opened != nullptr)
+    {
+        dlclose(opened); // drops only the reference RTLD_NOLOAD took; the library stays loaded
+    }
+    return trt;
+}
+
+// ---------------------------------------------------------------------------
+// Registration this library made itself (at load time or in
+// initTrtLayerNormPlugins), so that it can step aside for loadLibrary and be
+// undone on unload.
+// ---------------------------------------------------------------------------
+
+struct OwnRegistration
+{
+    std::mutex mutex;
+    IPluginRegistry* registry{nullptr};
+    bool v2{false};
+    bool v3{false};
+};
+
+OwnRegistration& own() noexcept
+{
+    alignas(OwnRegistration) static unsigned char storage[sizeof(OwnRegistration)];
+    static OwnRegistration* const instance = new (storage) OwnRegistration();
+    return *instance;
+}
+
+bool registerV2(IPluginRegistry& registry, char const* ns) noexcept
+{
+#if NV_TENSORRT_MAJOR >= 10
+    return registry.registerCreator(static_cast<IPluginCreatorInterface&>(creators().v2), ns);
+#else
+    return registry.registerCreator(creators().v2, ns);
+#endif
+}
+
+void deregisterV2(IPluginRegistry& registry) noexcept
+{
+#if NV_TENSORRT_MAJOR >= 10
+    registry.deregisterCreator(static_cast<IPluginCreatorInterface const&>(creators().v2));
+#else
+    registry.deregisterCreator(creators().v2);
+#endif
+}
+
+bool isOursV2(IPluginRegistry& registry, char const* ns) noexcept
+{
+#if NV_TENSORRT_MAJOR >= 10
+    return registry.getCreator(kPluginName, kVersionV2, ns) == static_cast<IPluginCreatorInterface*>(&creators().v2);
+#else
+    return registry.getPluginCreator(kPluginName, kVersionV2, ns) == &creators().v2;
+#endif
+}
+
+#if TLN_HAS_V3
+bool registerV3(IPluginRegistry& registry, char const* ns) noexcept
+{
+    return registry.registerCreator(creators().v3, ns);
+}
+
+void deregisterV3(IPluginRegistry& registry) noexcept
+{
+    registry.deregisterCreator(creators().v3);
+}
+
+bool isOursV3(IPluginRegistry& registry, char const* ns) noexcept
+{
+    return registry.getCreator(kPluginName, kVersionV3, ns) == static_cast<IPluginCreatorInterface*>(&creators().v3);
+}
+#endif
+
+// Removes this library's own registrations; the caller holds own().mutex.
+void stepAsideLocked() noexcept
+{
+    OwnRegistration& r = own();
+    if (r.registry != nullptr)
+    {
+        if (r.v2)
+        {
+            deregisterV2(*r.registry);
+        }
+#if TLN_HAS_V3
+        if (r.v3)
+        {
+            deregisterV3(*r.registry);
+        }
+#endif
+    }
+    r.registry = nullptr;
+    r.v2 = false;
+    r.v3 = false;
+}
+
+// Registers both creators under `ns`; the caller holds own().mutex.
+// Returns true when both are registered (by this call or before).
+bool registerAllLocked(IPluginRegistry& registry, char const* ns, bool quiet) noexcept
+{
+    OwnRegistration& r = own();
+    bool ok = true;
+    if (!isOursV2(registry, ns))
+    {
+        creators().v2.setPluginNamespace(ns);
+        if (registerV2(registry, ns))
+        {
+            r.registry = &registry;
+            r.v2 = true;
+        }
+        else
+        {
+            ok = false;
+        }
+    }
+#if TLN_HAS_V3
+    if (!isOursV3(registry, ns))
+    {
+        creators().v3.setNamespace(ns);
+        if (registerV3(registry, ns))
+        {
+            r.registry = &registry;
+            r.v3 = true;
+        }
+        else
+        {
+            ok = false;
+        }
+    }
+#endif
+    if (!ok && !quiet)
+    {
+        logWarning(std::string("a creator named FP32LayerNorm is already registered in namespace \"") + ns
+            + "\" (another copy of this library?); that one stays in use");
+    }
+    return ok;
+}
+
+// Undoes the load-time registration when this library is unloaded (dlclose,
+// or process exit: constructed after TensorRT's registry, so destroyed first).
+struct UnloadGuard
+{
+    UnloadGuard() = default;
+    UnloadGuard(UnloadGuard const&) = delete;
+    UnloadGuard& operator=(UnloadGuard const&) = delete;
+    ~UnloadGuard()
+    {
+        std::lock_guard<std::mutex> lock(own().mutex);
+        stepAsideLocked();
+    }
+};
+
+void ensureUnloadGuard() noexcept
+{
+    static UnloadGuard guard;
+}
+
+} // namespace
+
+void log_message(int32_t severity, rust::Str message) noexcept
+{
+    writeLog(static_cast<ILogger::Severity>(severity), message.data(), message.size());
+}
+
+void logError(char const* msg) noexcept
+{
+    writeLog(ILogger::Severity::kERROR, msg, std::strlen(msg));
+}
+
+} // namespace tln
+
+// ---------------------------------------------------------------------------
+// Called by the Rust entry points (src/plugin/registration.rs).
+// ---------------------------------------------------------------------------
+
+extern "C" void tln_on_load() noexcept
+{
+    using namespace tln;
+    TensorRT const trt = findTensorRT();
+    if (trt.registry == nullptr)
+    {
+        return; // No TensorRT in the process (yet): loadLibrary or initTrtLayerNormPlugins will register.
+    }
+    {
+        std::lock_guard<std::mutex> lock(own().mutex);
+        registerAllLocked(*trt.registry, "", /*quiet=*/false);
+    }
+    ensureUnloadGuard();
+    logVerbose("creators registered at load time (namespace \"\")");
+}
+
+extern "C" void tln_step_aside() noexcept
+{
+    using namespace tln;
+    std::lock_guard<std::mutex> lock(own().mutex);
+    if (own().registry != nullptr)
+    {
+        stepAsideLocked();
+        logVerbose("load-time registration withdrawn: TensorRT's loadLibrary registers the creators");
+    }
+}
+
+extern "C" nvinfer1::IPluginCreator* const* tln_plugin_creators(int32_t* nbCreators) noexcept
+{
+    static nvinfer1::IPluginCreator* const list[] = {&tln::creators().v2};
+    *nbCreators = 1;
+    return list;
+}
+
+#if TLN_HAS_V3
+extern "C" nvinfer1::IPluginCreatorInterface* const* tln_creators(int32_t* nbCreators) noexcept
+{
+    static nvinfer1::IPluginCreatorInterface* const list[] = {&tln::creators().v2, &tln::creators().v3};
+    *nbCreators = 2;
+    return list;
+}
+#else
+extern "C" void* const* tln_creators(int32_t* nbCreators) noexcept
+{
+    *nbCreators = 0; // TensorRT 8.6 asks getPluginCreators only.
+    return nullptr;
+}
+#endif
+
+extern "C" void tln_set_logger_finder(nvinfer1::ILoggerFinder* finder) noexcept
+{
+    if (finder != nullptr)
+    {
+        tln::gLoggerFinder.store(finder);
+    }
+}
+
+extern "C" bool tln_init_plugins(void* logger, char const* pluginNamespace) noexcept
+{
+    using namespace tln;
+    if (logger != nullptr)
+    {
+        gExplicitLogger.store(static_cast<nvinfer1::ILogger*>(logger));
+    }
+    char const* ns = pluginNamespace != nullptr ? pluginNamespace : "";
+    TensorRT const trt = findTensorRT();
+    if (trt.registry == nullptr)
+    {
+        logError("initTrtLayerNormPlugins: no TensorRT " TLN_STR(
+            NV_TENSORRT_MAJOR) ".x in this process (getPluginRegistry not found); load libnvinfer first");
+        return false;
+    }
+    std::lock_guard<std::mutex> lock(own().mutex);
+    // A creator object holds one namespace: move an earlier registration of ours under another namespace.
+    OwnRegistration& r = own();
+    if (r.registry != nullptr
+        && (r.registry != trt.registry || std::strcmp(creators().v2.getPluginNamespace(), ns) != 0))
+    {
+        stepAsideLocked();
+    }
+    bool const ok = registerAllLocked(*trt.registry, ns, /*quiet=*/false);
+    ensureUnloadGuard();
+    return ok;
+}

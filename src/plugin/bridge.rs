@@ -1,0 +1,393 @@
+//! The one bridge between TensorRT's C++ interfaces (`plugin_cpp/`) and the
+//! Rust that decides everything. C++ passes what TensorRT handed it (field
+//! collections by address, tensor descriptions, device pointers, the stream)
+//! and gets back yes/no, a type code, bytes or a status.
+//!
+//! Nothing unwinds into C++: every function runs inside [`guard`], which
+//! turns a panic into a logged internal error and a failure value. Refusals
+//! are logged through TensorRT's logger (C++ `tln::log_message`).
+
+use super::config::{check_io_counts, PluginConfig, TensorInfo, MAX_RANK};
+use super::fields::{self, FieldType, FieldValue, RawField, FIELD_SPECS, MAX_FIELDS};
+use super::wire;
+use crate::problem::DevicePtrs;
+use std::ffi::{c_char, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+#[cxx::bridge(namespace = "tln")]
+mod ffi {
+    /// A tensor as TensorRT describes it (`PluginTensorDesc`), dims widened to 64 bits.
+    #[derive(Clone, Copy)]
+    struct TensorDescIn {
+        dtype: i32,
+        format: i32,
+        nb_dims: i32,
+        dims: [i64; 8],
+    }
+
+    extern "Rust" {
+        type PluginCore;
+
+        /// From a `PluginFieldCollection const*` (its address; 0 = none). Check `is_valid`.
+        unsafe fn core_from_fields(collection: usize, context: &str) -> Box<PluginCore>;
+        /// From a version-1 serialized blob. Check `is_valid`.
+        fn core_from_serialized(blob: &[u8]) -> Box<PluginCore>;
+        fn is_valid(self: &PluginCore) -> bool;
+        fn duplicate(self: &PluginCore) -> Box<PluginCore>;
+
+        fn serialized_size(self: &PluginCore) -> usize;
+        fn write_serialized(self: &PluginCore, out: &mut [u8]) -> bool;
+
+        fn epsilon(self: &PluginCore) -> f32;
+        fn axis(self: &PluginCore) -> i32;
+        fn output_type(self: &PluginCore) -> i32;
+
+        fn check_io(self: &PluginCore, nb_inputs: i32, nb_outputs: i32, context: &str) -> bool;
+        fn supports_format(self: &PluginCore, pos: i32, in_out: &[TensorDescIn], nb_inputs: i32, nb_outputs: i32) -> bool;
+        fn output_data_type(self: &PluginCore, input_types: &[i32], out: &mut i32) -> bool;
+        fn configure(self: &mut PluginCore, inputs: &[TensorDescIn], nb_outputs: i32, context: &str) -> bool;
+        fn configured_inputs(self: &PluginCore) -> i32;
+        unsafe fn enqueue(
+            self: &PluginCore,
+            inputs: &[TensorDescIn],
+            outputs: &[TensorDescIn],
+            input_ptrs: &[usize],
+            output_ptrs: &[usize],
+            stream: usize,
+        ) -> i32;
+
+        /// The fields `getFieldNames` announces: count, NUL-terminated name, `PluginFieldType` code.
+        fn field_count() -> usize;
+        fn field_name(index: usize) -> &'static str;
+        fn field_type(index: usize) -> i32;
+    }
+
+    unsafe extern "C++" {
+        include!("trt-layernorm/plugin_cpp/src/bridge_support.h");
+        /// Logs through the TensorRT logger this library was given (stderr for errors where none).
+        fn log_message(severity: i32, message: &str);
+    }
+}
+
+use ffi::TensorDescIn;
+
+/// `ILogger::Severity` values.
+#[derive(Clone, Copy)]
+#[repr(i32)]
+pub(crate) enum Severity {
+    InternalError = 0,
+    Error = 1,
+    #[allow(dead_code)]
+    Warning = 2,
+    #[allow(dead_code)]
+    Info = 3,
+    Verbose = 4,
+}
+
+pub(crate) fn log(severity: Severity, message: &str) {
+    ffi::log_message(severity as i32, message);
+}
+
+/// Runs `f`; a panic becomes a logged internal error and `fallback`.
+pub(crate) fn guard<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            // Logging itself must not unwind either.
+            let _ = catch_unwind(|| log(Severity::InternalError, &format!("internal error in {what}: {msg}")));
+            fallback
+        }
+    }
+}
+
+/// TensorRT's `PluginField`, as laid out in every supported version (the C++
+/// side `static_assert`s this against the headers through `plugin_field_layout`).
+#[repr(C)]
+struct PluginFieldC {
+    name: *const c_char,
+    data: *const c_void,
+    field_type: i32,
+    length: i32,
+}
+
+/// TensorRT's `PluginFieldCollection`.
+#[repr(C)]
+struct PluginFieldCollectionC {
+    nb_fields: i32,
+    fields: *const PluginFieldC,
+}
+
+/// A configured or unconfigured plugin's state, owned by its C++ object.
+pub struct PluginCore {
+    config: Option<PluginConfig>,
+    /// Inputs seen by the last configurePlugin / onShapeChange (0 = not yet).
+    configured_inputs: i32,
+}
+
+impl PluginCore {
+    fn invalid() -> Box<PluginCore> {
+        Box::new(PluginCore { config: None, configured_inputs: 0 })
+    }
+    fn ready(config: PluginConfig, configured_inputs: i32) -> Box<PluginCore> {
+        Box::new(PluginCore { config: Some(config), configured_inputs })
+    }
+    fn config(&self) -> PluginConfig {
+        self.config.expect("C++ discards a PluginCore that is not valid right after creating it")
+    }
+}
+
+/// Reads the fields of a collection: names and the values of float32/int32
+/// fields of length 1 (other types are judged by name and type only; their
+/// data is never read).
+///
+/// # Safety
+/// `collection` is 0 or the address of a live `PluginFieldCollection` whose
+/// `fields` points to `nb_fields` fields with NUL-terminated names and data
+/// holding `length` elements of `type`.
+unsafe fn read_collection(collection: usize) -> Result<PluginConfig, String> {
+    if collection == 0 {
+        return PluginConfig::from_fields(&[]).map_err(|e| e.to_string());
+    }
+    // SAFETY: the caller guarantees a live collection at this address.
+    let fc = unsafe { &*(collection as *const PluginFieldCollectionC) };
+    let n = fc.nb_fields;
+    if n < 0 || n as usize > MAX_FIELDS {
+        return Err(format!("plugin field collection has nbFields = {n}; expected 0 to {MAX_FIELDS}"));
+    }
+    if n > 0 && fc.fields.is_null() {
+        return Err(format!("plugin field collection has nbFields = {n} but a null fields pointer"));
+    }
+    let raw_fields: &[PluginFieldC] = if n == 0 {
+        &[]
+    } else {
+        // SAFETY: non-null, `n` fields, per the caller's contract.
+        unsafe { std::slice::from_raw_parts(fc.fields, n as usize) }
+    };
+    let mut raw = Vec::with_capacity(raw_fields.len());
+    for f in raw_fields {
+        // SAFETY: a non-null name is NUL-terminated per the contract.
+        let name = (!f.name.is_null()).then(|| unsafe { CStr::from_ptr(f.name) }).and_then(|c| c.to_str().ok());
+        let field_type = FieldType::from_code(f.field_type);
+        let ours = name.and_then(fields::expected_type).is_some_and(|t| t == field_type);
+        let value = if ours && f.length == 1 && !f.data.is_null() {
+            // SAFETY: one element of the declared (4-byte) type; read unaligned to be safe.
+            match field_type {
+                FieldType::Float32 => Some(FieldValue::F32(unsafe { (f.data as *const f32).read_unaligned() })),
+                FieldType::Int32 => Some(FieldValue::I32(unsafe { (f.data as *const i32).read_unaligned() })),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        raw.push(RawField { name, field_type, length: f.length, value });
+    }
+    PluginConfig::from_fields(&raw).map_err(|e| e.to_string())
+}
+
+/// # Safety
+/// See [`read_collection`].
+unsafe fn core_from_fields(collection: usize, context: &str) -> Box<PluginCore> {
+    guard(context, PluginCore::invalid(), || {
+        // SAFETY: forwarded from TensorRT's createPlugin contract.
+        match unsafe { read_collection(collection) } {
+            Ok(config) => PluginCore::ready(config, 0),
+            Err(e) => {
+                log(Severity::Error, &format!("{context}: {e}"));
+                PluginCore::invalid()
+            }
+        }
+    })
+}
+
+fn core_from_serialized(blob: &[u8]) -> Box<PluginCore> {
+    guard("deserializePlugin", PluginCore::invalid(), || match wire::decode(blob) {
+        Ok((config, inputs)) => PluginCore::ready(config, inputs as i32),
+        Err(e) => {
+            log(Severity::Error, &format!("deserializePlugin: {e}"));
+            PluginCore::invalid()
+        }
+    })
+}
+
+fn descs_to_info<'a>(descs: &'a [TensorDescIn], nb_inputs: usize) -> Result<Vec<TensorInfo<'a>>, String> {
+    descs
+        .iter()
+        .enumerate()
+        .map(|(pos, d)| {
+            if d.nb_dims < 0 || d.nb_dims as usize > MAX_RANK {
+                let name = super::config::tensor_name(pos, nb_inputs);
+                return Err(format!("{name} has nbDims = {}; expected 0 to {MAX_RANK}", d.nb_dims));
+            }
+            Ok(TensorInfo { dtype: d.dtype, format: d.format, dims: &d.dims[..d.nb_dims as usize] })
+        })
+        .collect()
+}
+
+impl PluginCore {
+    fn is_valid(&self) -> bool {
+        self.config.is_some()
+    }
+
+    fn duplicate(&self) -> Box<PluginCore> {
+        guard("clone", PluginCore::invalid(), || Box::new(PluginCore { config: self.config, configured_inputs: self.configured_inputs }))
+    }
+
+    fn serialized_size(&self) -> usize {
+        guard("getSerializationSize", 0, || wire::encode(&self.config(), self.configured_inputs as u8).len())
+    }
+
+    fn write_serialized(&self, out: &mut [u8]) -> bool {
+        guard("serialize", false, || {
+            let blob = wire::encode(&self.config(), self.configured_inputs as u8);
+            if out.len() != blob.len() {
+                log(Severity::Error, &format!("serialize: buffer of {} bytes, {} needed", out.len(), blob.len()));
+                return false;
+            }
+            out.copy_from_slice(&blob);
+            true
+        })
+    }
+
+    fn epsilon(&self) -> f32 {
+        guard("epsilon", f32::NAN, || self.config().epsilon())
+    }
+    fn axis(&self) -> i32 {
+        guard("axis", i32::MIN, || self.config().axis())
+    }
+    fn output_type(&self) -> i32 {
+        guard("output_type", -1, || self.config().output_type().code())
+    }
+
+    fn check_io(&self, nb_inputs: i32, nb_outputs: i32, context: &str) -> bool {
+        guard(context, false, || match check_io_counts(nb_inputs, nb_outputs) {
+            Ok(()) => true,
+            Err(e) => {
+                log(Severity::Error, &format!("{context}: {e}"));
+                false
+            }
+        })
+    }
+
+    fn supports_format(&self, pos: i32, in_out: &[TensorDescIn], nb_inputs: i32, nb_outputs: i32) -> bool {
+        guard("supportsFormatCombination", false, || {
+            let infos = match descs_to_info(in_out, nb_inputs.max(0) as usize) {
+                Ok(i) => i,
+                Err(e) => {
+                    log(Severity::Error, &format!("supportsFormatCombination: {e}"));
+                    return false;
+                }
+            };
+            match self.config().supports_combination(pos, &infos, nb_inputs, nb_outputs) {
+                Ok(()) => true,
+                Err(e) => {
+                    // Refusing is the normal answer for most combinations TensorRT asks about.
+                    log(Severity::Verbose, &format!("supportsFormatCombination(pos {pos}): no: {e}"));
+                    false
+                }
+            }
+        })
+    }
+
+    fn output_data_type(&self, input_types: &[i32], out: &mut i32) -> bool {
+        guard("getOutputDataType", false, || match self.config().output_type_code(input_types) {
+            Ok(code) => {
+                *out = code;
+                true
+            }
+            Err(e) => {
+                log(Severity::Error, &format!("getOutputDataType: {e}"));
+                false
+            }
+        })
+    }
+
+    fn configure(&mut self, inputs: &[TensorDescIn], nb_outputs: i32, context: &str) -> bool {
+        guard(context, false, || {
+            let result = descs_to_info(inputs, inputs.len()).and_then(|infos| {
+                let dims: Vec<&[i64]> = infos.iter().map(|t| t.dims).collect();
+                self.config().check_shapes(&dims, nb_outputs).map_err(|e| e.to_string())
+            });
+            match result {
+                Ok(()) => {
+                    self.configured_inputs = inputs.len() as i32;
+                    true
+                }
+                Err(e) => {
+                    log(Severity::Error, &format!("{context}: {e}"));
+                    false
+                }
+            }
+        })
+    }
+
+    fn configured_inputs(&self) -> i32 {
+        guard("enqueue", 0, || self.configured_inputs)
+    }
+
+    /// # Safety
+    /// The pointers are TensorRT's device buffers for the described tensors
+    /// in the current CUDA context; `stream` is TensorRT's `cudaStream_t`.
+    unsafe fn enqueue(
+        &self,
+        inputs: &[TensorDescIn],
+        outputs: &[TensorDescIn],
+        input_ptrs: &[usize],
+        output_ptrs: &[usize],
+        stream: usize,
+    ) -> i32 {
+        guard("enqueue", 1, || {
+            let run = || -> Result<(), String> {
+                let ins = descs_to_info(inputs, inputs.len())?;
+                let outs = descs_to_info(outputs, inputs.len())?;
+                if input_ptrs.len() != ins.len() || output_ptrs.len() != outs.len() {
+                    return Err("pointer count differs from tensor count".into());
+                }
+                let Some(problem) = self.config().problem(&ins, &outs).map_err(|e| e.to_string())? else {
+                    return Ok(());
+                };
+                let ptrs = DevicePtrs {
+                    x: input_ptrs[0] as u64,
+                    y: output_ptrs[0] as u64,
+                    scale: input_ptrs.get(1).copied().unwrap_or(0) as u64,
+                    bias: input_ptrs.get(2).copied().unwrap_or(0) as u64,
+                };
+                // SAFETY: TensorRT's buffers for exactly these shapes and types, on its
+                // stream, in the context current on this thread (the enqueue contract).
+                unsafe { crate::launch::launch_raw(&problem, &ptrs, stream as cudarc::driver::sys::CUstream) }
+                    .map_err(|e| e.to_string())
+            };
+            match run() {
+                Ok(()) => 0,
+                Err(e) => {
+                    log(Severity::Error, &format!("enqueue: {e}"));
+                    1
+                }
+            }
+        })
+    }
+}
+
+fn field_count() -> usize {
+    FIELD_SPECS.len()
+}
+fn field_name(index: usize) -> &'static str {
+    guard("getFieldNames", "\0", || FIELD_SPECS[index].c_name)
+}
+fn field_type(index: usize) -> i32 {
+    guard("getFieldNames", FieldType::Unknown.code(), || FIELD_SPECS[index].field_type.code())
+}
+// The C++ side static_asserts TensorRT's PluginField / PluginFieldCollection against these numbers.
+const _: () = {
+    assert!(std::mem::size_of::<PluginFieldC>() == 24);
+    assert!(std::mem::offset_of!(PluginFieldC, name) == 0);
+    assert!(std::mem::offset_of!(PluginFieldC, data) == 8);
+    assert!(std::mem::offset_of!(PluginFieldC, field_type) == 16);
+    assert!(std::mem::offset_of!(PluginFieldC, length) == 20);
+    assert!(std::mem::size_of::<PluginFieldCollectionC>() == 16);
+    assert!(std::mem::offset_of!(PluginFieldCollectionC, fields) == 8);
+};

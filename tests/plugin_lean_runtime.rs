@@ -1,0 +1,290 @@
+//! FP32LayerNorm inside NVIDIA's real plugin registry: the lean TensorRT
+//! runtime (`libnvinfer_lean.so` from the PyPI packages
+//! `tensorrt-lean-cu12-libs` 10.x / `tensorrt-lean-cu13-libs` 11.x), which
+//! has the registry but no builder.
+//!
+//! The C++ half (`plugin_cpp/tests/lean_harness.cpp`) loads
+//! `libtrt_layernorm.so` by `loadLibrary` and by `dlopen`, finds both
+//! creators and drives the plugins as TensorRT does. Registration and the
+//! plugin lifecycle need no GPU; with a GPU every plugin (created, round-tripped
+//! and cloned) enqueues on real buffers and must match a direct `launch_raw`
+//! bit for bit.
+//!
+//! Environment:
+//! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
+//!   its major version must be the one of the headers this crate was built with;
+//! - `TRT_LAYERNORM_PLUGIN_LIB`: the plugin library (default: `libtrt_layernorm.so`
+//!   next to this test's `deps/` directory).
+
+#[cfg(not(trt_plugin))]
+#[test]
+fn lean_runtime() {
+    println!("skipped: built without TensorRT headers (set TENSORRT_INCLUDE_DIR), so there is no plugin library to test");
+}
+
+#[cfg(trt_plugin)]
+#[test]
+fn lean_runtime() {
+    lean::run();
+}
+
+#[cfg(trt_plugin)]
+mod lean {
+    use half::{bf16, f16};
+    use std::ffi::{c_char, CStr, CString};
+    use std::path::PathBuf;
+    use trt_layernorm::{launch_raw, DType, DevicePtrs, Problem};
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct TlnLeanCase {
+        version: i32,
+        epsilon: f32,
+        axis: i32,
+        output_type: i32,
+        nb_inputs: i32,
+        types: [i32; 4],
+        nb_dims: i32,
+        dims: [i64; 8],
+        param_nb_dims: i32,
+        param_dims: [i64; 8],
+        inputs: [u64; 3],
+        outputs: [u64; 3],
+        stream: u64,
+    }
+
+    extern "C" {
+        fn tln_lean_open(lean: *const c_char, plugin: *const c_char, report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_registry_checks(report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_memory_cycles(cycles: i32, before: *mut i64, after: *mut i64, report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_enqueue(case: *const TlnLeanCase, report: *mut c_char, len: usize) -> i32;
+    }
+
+    const MAJOR: &str = env!("TRT_LAYERNORM_TENSORRT_MAJOR");
+
+    /// Calls a harness function with a report buffer; prints the report.
+    fn with_report(f: impl FnOnce(*mut c_char, usize) -> i32) -> (i32, String) {
+        let mut buf = vec![0 as c_char; 1 << 16];
+        let rc = f(buf.as_mut_ptr(), buf.len());
+        // SAFETY: the harness NUL-terminates within the buffer (it starts zeroed).
+        let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+        for line in text.lines() {
+            println!("  {line}");
+        }
+        (rc, text)
+    }
+
+    fn plugin_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("TRT_LAYERNORM_PLUGIN_LIB") {
+            return PathBuf::from(p);
+        }
+        let exe = std::env::current_exe().expect("test executable path");
+        exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").join("libtrt_layernorm.so")
+    }
+
+    pub fn run() {
+        let Some(lean) = std::env::var_os("TRT_LEAN_LIB") else {
+            println!("skipped: TRT_LEAN_LIB is not set (path of libnvinfer_lean.so.{MAJOR} from tensorrt-lean-cu1x-libs)");
+            return;
+        };
+        let plugin = plugin_path();
+        assert!(plugin.is_file(), "plugin library {} not found (build it, or set TRT_LAYERNORM_PLUGIN_LIB)", plugin.display());
+        let lean_c = CString::new(lean.to_str().expect("UTF-8 path")).unwrap();
+        let plugin_c = CString::new(plugin.to_str().expect("UTF-8 path")).unwrap();
+        println!("plugin: {} (built with TensorRT {MAJOR} headers)", plugin.display());
+
+        // SAFETY: NUL-terminated paths and a report buffer of the given length.
+        let (rc, _) = with_report(|b, n| unsafe { tln_lean_open(lean_c.as_ptr(), plugin_c.as_ptr(), b, n) });
+        assert_eq!(rc, 0, "could not open the lean runtime");
+
+        // SAFETY: report buffer of the given length.
+        let (failures, _) = with_report(|b, n| unsafe { tln_lean_registry_checks(b, n) });
+        assert_eq!(failures, 0, "registry and lifecycle checks failed");
+
+        let (mut before, mut after) = (0i64, 0i64);
+        // SAFETY: out-pointers and report buffer valid for the call.
+        let (failures, _) = with_report(|b, n| unsafe { tln_lean_memory_cycles(1000, &mut before, &mut after, b, n) });
+        assert_eq!(failures, 0);
+        assert!(before > 0 && after > 0, "RSS not readable");
+        assert!(after - before <= 512, "host memory grew by {} KiB over 1000 create/destroy cycles", after - before);
+
+        match trt_layernorm::driver_ready() {
+            Ok(()) => gpu::run(),
+            Err(e) => println!("GPU part skipped: {e}"),
+        }
+        println!("lean runtime (TensorRT {MAJOR}): PASS");
+    }
+
+    mod gpu {
+        use super::*;
+        use cudarc::driver::{result, CudaContext};
+
+        fn trt_code(d: DType) -> i32 {
+            match d {
+                DType::F32 => 0,
+                DType::F16 => 1,
+                DType::BF16 => 7,
+            }
+        }
+
+        fn bytes_of(d: DType, vals: &[f32]) -> Vec<u8> {
+            match d {
+                DType::F32 => vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                DType::F16 => vals.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
+                DType::BF16 => vals.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes()).collect(),
+            }
+        }
+
+        /// Deterministic values in about [-4, 4] with an offset, so rows have a mean.
+        fn values(n: usize, seed: u64) -> Vec<f32> {
+            let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (0..n)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((s >> 33) as f64 / (1u64 << 31) as f64 * 8.0 - 4.0 + 1.5) as f32
+                })
+                .collect()
+        }
+
+        struct DeviceBuf(u64);
+        impl DeviceBuf {
+            fn upload(bytes: &[u8]) -> DeviceBuf {
+                // SAFETY: a context is current; sizes match.
+                unsafe {
+                    let p = result::malloc_sync(bytes.len().max(1)).expect("cuMemAlloc");
+                    result::memcpy_htod_sync(p, bytes).expect("cuMemcpyHtoD");
+                    DeviceBuf(p)
+                }
+            }
+            fn zeroed(len: usize) -> DeviceBuf {
+                DeviceBuf::upload(&vec![0xA5; len])
+            }
+            fn download(&self, len: usize) -> Vec<u8> {
+                let mut out = vec![0u8; len];
+                // SAFETY: the buffer holds at least `len` bytes.
+                unsafe { result::memcpy_dtoh_sync(&mut out, self.0).expect("cuMemcpyDtoH") };
+                out
+            }
+        }
+        impl Drop for DeviceBuf {
+            fn drop(&mut self) {
+                // SAFETY: allocated by malloc_sync in the current context.
+                unsafe {
+                    let _ = result::free_sync(self.0);
+                }
+            }
+        }
+
+        pub fn run() {
+            let ctx = CudaContext::new(0).expect("CUDA context on GPU 0");
+            ctx.bind_to_thread().expect("bind context");
+            let stream = ctx.new_stream().expect("stream");
+            let versions: &[i32] = if MAJOR == "8" { &[1] } else { &[1, 2] };
+            // (X dims, axis)
+            let shapes: &[(&[i64], i32)] = &[(&[2, 3, 64], -1), (&[4, 8, 32], -2), (&[3, 1000], -1), (&[5, 4096], 1), (&[0, 16], -1), (&[7], 0)];
+            let mut cases = 0;
+            for &version in versions {
+                for x in DType::ALL {
+                    for output_type in [0, 1] {
+                        for nb_inputs in 1..=3 {
+                            for (si, &(dims, axis)) in shapes.iter().enumerate() {
+                                let param_t = DType::ALL[(si + nb_inputs as usize) % 3];
+                                let bias_t = DType::ALL[(si + 2 * nb_inputs as usize + 1) % 3];
+                                run_case(&stream, version, x, output_type, nb_inputs, dims, axis, param_t, bias_t, cases as u64);
+                                cases += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            println!("  GPU: {cases} enqueue cases, each plugin (created, round-tripped, cloned) bit-identical to launch_raw");
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn run_case(
+            stream: &std::sync::Arc<cudarc::driver::CudaStream>,
+            version: i32,
+            x_t: DType,
+            output_type: i32,
+            nb_inputs: i32,
+            dims: &[i64],
+            axis: i32,
+            scale_t: DType,
+            bias_t: DType,
+            seed: u64,
+        ) {
+            let rank = dims.len() as i32;
+            let a = if axis < 0 { axis + rank } else { axis } as usize;
+            let rows: i64 = dims[..a].iter().product();
+            let cols: i64 = dims[a..].iter().product();
+            let n = (rows * cols) as usize;
+            let y_t = if output_type == 1 { DType::F32 } else { x_t };
+            let epsilon = 1e-5f32;
+
+            let x = DeviceBuf::upload(&bytes_of(x_t, &values(n, seed)));
+            let scale = DeviceBuf::upload(&bytes_of(scale_t, &values(cols as usize, seed + 1000)));
+            let bias = DeviceBuf::upload(&bytes_of(bias_t, &values(cols as usize, seed + 2000)));
+            let y_len = n * y_t.size_bytes();
+            let y_ref = DeviceBuf::zeroed(y_len);
+            let ys = [DeviceBuf::zeroed(y_len), DeviceBuf::zeroed(y_len), DeviceBuf::zeroed(y_len)];
+
+            let has_scale = nb_inputs >= 2;
+            let has_bias = nb_inputs >= 3;
+            if n > 0 {
+                let problem = Problem::new(
+                    rows as u64,
+                    cols as u64,
+                    x_t,
+                    y_t,
+                    has_scale.then_some(scale_t),
+                    has_bias.then_some(bias_t),
+                    epsilon,
+                )
+                .expect("valid problem");
+                let ptrs = DevicePtrs {
+                    x: x.0,
+                    y: y_ref.0,
+                    scale: if has_scale { scale.0 } else { 0 },
+                    bias: if has_bias { bias.0 } else { 0 },
+                };
+                // SAFETY: buffers sized for the problem, in the current context, on its stream.
+                unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.expect("direct launch");
+            }
+
+            let mut c = TlnLeanCase {
+                version,
+                epsilon,
+                axis,
+                output_type,
+                nb_inputs,
+                types: [trt_code(x_t), trt_code(scale_t), trt_code(bias_t), trt_code(y_t)],
+                nb_dims: rank,
+                param_nb_dims: rank - a as i32,
+                inputs: [x.0, scale.0, bias.0],
+                outputs: [ys[0].0, ys[1].0, ys[2].0],
+                stream: stream.cu_stream() as u64,
+                ..Default::default()
+            };
+            c.dims[..dims.len()].copy_from_slice(dims);
+            c.param_dims[..dims.len() - a].copy_from_slice(&dims[a..]);
+            let mut report = vec![0 as c_char; 1 << 14];
+            // SAFETY: the case describes live device buffers; report buffer of the given length.
+            let failures = unsafe { tln_lean_enqueue(&c, report.as_mut_ptr(), report.len()) };
+            stream.synchronize().expect("stream synchronize");
+            let what = format!("v{version} x={x_t} y={y_t} inputs={nb_inputs} dims={dims:?} axis={axis} scale={scale_t} bias={bias_t}");
+            if failures != 0 {
+                // SAFETY: NUL-terminated by the harness.
+                let text = unsafe { CStr::from_ptr(report.as_ptr()) }.to_string_lossy().into_owned();
+                panic!("{what}: {failures} failures\n{text}");
+            }
+            let expected = y_ref.download(y_len);
+            for (i, y) in ys.iter().enumerate() {
+                let got = y.download(y_len);
+                if got != expected {
+                    let first = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(0);
+                    panic!("{what}: plugin #{i} output differs from launch_raw (first differing byte {first})");
+                }
+            }
+        }
+    }
+}
