@@ -28,6 +28,16 @@ fn lean_runtime() {
     lean::run();
 }
 
+/// The loadLibrary-first path, in a process of its own (spawned by `lean_runtime`):
+/// once loaded, the library stays loaded, so each path is only "alone" in a fresh process.
+#[cfg(trt_plugin)]
+#[test]
+fn lean_runtime_child() {
+    if std::env::var_os(lean::CHILD_ENV).is_some() {
+        lean::child();
+    }
+}
+
 #[cfg(trt_plugin)]
 mod lean {
     use half::{bf16, f16};
@@ -55,7 +65,9 @@ mod lean {
 
     extern "C" {
         fn tln_lean_open(lean: *const c_char, plugin: *const c_char, report: *mut c_char, len: usize) -> i32;
-        fn tln_lean_registry_checks(report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_load_checks(mode: i32, report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_plugin_checks(report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_close(report: *mut c_char, len: usize) -> i32;
         fn tln_lean_memory_cycles(cycles: i32, before: *mut i64, after: *mut i64, report: *mut c_char, len: usize) -> i32;
         fn tln_lean_enqueue(case: *const TlnLeanCase, report: *mut c_char, len: usize) -> i32;
     }
@@ -82,10 +94,13 @@ mod lean {
         exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").join("libtrt_layernorm.so")
     }
 
-    pub fn run() {
+    pub const CHILD_ENV: &str = "TLN_LEAN_CHILD";
+
+    /// Opens the lean runtime; None (and a printed reason) where the test is skipped.
+    fn open() -> Option<()> {
         let Some(lean) = std::env::var_os("TRT_LEAN_LIB") else {
             println!("skipped: TRT_LEAN_LIB is not set (path of libnvinfer_lean.so.{MAJOR} from tensorrt-lean-cu1x-libs)");
-            return;
+            return None;
         };
         let plugin = plugin_path();
         assert!(plugin.is_file(), "plugin library {} not found (build it, or set TRT_LAYERNORM_PLUGIN_LIB)", plugin.display());
@@ -96,10 +111,43 @@ mod lean {
         // SAFETY: NUL-terminated paths and a report buffer of the given length.
         let (rc, _) = with_report(|b, n| unsafe { tln_lean_open(lean_c.as_ptr(), plugin_c.as_ptr(), b, n) });
         assert_eq!(rc, 0, "could not open the lean runtime");
+        Some(())
+    }
 
+    /// Child process: loadLibrary first.
+    pub fn child() {
+        if open().is_none() {
+            return;
+        }
         // SAFETY: report buffer of the given length.
-        let (failures, _) = with_report(|b, n| unsafe { tln_lean_registry_checks(b, n) });
-        assert_eq!(failures, 0, "registry and lifecycle checks failed");
+        let (failures, _) = with_report(|b, n| unsafe { tln_lean_load_checks(0, b, n) });
+        assert_eq!(failures, 0, "load checks (loadLibrary first) failed");
+    }
+
+    pub fn run() {
+        if open().is_none() {
+            return;
+        }
+        // loadLibrary first: in a fresh process.
+        let exe = std::env::current_exe().expect("test executable path");
+        let out = std::process::Command::new(exe)
+            .args(["--exact", "lean_runtime_child", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, "1")
+            .output()
+            .expect("spawn the loadLibrary-first child");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for line in text.lines().filter(|l| l.starts_with("  ")) {
+            println!("{line}");
+        }
+        assert!(out.status.success(), "loadLibrary-first child failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+
+        // dlopen first: here.
+        // SAFETY: report buffer of the given length.
+        let (failures, _) = with_report(|b, n| unsafe { tln_lean_load_checks(1, b, n) });
+        assert_eq!(failures, 0, "load checks (dlopen first) failed");
+        // SAFETY: report buffer of the given length.
+        let (failures, _) = with_report(|b, n| unsafe { tln_lean_plugin_checks(b, n) });
+        assert_eq!(failures, 0, "plugin lifecycle checks failed");
 
         let (mut before, mut after) = (0i64, 0i64);
         // SAFETY: out-pointers and report buffer valid for the call.
@@ -112,6 +160,9 @@ mod lean {
             Ok(()) => gpu::run(),
             Err(e) => println!("GPU part skipped: {e}"),
         }
+        // SAFETY: report buffer of the given length.
+        let (failures, _) = with_report(|b, n| unsafe { tln_lean_close(b, n) });
+        assert_eq!(failures, 0, "deregisterLibrary left creators behind");
         println!("lean runtime (TensorRT {MAJOR}): PASS");
     }
 

@@ -225,12 +225,33 @@ void deregisterV2(IPluginRegistry& registry) noexcept
 #endif
 }
 
-bool isOursV2(IPluginRegistry& registry, char const* ns) noexcept
+// Whether `creator` is in the registry's list. (Not getCreator: the 10.x/11.x
+// registries keep answering a name they have looked up before, even after the
+// creator was deregistered, and for other namespaces.)
+bool listed(IPluginRegistry& registry, void const* creator) noexcept
+{
+    int32_t n = 0;
+#if NV_TENSORRT_MAJOR >= 10
+    IPluginCreatorInterface* const* all = registry.getAllCreators(&n);
+#else
+    IPluginCreator* const* all = registry.getPluginCreatorList(&n);
+#endif
+    for (int32_t i = 0; all != nullptr && i < n; ++i)
+    {
+        if (static_cast<void const*>(all[i]) == creator)
+        {
+            return true;
+        }
+    }
+    return false;
+}
+
+void const* asListed(LayerNormV2Creator& c) noexcept
 {
 #if NV_TENSORRT_MAJOR >= 10
-    return registry.getCreator(kPluginName, kVersionV2, ns) == static_cast<IPluginCreatorInterface*>(&creators().v2);
+    return static_cast<IPluginCreatorInterface*>(&c);
 #else
-    return registry.getPluginCreator(kPluginName, kVersionV2, ns) == &creators().v2;
+    return static_cast<IPluginCreator*>(&c);
 #endif
 }
 
@@ -245,9 +266,9 @@ void deregisterV3(IPluginRegistry& registry) noexcept
     registry.deregisterCreator(creators().v3);
 }
 
-bool isOursV3(IPluginRegistry& registry, char const* ns) noexcept
+void const* asListed(LayerNormV3Creator& c) noexcept
 {
-    return registry.getCreator(kPluginName, kVersionV3, ns) == static_cast<IPluginCreatorInterface*>(&creators().v3);
+    return static_cast<IPluginCreatorInterface*>(&c);
 }
 #endif
 
@@ -273,13 +294,14 @@ void stepAsideLocked() noexcept
     r.v3 = false;
 }
 
-// Registers both creators under `ns`; the caller holds own().mutex.
+// Registers both creators under `ns`; the caller holds own().mutex and has
+// made sure none of them is registered under another namespace.
 // Returns true when both are registered (by this call or before).
-bool registerAllLocked(IPluginRegistry& registry, char const* ns, bool quiet) noexcept
+bool registerAllLocked(IPluginRegistry& registry, char const* ns) noexcept
 {
     OwnRegistration& r = own();
     bool ok = true;
-    if (!isOursV2(registry, ns))
+    if (!listed(registry, asListed(creators().v2)))
     {
         creators().v2.setPluginNamespace(ns);
         if (registerV2(registry, ns))
@@ -293,7 +315,7 @@ bool registerAllLocked(IPluginRegistry& registry, char const* ns, bool quiet) no
         }
     }
 #if TLN_HAS_V3
-    if (!isOursV3(registry, ns))
+    if (!listed(registry, asListed(creators().v3)))
     {
         creators().v3.setNamespace(ns);
         if (registerV3(registry, ns))
@@ -307,12 +329,23 @@ bool registerAllLocked(IPluginRegistry& registry, char const* ns, bool quiet) no
         }
     }
 #endif
-    if (!ok && !quiet)
+    if (!ok)
     {
         logWarning(std::string("a creator named FP32LayerNorm is already registered in namespace \"") + ns
             + "\" (another copy of this library?); that one stays in use");
     }
     return ok;
+}
+
+// Whether any of our creators is registered (by anyone) under a namespace other than `ns`.
+bool listedElsewhere(IPluginRegistry& registry, char const* ns) noexcept
+{
+    bool other = listed(registry, asListed(creators().v2)) && std::strcmp(creators().v2.getPluginNamespace(), ns) != 0;
+#if TLN_HAS_V3
+    other = other
+        || (listed(registry, asListed(creators().v3)) && std::strcmp(creators().v3.getPluginNamespace(), ns) != 0);
+#endif
+    return other;
 }
 
 // Undoes the load-time registration when this library is unloaded (dlclose,
@@ -362,7 +395,7 @@ extern "C" void tln_on_load() noexcept
     }
     {
         std::lock_guard<std::mutex> lock(own().mutex);
-        registerAllLocked(*trt.registry, "", /*quiet=*/false);
+        registerAllLocked(*trt.registry, "");
     }
     ensureUnloadGuard();
     logVerbose("creators registered at load time (namespace \"\")");
@@ -425,14 +458,18 @@ extern "C" bool tln_init_plugins(void* logger, char const* pluginNamespace) noex
         return false;
     }
     std::lock_guard<std::mutex> lock(own().mutex);
-    // A creator object holds one namespace: move an earlier registration of ours under another namespace.
-    OwnRegistration& r = own();
-    if (r.registry != nullptr
-        && (r.registry != trt.registry || std::strcmp(creators().v2.getPluginNamespace(), ns) != 0))
+    // A creator object holds one namespace: move a registration of ours made under another one.
+    if (own().registry != nullptr && (own().registry != trt.registry || listedElsewhere(*trt.registry, ns)))
     {
         stepAsideLocked();
     }
-    bool const ok = registerAllLocked(*trt.registry, ns, /*quiet=*/false);
+    if (listedElsewhere(*trt.registry, ns))
+    {
+        logError("initTrtLayerNormPlugins: the creators are registered under another namespace by "
+                 "IPluginRegistry::loadLibrary; deregister that library first");
+        return false;
+    }
+    bool const ok = registerAllLocked(*trt.registry, ns);
     ensureUnloadGuard();
     return ok;
 }

@@ -100,7 +100,8 @@ struct State
     void* lean{nullptr};
     IPluginRegistry* registry{nullptr};
     std::string pluginPath;
-    void* plugin{nullptr}; // our dlopen handle, once opened
+    void* plugin{nullptr};  // our dlopen handle, once opened
+    void* library{nullptr}; // loadLibrary handle (dlopen-first process)
     CapturingLogger logger;
 };
 
@@ -139,13 +140,44 @@ bool bothFound(char const* ns = "")
 #endif
 }
 
+// How many FP32LayerNorm creators the registry lists. (getCreator is not used
+// for "absent": the 10.x/11.x registries keep answering a name they have
+// looked up before even after deregisterLibrary.)
+int registeredCount(char const* ns = "")
+{
+    int32_t n = 0;
+    int count = 0;
+#if NV_TENSORRT_MAJOR >= 10
+    IPluginCreatorInterface* const* all = state().registry->getAllCreators(&n);
+    for (int32_t i = 0; all != nullptr && i < n; ++i)
+    {
+        char const* kind = all[i]->getInterfaceInfo().kind;
+        if (std::strcmp(kind, "PLUGIN CREATOR_V1") == 0)
+        {
+            auto* c = static_cast<IPluginCreator*>(all[i]);
+            count += std::strcmp(c->getPluginName(), kName) == 0 && std::strcmp(c->getPluginNamespace(), ns) == 0;
+        }
+        else if (std::strcmp(kind, "PLUGIN CREATOR_V3ONE") == 0)
+        {
+            auto* c = static_cast<IPluginCreatorV3One*>(all[i]);
+            count += std::strcmp(c->getPluginName(), kName) == 0 && std::strcmp(c->getPluginNamespace(), ns) == 0;
+        }
+    }
+#else
+    IPluginCreator* const* all = state().registry->getPluginCreatorList(&n);
+    for (int32_t i = 0; all != nullptr && i < n; ++i)
+    {
+        count += std::strcmp(all[i]->getPluginName(), kName) == 0 && std::strcmp(all[i]->getPluginNamespace(), ns) == 0;
+    }
+#endif
+    return count;
+}
+
+constexpr int kCreators = NV_TENSORRT_MAJOR >= 10 ? 2 : 1;
+
 bool noneFound(char const* ns = "")
 {
-#if NV_TENSORRT_MAJOR >= 10
-    return findV1(ns) == nullptr && findV3(ns) == nullptr;
-#else
-    return findV1(ns) == nullptr;
-#endif
+    return registeredCount(ns) == 0;
 }
 
 struct Fields
@@ -519,57 +551,101 @@ extern "C" int tln_lean_open(char const* leanPath, char const* pluginPath, char*
     return s.registry != nullptr ? 0 : 2;
 }
 
-// Both load paths, alone and together, and the plugin lifecycle through the creators found.
-extern "C" int tln_lean_registry_checks(char* report, size_t reportLen)
+// The two load paths, each first in its own process (mode 0: loadLibrary
+// first, mode 1: dlopen first), then the other one in the same process, then
+// initTrtLayerNormPlugins; ends with the creators registered under "".
+extern "C" int tln_lean_load_checks(int32_t mode, char* report, size_t reportLen)
 {
     Report r{report, reportLen};
     State& s = state();
     char const* path = s.pluginPath.c_str();
     CHECK(r, noneFound(), "FP32LayerNorm already registered before loading");
 
-    // 1. loadLibrary alone (trtexec --dynamicPlugins, engines with serialized plugin libraries).
-    void* h = s.registry->loadLibrary(path);
-    CHECK(r, h != nullptr, "loadLibrary(%s) alone returned null", path);
-    CHECK(r, bothFound(), "creators after loadLibrary");
-    r.line("loadLibrary alone: %s", h != nullptr && bothFound() ? "creators found" : "FAILED");
-    if (h != nullptr)
+    if (mode == 0)
     {
-        s.registry->deregisterLibrary(h);
+        // loadLibrary alone (trtexec --dynamicPlugins, engines with serialized plugin libraries).
+        void* h = s.registry->loadLibrary(path);
+        CHECK(r, h != nullptr, "loadLibrary(%s) alone returned null", path);
+        CHECK(r, bothFound() && registeredCount() == kCreators, "creators after loadLibrary");
+        r.line("loadLibrary alone: %s", h != nullptr && bothFound() ? "creators found" : "FAILED");
+        if (h != nullptr)
+        {
+            s.registry->deregisterLibrary(h);
+        }
+        CHECK(r, noneFound(), "creators remain after deregisterLibrary");
+        // dlopen after: the library stays loaded (NODELETE), so there is no second load-time
+        // registration; initTrtLayerNormPlugins below registers the creators again.
+        // (A second loadLibrary of the same path after deregisterLibrary returns null in the
+        // 10.x/11.x registries, whatever the library; not tested.)
+        s.plugin = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        CHECK(r, s.plugin != nullptr, "dlopen: %s", dlerror());
     }
-    CHECK(r, noneFound(), "creators remain after deregisterLibrary");
-
-    // 2. dlopen alone (trtexec --plugins / --staticPlugins): load-time registration.
-    s.plugin = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    CHECK(r, s.plugin != nullptr, "dlopen: %s", dlerror());
-    CHECK(r, bothFound(), "creators after dlopen (load-time registration)");
-    r.line("dlopen alone: %s", bothFound() ? "creators found" : "FAILED");
-    IPluginCreator* loadTimeV1 = findV1();
-
-    // 3. loadLibrary after dlopen in the same process.
-    h = s.registry->loadLibrary(path);
-    CHECK(r, h != nullptr, "loadLibrary after dlopen returned null");
-    CHECK(r, bothFound() && findV1() == loadTimeV1, "creators after loadLibrary following dlopen");
-    r.line("loadLibrary after dlopen: %s", h != nullptr && bothFound() ? "creators found" : "FAILED");
-    if (h != nullptr)
+    else
     {
-        s.registry->deregisterLibrary(h);
+        // dlopen alone (trtexec --plugins / --staticPlugins): load-time registration.
+        s.plugin = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        CHECK(r, s.plugin != nullptr, "dlopen: %s", dlerror());
+        CHECK(r, bothFound() && registeredCount() == kCreators, "creators after dlopen (load-time registration)");
+        r.line("dlopen alone: %s", bothFound() ? "creators found" : "FAILED");
     }
-    CHECK(r, noneFound(), "creators remain after deregisterLibrary");
 
-    // 4. initTrtLayerNormPlugins (C++ builder applications), with our logger; idempotent; namespaces.
+    // initTrtLayerNormPlugins (C++ builder applications), with our logger; idempotent; namespaces.
     auto init = s.plugin != nullptr ? reinterpret_cast<InitFn>(dlsym(s.plugin, "initTrtLayerNormPlugins")) : nullptr;
     CHECK(r, init != nullptr, "initTrtLayerNormPlugins is exported");
     if (init == nullptr)
     {
         return r.failures;
     }
-    CHECK(r, init(&s.logger, "tln_test") && bothFound("tln_test") && noneFound(""), "init under a namespace");
-    CHECK(r, init(&s.logger, "") && bothFound("") && noneFound("tln_test"), "init under \"\"");
-    CHECK(r, init(&s.logger, nullptr) && bothFound(""), "init again is a no-op");
-    r.line("initTrtLayerNormPlugins: %s", bothFound() ? "creators found" : "FAILED");
+    if (mode == 0)
+    {
+        // After loadLibrary + deregisterLibrary, the 10.x/11.x registries refuse any later
+        // registration of the same name and version under "" in this process (whatever
+        // registers it), so "" is tested in the dlopen-first process only.
+        CHECK(r, init(&s.logger, "tln_test") && registeredCount("tln_test") == kCreators && noneFound(""),
+            "init under a namespace after deregisterLibrary");
+        r.line("initTrtLayerNormPlugins after deregisterLibrary: %s",
+            registeredCount("tln_test") == kCreators ? "creators registered" : "FAILED");
+        return r.failures;
+    }
+    CHECK(r, init(&s.logger, "") && registeredCount("") == kCreators, "init over the load-time registration is a no-op");
+    CHECK(r, init(&s.logger, "tln_test") && bothFound("tln_test") && registeredCount("tln_test") == kCreators
+            && noneFound(""),
+        "init under a namespace");
+    CHECK(r, init(&s.logger, nullptr) && registeredCount("") == kCreators && noneFound("tln_test"), "init back under \"\"");
+    r.line("initTrtLayerNormPlugins: %s", registeredCount() == kCreators ? "creators registered" : "FAILED");
 
-    // 5. The plugins, driven as TensorRT's builder and runtime drive them.
+    // loadLibrary after dlopen in the same process; stays loaded until tln_lean_close.
+    IPluginCreator* before = findV1();
+    s.library = s.registry->loadLibrary(path);
+    CHECK(r, s.library != nullptr, "loadLibrary after dlopen returned null");
+    CHECK(r, bothFound() && findV1() == before && registeredCount() == kCreators,
+        "creators after loadLibrary following dlopen");
+    r.line("loadLibrary after dlopen: %s", s.library != nullptr && bothFound() ? "creators found" : "FAILED");
+    return r.failures;
+}
+
+// deregisterLibrary of the loadLibrary above: no creator may remain.
+extern "C" int tln_lean_close(char* report, size_t reportLen)
+{
+    Report r{report, reportLen};
+    State& s = state();
+    CHECK(r, s.library != nullptr, "no library handle");
+    if (s.library != nullptr)
+    {
+        s.registry->deregisterLibrary(s.library);
+        s.library = nullptr;
+    }
+    CHECK(r, noneFound(), "creators remain after deregisterLibrary");
+    r.line("deregisterLibrary: %s", noneFound() ? "creators gone" : "FAILED");
+    return r.failures;
+}
+
+// The plugins, driven as TensorRT's builder and runtime drive them (creators registered).
+extern "C" int tln_lean_plugin_checks(char* report, size_t reportLen)
+{
+    Report r{report, reportLen};
     IPluginCreator* v1 = findV1();
+    CHECK(r, v1 != nullptr, "version 1 creator");
     if (v1 != nullptr)
     {
         int const before = r.failures;
