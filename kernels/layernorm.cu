@@ -1,7 +1,10 @@
 // LayerNorm forward with FP32 statistics, for X in f32/f16/bf16 and Y in X's type or f32.
 //
-// One group of `threads_per_row` threads normalizes one row; a block holds
-// blockDim.x / threads_per_row such groups and strides over the rows.
+// Variants (layernorm_abi.h names them; src/select.rs chooses):
+//   regs   a group of threads_per_row threads holds a row in registers; a block
+//          holds several groups and strides over the rows;
+//   split  a row is split over a cluster of blocks (one block on GPUs without
+//          clusters), each block's slice kept in shared memory or re-read.
 //
 // Arithmetic (all FP32, one rounding at the store):
 //   pass 1  sum(x) and max|x|                  -> shift m1 = sum / H
@@ -15,6 +18,7 @@
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
@@ -143,62 +147,221 @@ struct CSum {
 };
 
 // ---------------------------------------------------------------------------
-// Reductions over the threads of one row group. Every thread of the block
-// calls them (the row loop is block-uniform), every thread gets the result.
-// Row groups wider than a warp meet in `scratch` (one slot per warp).
+// Reductions over the threads that share a row: a group of `tpr` threads
+// inside one block. Every thread of the block calls them (row loops are
+// block-uniform) and every thread gets the result. Groups wider than a warp
+// meet in one scratch slot per warp; the three kinds of reduction use
+// separate scratch arrays, so one barrier each is enough (see the row loop).
 // ---------------------------------------------------------------------------
-__device__ __forceinline__ int width_in_warp(int tpr) { return tpr < 32 ? tpr : 32; }
+struct BlockReducer {
+    int tpr;
+    float2 *s_stats;
+    float *s_sum;
+    float4 *s_moments;
 
-__device__ __forceinline__ float2 reduce_sum_max(float sum, float amax, int tpr, float2 *scratch) {
-    for (int o = width_in_warp(tpr) / 2; o > 0; o /= 2) {
-        sum += __shfl_xor_sync(0xffffffffu, sum, o);
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
+    __device__ __forceinline__ int first_warp() const { return (threadIdx.x / tpr) * (tpr / 32); }
+
+    __device__ __forceinline__ float2 sum_max(float sum, float amax) const {
+        for (int o = width() / 2; o > 0; o /= 2) {
+            sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+        }
+        if (tpr > 32) {
+            if (threadIdx.x % 32 == 0) s_stats[threadIdx.x / 32] = make_float2(sum, amax);
+            __syncthreads();
+            sum = 0.f;
+            amax = 0.f;
+            for (int w = 0; w < tpr / 32; ++w) {
+                float2 q = s_stats[first_warp() + w];
+                sum += q.x;
+                amax = fmaxf(amax, q.y);
+            }
+        }
+        return make_float2(sum, amax);
     }
-    if (tpr > 32) {
-        const int warp = threadIdx.x / 32, first = (threadIdx.x / tpr) * (tpr / 32);
-        if (threadIdx.x % 32 == 0) scratch[warp] = make_float2(sum, amax);
-        __syncthreads();
-        sum = 0.f;
-        amax = 0.f;
-        for (int w = 0; w < tpr / 32; ++w) {
-            float2 q = scratch[first + w];
-            sum += q.x;
-            amax = fmaxf(amax, q.y);
+
+    __device__ __forceinline__ float sum(float v) const {
+        for (int o = width() / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (tpr > 32) {
+            if (threadIdx.x % 32 == 0) s_sum[threadIdx.x / 32] = v;
+            __syncthreads();
+            v = 0.f;
+            for (int w = 0; w < tpr / 32; ++w) v += s_sum[first_warp() + w];
+        }
+        return v;
+    }
+
+    __device__ __forceinline__ void moments(CSum &a, CSum &b) const {
+        for (int o = width() / 2; o > 0; o /= 2) {
+            CSum oa{__shfl_xor_sync(0xffffffffu, a.s, o), __shfl_xor_sync(0xffffffffu, a.c, o)};
+            CSum ob{__shfl_xor_sync(0xffffffffu, b.s, o), __shfl_xor_sync(0xffffffffu, b.c, o)};
+            a.merge(oa);
+            b.merge(ob);
+        }
+        if (tpr > 32) {
+            if (threadIdx.x % 32 == 0) s_moments[threadIdx.x / 32] = make_float4(a.s, a.c, b.s, b.c);
+            __syncthreads();
+            a = CSum{};
+            b = CSum{};
+            for (int w = 0; w < tpr / 32; ++w) {
+                float4 q = s_moments[first_warp() + w];
+                a.merge(CSum{q.x, q.y});
+                b.merge(CSum{q.z, q.w});
+            }
+        }
+    }
+
+    // Whether any row of the block needs the rescaling pass (block-uniform answer).
+    __device__ __forceinline__ bool any(bool v) const { return __syncthreads_or(v); }
+};
+
+// A row split over the `ctas` blocks of a thread-block cluster: each block
+// reduces its slice, then every block combines all slices' partials from
+// distributed shared memory in rank order, so all get identical results.
+struct ClusterReducer {
+    BlockReducer block;
+    int ctas;
+    float4 *slots; // three slots in this block's shared memory, one per kind of reduction
+
+#if __CUDA_ARCH__ >= 900
+    template <class Combine>
+    __device__ __forceinline__ float4 exchange(int kind, float4 mine, Combine combine) const {
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        if (threadIdx.x == 0) slots[kind] = mine;
+        cluster.sync();
+        float4 acc = *cluster.map_shared_rank(&slots[kind], 0);
+        for (int r = 1; r < ctas; ++r) acc = combine(acc, *cluster.map_shared_rank(&slots[kind], r));
+        return acc;
+    }
+#else
+    template <class Combine>
+    __device__ __forceinline__ float4 exchange(int, float4 mine, Combine) const {
+        __trap(); // Rust launches clusters only on compute capability >= 9.0
+        return mine;
+    }
+#endif
+
+    __device__ __forceinline__ float2 sum_max(float sum, float amax) const {
+        float2 r = block.sum_max(sum, amax);
+        if (ctas == 1) return r;
+        float4 q = exchange(0, make_float4(r.x, r.y, 0.f, 0.f), [](float4 a, float4 b) {
+            return make_float4(a.x + b.x, fmaxf(a.y, b.y), 0.f, 0.f);
+        });
+        return make_float2(q.x, q.y);
+    }
+
+    __device__ __forceinline__ float sum(float v) const {
+        v = block.sum(v);
+        if (ctas == 1) return v;
+        return exchange(1, make_float4(v, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
+            return make_float4(a.x + b.x, 0.f, 0.f, 0.f);
+        }).x;
+    }
+
+    __device__ __forceinline__ void moments(CSum &a, CSum &b) const {
+        block.moments(a, b);
+        if (ctas == 1) return;
+        float4 q = exchange(2, make_float4(a.s, a.c, b.s, b.c), [](float4 x, float4 y) {
+            CSum p{x.x, x.y}, q{x.z, x.w};
+            p.merge(CSum{y.x, y.y});
+            q.merge(CSum{y.z, y.w});
+            return make_float4(p.s, p.c, q.s, q.c);
+        });
+        a = CSum{q.x, q.y};
+        b = CSum{q.z, q.w};
+    }
+
+    // One row per cluster: the flag is already the same in every thread.
+    __device__ __forceinline__ bool any(bool v) const { return v; }
+
+    // No block may exit while another still reads its shared memory.
+    __device__ __forceinline__ void finish() const {
+#if __CUDA_ARCH__ >= 900
+        if (ctas > 1) cooperative_groups::this_cluster().sync();
+#endif
+    }
+};
+
+// ---------------------------------------------------------------------------
+// Where a thread's chunks of a row are: begin + lane, begin + lane + step, ... < end.
+// ---------------------------------------------------------------------------
+struct Span {
+    int64_t begin, end;
+    int lane, step;
+};
+
+// Sources of a row's chunks for the passes after the first.
+template <typename TX, int E, int N> struct RegisterRow {
+    Chunk<TX, E> v[N];
+
+    // All N loads are issued before any is used: N x 16 bytes in flight per thread.
+    __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            const int64_t c = s.begin + s.lane + int64_t(i) * s.step;
+            if (c < s.end) v[i] = load_chunk<TX, E>(xr, c);
+        }
+    }
+    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            const int64_t c = s.begin + s.lane + int64_t(i) * s.step;
+            if (c < s.end) f(c, v[i]);
+        }
+    }
+};
+
+template <typename TX, int E> struct SharedSlice {
+    const Chunk<TX, E> *cache; // chunk c of the row at cache[c - begin]
+    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
+        for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) f(c, cache[c - s.begin]);
+    }
+};
+
+template <typename TX, int E> struct GlobalSlice {
+    const TX *__restrict__ xr;
+    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
+        for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) f(c, load_chunk<TX, E>(xr, c));
+    }
+};
+
+// Pass 1 over DRAM for the split variants: U loads in flight per thread,
+// each chunk kept in the shared-memory slice when CACHE.
+template <typename TX, int E, bool CACHE, int U = 4>
+__device__ __forceinline__ float2 first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
+    float sum = 0.f, amax = 0.f;
+    for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
+        Chunk<TX, E> t[U];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int64_t c = c0 + int64_t(u) * s.step;
+            if (c < s.end) t[u] = load_chunk<TX, E>(xr, c);
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int64_t c = c0 + int64_t(u) * s.step;
+            if (c < s.end) {
+                if constexpr (CACHE) cache[c - s.begin] = t[u];
+#pragma unroll
+                for (int e = 0; e < E; ++e) {
+                    const float v = to_f32(t[u].v[e]);
+                    sum += v;
+                    amax = fmaxf(amax, fabsf(v));
+                }
+            }
         }
     }
     return make_float2(sum, amax);
 }
 
-__device__ __forceinline__ float reduce_sum(float sum, int tpr, float *scratch) {
-    for (int o = width_in_warp(tpr) / 2; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    if (tpr > 32) {
-        const int warp = threadIdx.x / 32, first = (threadIdx.x / tpr) * (tpr / 32);
-        if (threadIdx.x % 32 == 0) scratch[warp] = sum;
-        __syncthreads();
-        sum = 0.f;
-        for (int w = 0; w < tpr / 32; ++w) sum += scratch[first + w];
-    }
-    return sum;
-}
-
-__device__ __forceinline__ void reduce_csum2(CSum &a, CSum &b, int tpr, float4 *scratch) {
-    for (int o = width_in_warp(tpr) / 2; o > 0; o /= 2) {
-        CSum oa{__shfl_xor_sync(0xffffffffu, a.s, o), __shfl_xor_sync(0xffffffffu, a.c, o)};
-        CSum ob{__shfl_xor_sync(0xffffffffu, b.s, o), __shfl_xor_sync(0xffffffffu, b.c, o)};
-        a.merge(oa);
-        b.merge(ob);
-    }
-    if (tpr > 32) {
-        const int warp = threadIdx.x / 32, first = (threadIdx.x / tpr) * (tpr / 32);
-        if (threadIdx.x % 32 == 0) scratch[warp] = make_float4(a.s, a.c, b.s, b.c);
-        __syncthreads();
-        a = CSum{};
-        b = CSum{};
-        for (int w = 0; w < tpr / 32; ++w) {
-            float4 q = scratch[first + w];
-            a.merge(CSum{q.x, q.y});
-            b.merge(CSum{q.z, q.w});
-        }
+template <typename TX, int E> __device__ __forceinline__ void accumulate(const Chunk<TX, E> &ch, float &sum, float &amax) {
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+        const float v = to_f32(ch.v[e]);
+        sum += v;
+        amax = fmaxf(amax, fabsf(v));
     }
 }
 
@@ -206,140 +369,172 @@ __device__ __forceinline__ void reduce_csum2(CSum &a, CSum &b, int tpr, float4 *
 // far from FP32 overflow (2^40 squared, times 2^31 elements, is 2^111).
 constexpr float kScaleAbove = 1099511627776.0f; // 2^40
 
-// ---------------------------------------------------------------------------
-// The kernel body. CACHED: each thread keeps the chunks it loads in its own
-// slots of the row's shared-memory cache, so later passes never touch DRAM
-// and need no barrier (a thread only reads back what it wrote itself).
-// ---------------------------------------------------------------------------
-template <typename TX, typename TY, bool CACHED, int E>
-__device__ __forceinline__ void layernorm_rows(const TlnParams &p, unsigned char *cache_base) {
-    __shared__ float2 red_stats[TLN_MAX_THREADS_PER_BLOCK / 32];
-    __shared__ float red_rescaled[TLN_MAX_THREADS_PER_BLOCK / 32];
-    __shared__ float4 red_moments[TLN_MAX_THREADS_PER_BLOCK / 32];
+struct RowStats {
+    float scale_pow2, shift, corr, rstd;
+};
 
+// Everything after pass 1: rescaling when needed, pass 2, the statistics.
+template <typename TX, int E, class Src, class Red>
+__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, float sum, float amax,
+                                                   bool active, float n, float epsilon) {
+    float2 st = red.sum_max(sum, amax);
+
+    float scale_pow2 = 1.f;
+    const bool row_scaled = isfinite(st.y) && st.y > kScaleAbove;
+    if (red.any(row_scaled)) {
+        if (row_scaled) scale_pow2 = ldexpf(1.f, 39 - ilogbf(st.y));
+        float ssum = 0.f;
+        if (active && row_scaled)
+            src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
+#pragma unroll
+                for (int e = 0; e < E; ++e) ssum += to_f32(ch.v[e]) * scale_pow2;
+            });
+        ssum = red.sum(ssum);
+        if (row_scaled) st.x = ssum;
+    }
+    const float m1 = st.x / n;
+
+    CSum s1, s2;
+    if (active)
+        src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
+#pragma unroll
+            for (int e = 0; e < E; ++e) {
+                const float d = to_f32(ch.v[e]) * scale_pow2 - m1;
+                s1.add(d);
+                s2.add(d * d);
+            }
+        });
+    red.moments(s1, s2);
+    const float S1 = s1.value(), S2 = s2.value();
+    const float corr = S1 / n;
+    const float var = fmaxf((S2 - S1 * corr) / n, 0.f);
+    const float den = var + epsilon * scale_pow2 * scale_pow2;
+    // den == 0 only for a constant row whose eps*s^2 underflowed: every
+    // deviation is then exactly 0, and so is the normalized value.
+    return RowStats{scale_pow2, m1, corr, den > 0.f ? 1.f / sqrtf(den) : 0.f};
+}
+
+// Pass 3: normalize, affine, one rounding at the store.
+template <typename TX, typename TY, int E, class Src>
+__device__ __forceinline__ void write_row(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
+                                          TY *__restrict__ yr) {
+    src.for_each(s, [&](int64_t c, const Chunk<TX, E> &ch) {
+        float g[E], b[E], out[E];
+        if (p.scale) load_param<E>(p.scale, p.scale_dtype, c, g);
+        if (p.bias) load_param<E>(p.bias, p.bias_dtype, c, b);
+#pragma unroll
+        for (int e = 0; e < E; ++e) {
+            float v = ((to_f32(ch.v[e]) * st.scale_pow2 - st.shift) - st.corr) * st.rstd;
+            if (p.scale) v *= g[e];
+            if (p.bias) v += b[e];
+            out[e] = v;
+        }
+        store_chunk<TY, E>(yr, c, out);
+    });
+}
+
+#define TLN_BLOCK_SCRATCH                                                                                          \
+    __shared__ float2 s_stats[TLN_MAX_THREADS_PER_BLOCK / 32];                                                     \
+    __shared__ float s_sum[TLN_MAX_THREADS_PER_BLOCK / 32];                                                        \
+    __shared__ float4 s_moments[TLN_MAX_THREADS_PER_BLOCK / 32];
+
+// ---------------------------------------------------------------------------
+// regs: groups of threads_per_row threads, each row held in registers.
+// ---------------------------------------------------------------------------
+template <typename TX, typename TY, int N, int E> __device__ __forceinline__ void regs_rows(const TlnParams &p) {
+    TLN_BLOCK_SCRATCH
+    const BlockReducer red{p.threads_per_row, s_stats, s_sum, s_moments};
     const int tpr = p.threads_per_row;
     const int rows_per_block = blockDim.x / tpr;
     const int group = threadIdx.x / tpr;
-    const int lane = threadIdx.x % tpr;
-    const int64_t H = p.cols;
-    const int64_t chunks = H / E;
-    const float n = static_cast<float>(H);
+    const Span s{0, p.cols / E, int(threadIdx.x % tpr), tpr};
+    const float n = static_cast<float>(p.cols);
 
-    const TX *__restrict__ x = static_cast<const TX *>(p.x);
-    TY *__restrict__ y = static_cast<TY *>(p.y);
-    Chunk<TX, E> *cache =
-        CACHED ? reinterpret_cast<Chunk<TX, E> *>(cache_base + size_t(group) * p.row_cache_bytes) : nullptr;
-
-    for (int64_t base = int64_t(blockIdx.x) * rows_per_block; base < p.rows;
-         base += int64_t(gridDim.x) * rows_per_block) {
+    for (int64_t base = int64_t(blockIdx.x) * rows_per_block; base < p.rows; base += int64_t(gridDim.x) * rows_per_block) {
         const int64_t row = base + group;
         const bool active = row < p.rows;
-        const TX *__restrict__ xr = x + row * H;
-        TY *__restrict__ yr = y + row * H;
-
-        auto chunk_at = [&](int64_t c) -> Chunk<TX, E> {
-            if constexpr (CACHED) return cache[c];
-            else return load_chunk<TX, E>(xr, c);
-        };
-
-        // Pass 1: plain sum (only a shift, corrected in pass 2) and max |x|.
+        const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
+        RegisterRow<TX, E, N> rr;
         float sum = 0.f, amax = 0.f;
         if (active) {
-            for (int64_t c = lane; c < chunks; c += tpr) {
-                Chunk<TX, E> ch = load_chunk<TX, E>(xr, c);
-                if constexpr (CACHED) cache[c] = ch;
-#pragma unroll
-                for (int e = 0; e < E; ++e) {
-                    float v = to_f32(ch.v[e]);
-                    sum += v;
-                    amax = fmaxf(amax, fabsf(v));
-                }
-            }
+            rr.load(xr, s);
+            rr.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) { accumulate<TX, E>(ch, sum, amax); });
         }
-        float2 st = reduce_sum_max(sum, amax, tpr, red_stats);
-
-        // Rows of enormous FP32 values: scale by an exact power of two. The
-        // extra pass runs for the whole block when any of its rows needs it,
-        // so its reduction stays block-uniform.
-        float scale_pow2 = 1.f;
-        bool row_scaled = isfinite(st.y) && st.y > kScaleAbove;
-        if (__syncthreads_or(row_scaled)) {
-            if (row_scaled) scale_pow2 = ldexpf(1.f, 39 - ilogbf(st.y));
-            float ssum = 0.f;
-            if (active && row_scaled) {
-                for (int64_t c = lane; c < chunks; c += tpr) {
-                    Chunk<TX, E> ch = chunk_at(c);
-#pragma unroll
-                    for (int e = 0; e < E; ++e) ssum += to_f32(ch.v[e]) * scale_pow2;
-                }
-            }
-            ssum = reduce_sum(ssum, tpr, red_rescaled);
-            if (row_scaled) st.x = ssum;
-        }
-        const float m1 = st.x / n;
-
-        // Pass 2: deviations from the shift, compensated.
-        CSum s1, s2;
-        if (active) {
-            for (int64_t c = lane; c < chunks; c += tpr) {
-                Chunk<TX, E> ch = chunk_at(c);
-#pragma unroll
-                for (int e = 0; e < E; ++e) {
-                    float d = to_f32(ch.v[e]) * scale_pow2 - m1;
-                    s1.add(d);
-                    s2.add(d * d);
-                }
-            }
-        }
-        reduce_csum2(s1, s2, tpr, red_moments);
-        const float S1 = s1.value(), S2 = s2.value();
-        const float corr = S1 / n;
-        const float var = fmaxf((S2 - S1 * corr) / n, 0.f);
-        const float den = var + p.epsilon * scale_pow2 * scale_pow2;
-        // den == 0 only for a constant row whose eps*s^2 underflowed: every
-        // deviation is then exactly 0, and so is the normalized value.
-        const float rstd = den > 0.f ? 1.f / sqrtf(den) : 0.f;
-
-        // Pass 3: normalize, affine, one rounding at the store.
-        if (active) {
-            for (int64_t c = lane; c < chunks; c += tpr) {
-                Chunk<TX, E> ch = chunk_at(c);
-                float g[E], b[E], out[E];
-                if (p.scale) load_param<E>(p.scale, p.scale_dtype, c, g);
-                if (p.bias) load_param<E>(p.bias, p.bias_dtype, c, b);
-#pragma unroll
-                for (int e = 0; e < E; ++e) {
-                    float v = ((to_f32(ch.v[e]) * scale_pow2 - m1) - corr) * rstd;
-                    if (p.scale) v *= g[e];
-                    if (p.bias) v += b[e];
-                    out[e] = v;
-                }
-                store_chunk<TY, E>(yr, c, out);
-            }
-        }
+        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, amax, active, n, p.epsilon);
+        if (active) write_row<TX, TY, E>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
     }
 }
 
+// ---------------------------------------------------------------------------
+// split: one row per cluster of cluster_ctas blocks, slice_chunks chunks each.
+// ---------------------------------------------------------------------------
+template <typename TX, typename TY, bool CACHED, int E>
+__device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cache) {
+    TLN_BLOCK_SCRATCH
+    __shared__ float4 s_cluster_slots[3];
+    const int ctas = p.cluster_ctas;
+    const ClusterReducer red{BlockReducer{int(blockDim.x), s_stats, s_sum, s_moments}, ctas, s_cluster_slots};
+    const int rank = blockIdx.x % ctas;
+    const int64_t chunks = p.cols / E;
+    const int64_t begin = rank * p.slice_chunks;
+    const Span s{begin, begin + p.slice_chunks < chunks ? begin + p.slice_chunks : chunks, int(threadIdx.x), int(blockDim.x)};
+    const float n = static_cast<float>(p.cols);
+
+    for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
+        const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
+        TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
+        const float2 acc = first_pass<TX, E, CACHED>(xr, s, cache);
+        if constexpr (CACHED) {
+            const SharedSlice<TX, E> src{cache};
+            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, acc.x, acc.y, true, n, p.epsilon), yr);
+        } else {
+            const GlobalSlice<TX, E> src{xr};
+            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, acc.x, acc.y, true, n, p.epsilon), yr);
+        }
+    }
+    red.finish();
+}
+
+template <typename TX, typename TY, int N> __device__ __forceinline__ void regs_dispatch(const TlnParams &p) {
+    if (p.vectorized) regs_rows<TX, TY, N, 16 / sizeof(TX)>(p);
+    else regs_rows<TX, TY, N, 1>(p);
+}
+
 template <typename TX, typename TY, bool CACHED>
-__device__ __forceinline__ void layernorm_dispatch(const TlnParams &p, unsigned char *cache) {
-    if (p.vectorized) layernorm_rows<TX, TY, CACHED, 16 / sizeof(TX)>(p, cache);
-    else layernorm_rows<TX, TY, CACHED, 1>(p, cache);
+__device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char *smem) {
+    constexpr int EV = 16 / sizeof(TX);
+    if (p.vectorized) split_rows<TX, TY, CACHED, EV>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
+    else split_rows<TX, TY, CACHED, 1>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
 }
 
 } // namespace
 
 // ---------------------------------------------------------------------------
-// Exported kernels: tln_<variant>_<x>_<y> (see layernorm_abi.h).
+// Exported kernels (names: see layernorm_abi.h). Register budgets: 64 per
+// thread (two 512-thread blocks per SM) where that costs no spills; regs4 and
+// regs8 keep a row of 4 or 8 chunks per thread and get up to 128.
 // ---------------------------------------------------------------------------
-#define TLN_KERNELS(XN, TX, YN, TY)                                                               \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK)                     \
-        tln_cached_##XN##_##YN(TlnParams p) {                                                     \
-        extern __shared__ uint4 tln_row_cache[];                                                  \
-        layernorm_dispatch<TX, TY, true>(p, reinterpret_cast<unsigned char *>(tln_row_cache));    \
-    }                                                                                             \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK)                     \
-        tln_stream_##XN##_##YN(TlnParams p) {                                                     \
-        layernorm_dispatch<TX, TY, false>(p, nullptr);                                            \
+#define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
+    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs1_##XN##_##YN(TlnParams p) {  \
+        regs_dispatch<TX, TY, 1>(p);                                                                               \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs2_##XN##_##YN(TlnParams p) {  \
+        regs_dispatch<TX, TY, 2>(p);                                                                               \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK) tln_regs4_##XN##_##YN(TlnParams p) {  \
+        regs_dispatch<TX, TY, 4>(p);                                                                               \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK) tln_regs8_##XN##_##YN(TlnParams p) {  \
+        regs_dispatch<TX, TY, 8>(p);                                                                               \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2)                                   \
+        tln_split_cached_##XN##_##YN(TlnParams p) {                                                                \
+        extern __shared__ uint4 tln_slice[];                                                                       \
+        split_dispatch<TX, TY, true>(p, reinterpret_cast<unsigned char *>(tln_slice));                           \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2)                                   \
+        tln_split_stream_##XN##_##YN(TlnParams p) {                                                                \
+        split_dispatch<TX, TY, false>(p, nullptr);                                                                 \
     }
 
 TLN_KERNELS(f32, float, f32, float)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 1
+#define TLN_ABI_VERSION 2
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -21,20 +21,27 @@ typedef enum TlnDType {
 } TlnDType;
 
 /*
- * Kernel variants. The exported kernel for a variant and an (X, Y) type pair is
- *   tln_<variant>_<x>_<y>,  variant in {cached, stream}, x in {f32, f16, bf16},
- *   y in {x's type, f32}.
- * cached: each row is read from DRAM once into dynamic shared memory
- *         (blockDim.x / threads_per_row rows per block, row_cache_bytes each).
- * stream: no row cache; each pass re-reads the row from global memory (L2).
+ * Kernel variants. Exported kernels are named
+ *   tln_regs<N>_<x>_<y>     N in {1, 2, 4, 8}: rows held in registers, N chunks per thread;
+ *                           several rows per block (blockDim.x / threads_per_row).
+ *   tln_split_cached_<x>_<y> one row per cluster of `cluster_ctas` blocks (1 on GPUs
+ *                           without clusters), each block's slice of the row held in
+ *                           dynamic shared memory (slice_chunks chunks).
+ *   tln_split_stream_<x>_<y> the same without the shared-memory slice: later passes
+ *                           re-read the slice (from L2 when it fits).
+ * with x in {f32, f16, bf16} and y in {x's type, f32}. A chunk is 16 bytes of X
+ * when `vectorized`, one element otherwise.
  */
 typedef enum TlnVariant {
-    TLN_VARIANT_CACHED = 0,
-    TLN_VARIANT_STREAM = 1,
+    TLN_VARIANT_REGS = 0,
+    TLN_VARIANT_SPLIT_CACHED = 1,
+    TLN_VARIANT_SPLIT_STREAM = 2,
 } TlnVariant;
 
-/* Largest thread block any variant is launched with. */
-#define TLN_MAX_THREADS_PER_BLOCK 1024
+/* Largest thread block any variant is launched with: 512 leaves 128 registers per thread. */
+#define TLN_MAX_THREADS_PER_BLOCK 512
+/* Largest cluster the split variants are launched with (16 needs non-portable cluster sizes). */
+#define TLN_MAX_CLUSTER_CTAS 16
 
 /*
  * Launch parameters, passed by value as the kernel's only argument.
@@ -51,10 +58,12 @@ typedef struct TlnParams {
     float epsilon;
     int32_t scale_dtype; /* TlnDType; ignored when scale is null */
     int32_t bias_dtype;  /* TlnDType; ignored when bias is null */
-    /* Threads cooperating on one row: a power of two, 1..1024, dividing blockDim.x. */
+    /* regs: threads cooperating on one row; a power of two below 32, else a multiple of 32;
+     * divides blockDim.x. split: equals blockDim.x. */
     int32_t threads_per_row;
-    /* Bytes between two rows' caches in dynamic shared memory (cached variant; 16-byte multiple). */
-    int32_t row_cache_bytes;
+    /* split: blocks per row (the cluster size) and chunks of the row per block. */
+    int32_t cluster_ctas;
+    int64_t slice_chunks;
     /* 1: x, y, scale, bias and every row start are 16-byte aligned, so 16-byte accesses are legal. */
     int32_t vectorized;
 } TlnParams;

@@ -4,6 +4,7 @@
 #   accuracy: GPU accuracy suite, selftest
 #   sanitize: compute-sanitizer memcheck/racecheck/initcheck/synccheck over the suite (small cases)
 #   bench:    kernel benchmark table and the PyTorch comparison
+#   sweep:    the register variants forced to 1, 2, 4, 8 chunks per thread (tuning the selection)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=.carry/gpu
@@ -30,6 +31,12 @@ sanitize() {
   done
 }
 
+sweep() {
+  step "chunks-per-thread sweep (register variants)"
+  timeout 150 $B/trt-layernorm bench --dtypes f16,f32 --per-thread 1,2,4,8 \
+    --shapes 512x1024,4096x768,4096x4096,8192x8192,16384x12288,4096x16384 | tee "$OUT/sweep.log" || status=1
+}
+
 bench() {
   step "bench (ours)"; timeout 150 $B/trt-layernorm bench | tee "$OUT/bench.log" || status=1
   step "compare with PyTorch"
@@ -40,7 +47,8 @@ case "${1:-all}" in
   accuracy) accuracy ;;
   sanitize) sanitize ;;
   bench) bench ;;
+  sweep) sweep ;;
   all) accuracy; sanitize; bench ;;
-  *) echo "usage: $0 [accuracy|sanitize|bench|all]"; exit 2 ;;
+  *) echo "usage: $0 [accuracy|sanitize|bench|sweep|all]"; exit 2 ;;
 esac
 exit $status

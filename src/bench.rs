@@ -8,7 +8,8 @@ use crate::accuracy::Rng;
 use crate::driver::check;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::launch::{launch_with, LayerNorm};
+use crate::launch::{launch_planned, LayerNorm};
+use crate::select::{can_vectorize, plan_with, LaunchPlan};
 use crate::problem::{DevicePtrs, Problem};
 use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
 use std::sync::Arc;
@@ -51,11 +52,16 @@ pub struct Prepared {
     graph: CudaGraph,
     calls_per_graph: usize,
     problem: Problem,
+    plan: LaunchPlan,
 }
 
 impl Prepared {
     pub fn problem(&self) -> &Problem {
         &self.problem
+    }
+    /// The plan every captured launch uses.
+    pub fn plan(&self) -> &LaunchPlan {
+        &self.plan
     }
 }
 
@@ -70,11 +76,6 @@ impl Bench {
         b.copy_gbps = b.measure_copy()?;
         b.empty_us = b.measure_empty()?;
         Ok(b)
-    }
-
-    /// The plan the kernels use for a prepared shape.
-    pub fn plan(&self, p: &Problem) -> crate::select::LaunchPlan {
-        self.ln.plan(p)
     }
 
     pub fn device_name(&self) -> String {
@@ -104,7 +105,8 @@ impl Bench {
     }
 
     /// Allocates rotating inputs filled with random values and captures a graph of launches.
-    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>) -> Result<Prepared> {
+    /// `chunks_per_thread` forces the register variant's chunks per thread where the row fits it.
+    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, chunks_per_thread: Option<u32>) -> Result<Prepared> {
         let problem = Problem::new(rows as u64, cols as u64, x, y, affine, affine, 1e-5)?;
         let (xb, yb) = (rows * cols * x.size_bytes(), rows * cols * y.size_bytes());
         let sets = (ROTATION_BYTES / (xb + yb).max(1)).clamp(1, 64);
@@ -130,15 +132,16 @@ impl Bench {
         let est_seconds = problem.min_bytes_moved() as f64 / (self.copy_gbps * 1e9) + self.empty_us * 1e-6;
         let calls_per_graph = ((GRAPH_SECONDS / est_seconds) as usize).clamp(20, 2000);
         let kernels = self.ln.kernels();
+        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs[0]), &kernels.limits, chunks_per_thread);
         let graph = self.capture(|| {
             for i in 0..calls_per_graph {
                 // SAFETY: the buffers hold rows*cols elements of X and Y and cols of scale/bias, and
                 // live in `Prepared` as long as the graph; the context is current (LayerNorm::new).
-                unsafe { launch_with(kernels, &problem, &ptrs[i % sets], self.stream.cu_stream()) }?;
+                unsafe { launch_planned(kernels, &problem, &ptrs[i % sets], &plan, self.stream.cu_stream()) }?;
             }
             Ok(())
         })?;
-        Ok(Prepared { _buffers: buffers, graph, calls_per_graph, problem })
+        Ok(Prepared { _buffers: buffers, graph, calls_per_graph, problem, plan })
     }
 
     /// Median device time per call of a prepared shape.

@@ -5,11 +5,11 @@
 //! into the driver goes through [`driver_ready`] first; no machine without a
 //! GPU ever reaches that panic.
 
-use crate::abi::{TlnVariant, TLN_MAX_THREADS_PER_BLOCK};
+use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::fatbin;
-use crate::select::{DeviceLimits, Variant};
+use crate::select::{DeviceLimits, Variant, REGS_CHUNKS_PER_THREAD};
 use cudarc::driver::sys::{self, CUdevice_attribute, CUfunction_attribute, CUresult};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
@@ -65,13 +65,28 @@ pub(crate) struct Kernel {
     pub function: sys::CUfunction,
 }
 
+/// The kernels of one (X, Y) type pair.
+#[derive(Clone, Copy, Debug)]
+struct KernelSet {
+    /// Indexed like `REGS_CHUNKS_PER_THREAD`.
+    regs: [Kernel; 4],
+    split_cached: Kernel,
+    split_stream: Kernel,
+}
+
+impl KernelSet {
+    fn all(&self) -> impl Iterator<Item = &Kernel> {
+        self.regs.iter().chain([&self.split_cached, &self.split_stream])
+    }
+}
+
 /// The fatbin loaded into one CUDA context, its kernels resolved and the
 /// device limits read: everything a launch needs, computed once.
 #[derive(Debug)]
 pub struct ContextKernels {
     context_id: u64,
-    /// Kernels indexed by [variant][x dtype][y is f32].
-    kernels: [[[Option<Kernel>; 2]; 3]; 2],
+    /// Indexed by [x dtype][y differs from x].
+    sets: [[Option<KernelSet>; 2]; 3],
     /// `tln_empty`, for measuring the launch floor.
     pub(crate) empty: Kernel,
     pub(crate) limits: DeviceLimits,
@@ -84,21 +99,38 @@ unsafe impl Send for ContextKernels {}
 // SAFETY: as above; ContextKernels is immutable after loading.
 unsafe impl Sync for ContextKernels {}
 
-fn kernel_name(variant: Variant, x: DType, y: DType) -> String {
-    format!("tln_{}_{}_{}", variant.name(), x.name(), y.name())
+fn resolve(module: sys::CUmodule, name: &str) -> Result<Kernel> {
+    let name = CString::new(name).expect("kernel names have no NUL");
+    let mut function = std::ptr::null_mut();
+    // SAFETY: module loaded by the caller; name is NUL-terminated; out-pointer valid.
+    check("cuModuleGetFunction", unsafe { sys::cuModuleGetFunction(&mut function, module, name.as_ptr()) })?;
+    Ok(Kernel { function })
 }
 
-fn variant_index(v: Variant) -> usize {
-    match v {
-        Variant::Cached => TlnVariant::TLN_VARIANT_CACHED as usize,
-        Variant::Stream => TlnVariant::TLN_VARIANT_STREAM as usize,
-    }
+fn func_attr(k: Kernel, a: CUfunction_attribute) -> Result<i32> {
+    let mut v = 0;
+    // SAFETY: `k` was resolved from a loaded module; out-pointer valid.
+    check("cuFuncGetAttribute", unsafe { sys::cuFuncGetAttribute(&mut v, a, k.function) })?;
+    Ok(v)
+}
+
+fn set_func_attr(k: Kernel, a: CUfunction_attribute, value: i32) -> Result<()> {
+    // SAFETY: `k` was resolved from a loaded module.
+    check("cuFuncSetAttribute", unsafe { sys::cuFuncSetAttribute(k.function, a, value) })
 }
 
 impl ContextKernels {
     pub(crate) fn kernel(&self, variant: Variant, x: DType, y: DType) -> Kernel {
-        let k = self.kernels[variant_index(variant)][x.abi() as usize][usize::from(y != x)];
-        k.expect("every (variant, x, y) that Problem::new admits is loaded in ContextKernels::load")
+        let set = self.sets[x.abi() as usize][usize::from(y != x)]
+            .expect("every (x, y) that Problem::new admits is loaded in ContextKernels::load");
+        match variant {
+            Variant::Regs { chunks_per_thread } => {
+                let i = REGS_CHUNKS_PER_THREAD.iter().position(|&n| n == chunks_per_thread).expect("plans use compiled chunk counts");
+                set.regs[i]
+            }
+            Variant::SplitCached => set.split_cached,
+            Variant::SplitStream => set.split_stream,
+        }
     }
 
     pub fn limits(&self) -> DeviceLimits {
@@ -143,49 +175,103 @@ impl ContextKernels {
             code => return Err(Error::Driver { call: "cuModuleLoadData", code }),
         }
 
-        let mut kernels: [[[Option<Kernel>; 2]; 3]; 2] = Default::default();
-        let mut max_static_smem = 0;
-        for variant in [Variant::Cached, Variant::Stream] {
-            for x in DType::ALL {
-                let ys: &[DType] = if x == DType::F32 { &[DType::F32] } else { &[x, DType::F32] };
-                for &y in ys {
-                    let name = CString::new(kernel_name(variant, x, y)).expect("kernel names have no NUL");
-                    let mut function = std::ptr::null_mut();
-                    // SAFETY: module loaded above; name is NUL-terminated; out-pointer valid.
-                    check("cuModuleGetFunction", unsafe { sys::cuModuleGetFunction(&mut function, module, name.as_ptr()) })?;
-                    let mut static_smem = 0;
-                    // SAFETY: `function` was just resolved.
-                    check("cuFuncGetAttribute", unsafe {
-                        sys::cuFuncGetAttribute(&mut static_smem, CUfunction_attribute::CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, function)
-                    })?;
-                    max_static_smem = max_static_smem.max(static_smem);
-                    kernels[variant_index(variant)][x.abi() as usize][usize::from(y != x)] = Some(Kernel { function });
+        let mut sets: [[Option<KernelSet>; 2]; 3] = Default::default();
+        for x in DType::ALL {
+            let ys: &[DType] = if x == DType::F32 { &[DType::F32] } else { &[x, DType::F32] };
+            for &y in ys {
+                let name = |variant: &str| format!("tln_{variant}_{}_{}", x.name(), y.name());
+                let mut regs = [Kernel { function: std::ptr::null_mut() }; 4];
+                for (k, n) in regs.iter_mut().zip(REGS_CHUNKS_PER_THREAD) {
+                    *k = resolve(module, &name(&format!("regs{n}")))?;
                 }
+                sets[x.abi() as usize][usize::from(y != x)] = Some(KernelSet {
+                    regs,
+                    split_cached: resolve(module, &name("split_cached"))?,
+                    split_stream: resolve(module, &name("split_stream"))?,
+                });
+            }
+        }
+        let all = || sets.iter().flatten().flatten();
+
+        // Opt the kernels in to the largest dynamic shared memory the device allows,
+        // once, here: launches then never touch function attributes.
+        let mut max_static = 0;
+        for set in all() {
+            for &k in set.all() {
+                max_static = max_static.max(func_attr(k, CUfunction_attribute::CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES)?);
+            }
+        }
+        let max_dynamic = (smem_optin - max_static).max(0);
+        for set in all() {
+            for &k in set.all() {
+                set_func_attr(k, CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, max_dynamic)?;
             }
         }
 
-        // Opt every kernel in to the largest dynamic shared memory the device allows,
-        // once, here: launches then never need to touch function attributes.
-        let max_dynamic = (smem_optin - max_static_smem).max(0);
-        for k in kernels.iter().flatten().flatten().flatten() {
-            // SAFETY: `k.function` belongs to the module loaded above.
-            check("cuFuncSetAttribute", unsafe {
-                sys::cuFuncSetAttribute(k.function, CUfunction_attribute::CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, max_dynamic)
-            })?;
-        }
-        debug_assert!(TLN_MAX_THREADS_PER_BLOCK <= 1024);
+        // Thread-block clusters (compute capability 9.0 and newer): the split
+        // kernels may use non-portable sizes up to 16 where the device can
+        // schedule such a cluster with a full shared-memory slice per block.
+        let max_cluster_ctas = if cc.0 >= 9 {
+            let mut best = 1;
+            for set in all() {
+                for k in [set.split_cached, set.split_stream] {
+                    set_func_attr(k, CUfunction_attribute::CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1)?;
+                }
+            }
+            let probe = all().next().expect("kernel sets loaded").split_cached;
+            for ctas in [16u32, 8, 4, 2] {
+                if ctas <= TLN_MAX_CLUSTER_CTAS && max_active_clusters(probe, ctas, max_dynamic as u32)? >= 1 {
+                    best = ctas;
+                    break;
+                }
+            }
+            best
+        } else {
+            1
+        };
 
-        let mut empty = std::ptr::null_mut();
-        // SAFETY: module loaded above; literal name; out-pointer valid.
-        check("cuModuleGetFunction", unsafe { sys::cuModuleGetFunction(&mut empty, module, c"tln_empty".as_ptr()) })?;
-
+        let empty = resolve(module, "tln_empty")?;
         Ok(ContextKernels {
             context_id,
-            kernels,
-            empty: Kernel { function: empty },
-            limits: DeviceLimits { sm_count: sm_count as u32, max_dynamic_smem_per_block: max_dynamic as u32 },
+            sets,
+            empty,
+            limits: DeviceLimits { sm_count: sm_count as u32, max_dynamic_smem_per_block: max_dynamic as u32, max_cluster_ctas },
             compute_capability: cc,
         })
+    }
+}
+
+/// The launch attribute asking for clusters of `ctas` blocks along x.
+pub(crate) fn cluster_attribute(ctas: u32) -> sys::CUlaunchAttribute {
+    // SAFETY: a plain C struct (an id and a union of plain values): all-zero bytes are valid.
+    let mut attr: sys::CUlaunchAttribute = unsafe { std::mem::zeroed() };
+    attr.id = sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr.value.clusterDim = sys::CUlaunchAttributeValue_union__bindgen_ty_1 { x: ctas, y: 1, z: 1 };
+    attr
+}
+
+/// How many clusters of `ctas` blocks (512 threads, `smem` bytes each) fit on the device at once.
+fn max_active_clusters(k: Kernel, ctas: u32, smem: u32) -> Result<i32> {
+    let mut attr = cluster_attribute(ctas);
+    let config = sys::CUlaunchConfig {
+        gridDimX: ctas,
+        gridDimY: 1,
+        gridDimZ: 1,
+        blockDimX: TLN_MAX_THREADS_PER_BLOCK,
+        blockDimY: 1,
+        blockDimZ: 1,
+        sharedMemBytes: smem,
+        hStream: std::ptr::null_mut(),
+        attrs: &mut attr,
+        numAttrs: 1,
+    };
+    let mut n = 0;
+    // SAFETY: `config` and `attr` outlive the call; `k` is a loaded kernel.
+    match unsafe { sys::cuOccupancyMaxActiveClusters(&mut n, k.function, &config) } {
+        CUresult::CUDA_SUCCESS => Ok(n),
+        // An unsupported cluster size is an answer, not a failure.
+        CUresult::CUDA_ERROR_INVALID_CLUSTER_SIZE | CUresult::CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES | CUresult::CUDA_ERROR_INVALID_VALUE => Ok(0),
+        code => Err(Error::Driver { call: "cuOccupancyMaxActiveClusters", code }),
     }
 }
 

@@ -2,11 +2,11 @@
 //! `enqueue`), or through a safe API on cudarc types for Rust applications.
 
 use crate::abi::TlnParams;
-use crate::driver::{check, current_context_kernels, ContextKernels};
+use crate::driver::{check, cluster_attribute, current_context_kernels, ContextKernels};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::problem::{DevicePtrs, Problem};
-use crate::select::{can_vectorize, plan, LaunchPlan};
+use crate::select::{can_vectorize, plan, plan_with, LaunchPlan};
 use cudarc::driver::sys;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, SyncOnDrop};
 use std::ffi::c_void;
@@ -43,7 +43,16 @@ pub unsafe fn launch_raw(problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUst
 /// # Safety
 /// As [`launch_raw`]; `kernels` must belong to the context current on this thread.
 pub(crate) unsafe fn launch_with(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUstream) -> Result<()> {
-    let plan = plan_for(kernels, problem, ptrs);
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { launch_planned(kernels, problem, ptrs, &plan_for(kernels, problem, ptrs), stream) }
+}
+
+/// Launches with a given plan (benchmark sweeps use other plans than the default).
+///
+/// # Safety
+/// As [`launch_with`]; `plan` must come from [`crate::select`] for this problem
+/// and pointers' alignment on this context's device.
+pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, plan: &LaunchPlan, stream: sys::CUstream) -> Result<()> {
     let kernel = kernels.kernel(plan.variant, problem.x_dtype(), problem.y_dtype());
     let mut params = TlnParams {
         x: ptrs.x as *const c_void,
@@ -56,28 +65,47 @@ pub(crate) unsafe fn launch_with(kernels: &ContextKernels, problem: &Problem, pt
         scale_dtype: problem.scale_dtype().unwrap_or(DType::F32).abi() as i32,
         bias_dtype: problem.bias_dtype().unwrap_or(DType::F32).abi() as i32,
         threads_per_row: plan.threads_per_row as i32,
-        row_cache_bytes: plan.row_cache_bytes as i32,
+        cluster_ctas: plan.cluster_ctas as i32,
+        slice_chunks: plan.slice_chunks as i64,
         vectorized: i32::from(plan.vectorized),
     };
     let mut args = [(&mut params as *mut TlnParams).cast::<c_void>()];
-    // SAFETY: the kernel takes exactly one TlnParams by value; `args` and
-    // `params` outlive the call (the driver copies them before returning);
-    // the plan keeps block size and shared memory within what was opted in.
-    check("cuLaunchKernel", unsafe {
-        sys::cuLaunchKernel(
-            kernel.function,
-            plan.grid_blocks,
-            1,
-            1,
-            plan.block_threads,
-            1,
-            1,
-            plan.dynamic_smem_bytes,
-            stream,
-            args.as_mut_ptr(),
-            std::ptr::null_mut(),
-        )
-    })
+    if plan.cluster_ctas <= 1 {
+        // SAFETY: the kernel takes exactly one TlnParams by value; `args` and
+        // `params` outlive the call (the driver copies them before returning);
+        // the plan keeps block size and shared memory within what was opted in.
+        return check("cuLaunchKernel", unsafe {
+            sys::cuLaunchKernel(
+                kernel.function,
+                plan.grid_blocks,
+                1,
+                1,
+                plan.block_threads,
+                1,
+                1,
+                plan.dynamic_smem_bytes,
+                stream,
+                args.as_mut_ptr(),
+                std::ptr::null_mut(),
+            )
+        });
+    }
+    let mut cluster = cluster_attribute(plan.cluster_ctas);
+    let config = sys::CUlaunchConfig {
+        gridDimX: plan.grid_blocks,
+        gridDimY: 1,
+        gridDimZ: 1,
+        blockDimX: plan.block_threads,
+        blockDimY: 1,
+        blockDimZ: 1,
+        sharedMemBytes: plan.dynamic_smem_bytes,
+        hStream: stream,
+        attrs: &mut cluster,
+        numAttrs: 1,
+    };
+    // SAFETY: as above; the grid is a multiple of the cluster size, which the
+    // device was probed to support when the kernels were loaded.
+    check("cuLaunchKernelEx", unsafe { sys::cuLaunchKernelEx(&config, kernel.function, args.as_mut_ptr(), std::ptr::null_mut()) })
 }
 
 /// Scale or bias on the device, in any supported type.
@@ -170,6 +198,23 @@ impl LayerNorm {
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
     ) -> Result<()> {
+        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, None)
+    }
+
+    /// [`LayerNorm::forward`] with the register variant's chunks per thread
+    /// forced where the row fits it (tests run every variant on the same rows).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn forward_hinted<X: Element, Y: Element>(
+        &self,
+        stream: &CudaStream,
+        x: &CudaSlice<X>,
+        y: &mut CudaSlice<Y>,
+        cols: usize,
+        scale: Option<DeviceParam<'_>>,
+        bias: Option<DeviceParam<'_>>,
+        epsilon: f32,
+        chunks_per_thread: Option<u32>,
+    ) -> Result<()> {
         if cols == 0 {
             return Err(Error::invalid("cols", "the normalized size H must be at least 1"));
         }
@@ -209,10 +254,11 @@ impl LayerNorm {
         let (bias_ptr, _bias_sync) = bias.map(|p| p.device_ptr(stream)).unzip();
         let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0) };
         ptrs.check(&problem)?;
+        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs), &self.kernels.limits, chunks_per_thread);
         // SAFETY: every pointer comes from a live CudaSlice of this context
         // whose length was checked against the problem above; the stream
         // belongs to this context, which is bound to the thread.
-        unsafe { launch_with(&self.kernels, &problem, &ptrs, stream.cu_stream()) }
+        unsafe { launch_planned(&self.kernels, &problem, &ptrs, &plan, stream.cu_stream()) }
     }
 
     /// The plan `forward` would use for a problem with 16-byte aligned tensors.
@@ -222,6 +268,11 @@ impl LayerNorm {
 
     pub fn compute_capability(&self) -> (i32, i32) {
         self.kernels.compute_capability()
+    }
+
+    /// The limits the variant selection works with on this context's device.
+    pub fn limits(&self) -> crate::select::DeviceLimits {
+        self.kernels.limits
     }
 
     pub(crate) fn kernels(&self) -> &ContextKernels {

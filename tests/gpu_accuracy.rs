@@ -50,12 +50,14 @@ fn run_all(g: &Gpu, cases: impl IntoIterator<Item = Case>) {
         if case.rows * case.cols > cap {
             continue;
         }
-        let plan = g.ln.plan(&Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).unwrap());
+        let problem = Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).unwrap();
+        let plan = trt_layernorm::select::plan_with(&problem, true, &g.ln.limits(), case.chunks_per_thread);
         let rep: CaseReport = run_case(&g.ln, &g.stream, &case).unwrap_or_else(|e| panic!("{case}: launch failed: {e}"));
         println!(
-            "{case:<70} {:>6}/{:<4} max_ulp {:>5.2} exact {:>8.4}% cancel {} viol {}",
+            "{case:<70} {:>12}/{:<4}x{:<2} max_ulp {:>5.2} exact {:>8.4}% cancel {} viol {}",
             plan.variant.name(),
             plan.threads_per_row,
+            plan.cluster_ctas,
             rep.stats.max_ulp,
             100.0 * rep.stats.exact_fraction(),
             rep.cancellation_allowed,
@@ -202,4 +204,18 @@ fn bad_arguments_are_typed_errors() {
     assert_eq!(name(g.ln.forward(&g.stream, &x, &mut y, 5, None, None, f32::NAN)), "epsilon");
     let mut y16 = g.stream.alloc_zeros::<f16>(10).unwrap();
     assert!(matches!(g.ln.forward(&g.stream, &x, &mut y16, 5, None, None, 1e-5), Err(Error::UnsupportedOutputType { .. })));
+}
+
+/// Each register variant (1, 2, 4, 8 chunks per thread) on the same rows,
+/// whatever the default selection would pick.
+#[test]
+fn every_register_variant_on_the_same_rows() {
+    let Some(g) = gpu() else { return };
+    let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Constant];
+    let cases = io_pairs().flat_map(|(x, y)| {
+        [1u32, 2, 4, 8].into_iter().flat_map(move |n| {
+            [3, 768, 1000, 4096].map(|h| Case { chunks_per_thread: Some(n), ..Case::new(64, h, x, y, &kinds) })
+        })
+    });
+    run_all(&g, cases);
 }
