@@ -14,7 +14,11 @@
 //! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
 //!   its major version must be the one of the headers this crate was built with;
 //! - `TRT_LAYERNORM_PLUGIN_LIB`: the plugin library (default: `libtrt_layernorm.so`
-//!   next to this test's `deps/` directory).
+//!   next to this test's `deps/` directory; `cargo test` does not relink it, so
+//!   run `cargo build` with the same profile and headers first).
+//!
+//! e.g. `TENSORRT_INCLUDE_DIR=/opt/tensorrt-headers/11.1/include cargo build --release &&
+//! TRT_LEAN_LIB=.../libnvinfer_lean.so.11 cargo test --release --test plugin_lean_runtime -- --nocapture`
 
 #[cfg(not(trt_plugin))]
 #[test]
@@ -103,7 +107,14 @@ mod lean {
             return None;
         };
         let plugin = plugin_path();
-        assert!(plugin.is_file(), "plugin library {} not found (build it, or set TRT_LAYERNORM_PLUGIN_LIB)", plugin.display());
+        assert!(plugin.is_file(), "plugin library {} not found: `cargo build` it first (same profile), or set TRT_LAYERNORM_PLUGIN_LIB", plugin.display());
+        // `cargo test` does not relink the cdylib; one built without TensorRT headers has no entry points.
+        let bytes = std::fs::read(&plugin).expect("read the plugin library");
+        assert!(
+            bytes.windows(24).any(|w| w == b"initTrtLayerNormPlugins\0"),
+            "{} has no TensorRT entry points (built without TensorRT headers?): run `cargo build` with TENSORRT_INCLUDE_DIR set first",
+            plugin.display()
+        );
         let lean_c = CString::new(lean.to_str().expect("UTF-8 path")).unwrap();
         let plugin_c = CString::new(plugin.to_str().expect("UTF-8 path")).unwrap();
         println!("plugin: {} (built with TensorRT {MAJOR} headers)", plugin.display());

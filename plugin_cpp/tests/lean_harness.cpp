@@ -338,7 +338,7 @@ void checkV1(Report& r, IPluginCreator& creator)
     CHECK(r, creator.createPlugin("ln", &unknown.fc) == nullptr && log.saw("`eps`"), "unknown field: %s",
         log.text().c_str());
     Fields mistyped(1e-5F, -1, 0);
-    mistyped.list[1].type = PluginFieldType::kINT64;
+    mistyped.list[1].type = PluginFieldType::kFLOAT64;
     CHECK(r, creator.createPlugin("ln", &mistyped.fc) == nullptr && log.saw("`axis`"), "mistyped field: %s",
         log.text().c_str());
     Fields negative(-1.0F, -1, 0);

@@ -391,3 +391,42 @@ const _: () = {
     assert!(std::mem::size_of::<PluginFieldCollectionC>() == 16);
     assert!(std::mem::offset_of!(PluginFieldCollectionC, fields) == 8);
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_the_fallback() {
+        assert_eq!(guard("test", 7, || -> i32 { panic!("boom") }), 7);
+        assert!(!guard("test", false, || -> bool { panic!("{}", String::from("boom")) }));
+        assert_eq!(guard("test", 0, || 3), 3);
+    }
+
+    #[test]
+    fn invalid_cores_and_bad_descriptions_are_refused_without_panicking() {
+        let core = core_from_serialized(b"not a plugin");
+        assert!(!core.is_valid());
+        // SAFETY: 0 is "no collection".
+        let core = unsafe { core_from_fields(0, "test") };
+        assert!(core.is_valid());
+        let bad = TensorDescIn { dtype: 0, format: 0, nb_dims: 9, dims: [1; 8] };
+        assert!(!core.supports_format(0, &[bad, bad], 1, 1));
+        let mut core = core;
+        assert!(!core.configure(&[bad], 1, "test"));
+        assert_eq!(core.configured_inputs(), 0);
+        let x = TensorDescIn { dtype: 1, format: 0, nb_dims: 2, dims: [4, 16, 0, 0, 0, 0, 0, 0] };
+        assert!(core.configure(&[x], 1, "test"));
+        assert_eq!(core.configured_inputs(), 1);
+        let mut out = 0;
+        assert!(core.output_data_type(&[1], &mut out) && out == 1);
+        let mut blob = vec![0u8; core.serialized_size()];
+        assert!(core.write_serialized(&mut blob));
+        let back = core_from_serialized(&blob);
+        assert!(back.is_valid() && back.configured_inputs() == 1);
+        assert!(!core.write_serialized(&mut [0u8; 3]), "wrong buffer size is refused");
+        assert_eq!(field_count(), 3);
+        assert!(field_name(0).ends_with('\0'));
+        assert_eq!(field_name(99), "\0", "out-of-range index: a panic caught, not an unwind into C++");
+    }
+}
