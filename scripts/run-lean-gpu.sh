@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# On the GPU machine, from the repo root: the lean-runtime suite with what
+# scripts/stage-lean-gpu.sh put in .carry/lean/ (no Rust, no network needed;
+# xz or python3 to unpack the lean runtimes). For each staged TensorRT major:
+# registration by loadLibrary and by dlopen in NVIDIA's registry, the plugin
+# lifecycle, 1000 create/destroy cycles, and every plugin's enqueue on the GPU
+# compared bit for bit with a direct launch. Logs go to $OUT (or ./lean-logs).
+# Without a GPU it fails, unless TRT_LEAN_REQUIRE_GPU=0 (registry part only).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-lean-logs}; mkdir -p "$OUT"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+status=0
+found=0
+for dir in .carry/lean/trt*; do
+  [[ -d $dir ]] || continue
+  found=1
+  major=${dir##*/trt}
+  echo; echo "=== TensorRT $major lean runtime ==="
+  (cd "$dir" && sha256sum -c --quiet SHA256SUMS) || { echo "$dir: staged files are damaged"; status=1; continue; }
+  lean=$tmp/libnvinfer_lean.so.$major
+  if command -v xz >/dev/null; then xz -dc "$dir/libnvinfer_lean.so.$major.xz" >"$lean"
+  else python3 -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' "$dir/libnvinfer_lean.so.$major.xz" "$lean"; fi
+  TRT_LEAN_LIB=$lean TRT_LAYERNORM_PLUGIN_LIB=$PWD/$dir/libtrt_layernorm.so TRT_LEAN_REQUIRE_GPU=${TRT_LEAN_REQUIRE_GPU:-1} \
+    timeout 300 "$dir/plugin_lean_runtime" --nocapture --test-threads=1 >"$OUT/lean-trt$major.log" 2>&1 || status=1
+  grep -m1 "lean runtime:" "$OUT/lean-trt$major.log"
+  grep -E "^  |^plugin:|PASS|skipped|FAIL|test result" "$OUT/lean-trt$major.log" | grep -v "^  lean runtime:"
+  grep -A3 "panicked at" "$OUT/lean-trt$major.log" | grep -vE "^\s+[0-9]+:|stack backtrace|^--$"
+done
+[[ $found == 1 ]] || { echo "nothing staged in .carry/lean/ (run scripts/stage-lean-gpu.sh)"; exit 2; }
+echo; [[ $status == 0 ]] && echo "lean-runtime suite: PASS" || echo "lean-runtime suite: FAILED (logs in $OUT)"
+exit $status
