@@ -7,14 +7,15 @@
 //          clusters), each block's slice kept in shared memory or re-read.
 //
 // Arithmetic (all FP32, one rounding at the store):
-//   pass 1  sum(x) and max|x|                  -> shift m1 = sum / H
-//           (rows with max|x| > 2^40 are first scaled by an exact power of two s,
-//            so that no square below can overflow; FP16/BF16 inputs never are)
-//   pass 2  d = x*s - m1; compensated sums S1 = sum(d), S2 = sum(d*d)
+//   pass 1  shift m1 = sum(x) / H
+//   pass 2  d = x - m1; S1 = sum(d), S2 = sum(d*d)
 //           c = S1 / H, var = (S2 - S1*c) / H      (corrected two-pass algorithm)
-//   pass 3  y = ((x*s - m1) - c) * rstd * scale + bias,  rstd = 1/sqrt(var + eps*s^2)
+//   pass 3  y = ((x - m1) - c) * rstd * scale + bias,  rstd = 1/sqrt(var + eps)
 // The correction c keeps the result accurate when the mean is far above the
-// spread; the compensated (TwoSum) accumulation keeps it accurate for huge H.
+// spread. Pass 2 sums each 16-byte chunk pairwise and accumulates chunk sums
+// and partial sums in compensated (TwoSum) form, which keeps huge rows
+// accurate. A row whose sums overflow (only possible for FP32/BF16 inputs
+// beyond ~1e19) is redone scaled by an exact power of two s: x*s, eps*s^2.
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
@@ -22,6 +23,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include <type_traits>
 
 #include "layernorm_abi.h"
 
@@ -155,42 +158,33 @@ struct CSum {
 // ---------------------------------------------------------------------------
 struct BlockReducer {
     int tpr;
-    float2 *s_stats;
     float *s_sum;
+    float *s_max;
     float4 *s_moments;
 
     __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
     __device__ __forceinline__ int first_warp() const { return (threadIdx.x / tpr) * (tpr / 32); }
 
-    __device__ __forceinline__ float2 sum_max(float sum, float amax) const {
+    // Plain sum (kind 0) or maximum (kind 1) over the group.
+    __device__ __forceinline__ float reduce(float v, int kind) const {
         for (int o = width() / 2; o > 0; o /= 2) {
-            sum += __shfl_xor_sync(0xffffffffu, sum, o);
-            amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+            const float other = __shfl_xor_sync(0xffffffffu, v, o);
+            v = kind == 0 ? v + other : fmaxf(v, other);
         }
         if (tpr > 32) {
-            if (threadIdx.x % 32 == 0) s_stats[threadIdx.x / 32] = make_float2(sum, amax);
+            float *slots = kind == 0 ? s_sum : s_max;
+            if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
             __syncthreads();
-            sum = 0.f;
-            amax = 0.f;
-            for (int w = 0; w < tpr / 32; ++w) {
-                float2 q = s_stats[first_warp() + w];
-                sum += q.x;
-                amax = fmaxf(amax, q.y);
+            v = slots[first_warp()];
+            for (int w = 1; w < tpr / 32; ++w) {
+                const float q = slots[first_warp() + w];
+                v = kind == 0 ? v + q : fmaxf(v, q);
             }
-        }
-        return make_float2(sum, amax);
-    }
-
-    __device__ __forceinline__ float sum(float v) const {
-        for (int o = width() / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (tpr > 32) {
-            if (threadIdx.x % 32 == 0) s_sum[threadIdx.x / 32] = v;
-            __syncthreads();
-            v = 0.f;
-            for (int w = 0; w < tpr / 32; ++w) v += s_sum[first_warp() + w];
         }
         return v;
     }
+    __device__ __forceinline__ float sum(float v) const { return reduce(v, 0); }
+    __device__ __forceinline__ float max(float v) const { return reduce(v, 1); }
 
     __device__ __forceinline__ void moments(CSum &a, CSum &b) const {
         for (int o = width() / 2; o > 0; o /= 2) {
@@ -212,8 +206,10 @@ struct BlockReducer {
         }
     }
 
-    // Whether any row of the block needs the rescaling pass (block-uniform answer).
-    __device__ __forceinline__ bool any(bool v) const { return __syncthreads_or(v); }
+    // Whether any row sharing the reductions needs the rescaled redo: the warp
+    // for groups of up to a warp (their reductions are warp-local), the block
+    // otherwise. Rows that do not need it recompute the same values.
+    __device__ __forceinline__ bool any(bool v) const { return tpr <= 32 ? __any_sync(0xffffffffu, v) : __syncthreads_or(v); }
 };
 
 // A row split over the `ctas` blocks of a thread-block cluster: each block
@@ -243,13 +239,12 @@ struct ClusterReducer {
     }
 #endif
 
-    __device__ __forceinline__ float2 sum_max(float sum, float amax) const {
-        float2 r = block.sum_max(sum, amax);
-        if (ctas == 1) return r;
-        float4 q = exchange(0, make_float4(r.x, r.y, 0.f, 0.f), [](float4 a, float4 b) {
-            return make_float4(a.x + b.x, fmaxf(a.y, b.y), 0.f, 0.f);
-        });
-        return make_float2(q.x, q.y);
+    __device__ __forceinline__ float max(float v) const {
+        v = block.max(v);
+        if (ctas == 1) return v;
+        return exchange(0, make_float4(v, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
+            return make_float4(fmaxf(a.x, b.x), 0.f, 0.f, 0.f);
+        }).x;
     }
 
     __device__ __forceinline__ float sum(float v) const {
@@ -273,8 +268,14 @@ struct ClusterReducer {
         b = CSum{q.z, q.w};
     }
 
-    // One row per cluster: the flag is already the same in every thread.
-    __device__ __forceinline__ bool any(bool v) const { return v; }
+    // One row per cluster: every thread of the cluster needs the same answer.
+    __device__ __forceinline__ bool any(bool v) const {
+        v = block.any(v);
+        if (ctas == 1) return v;
+        return exchange(0, make_float4(v ? 1.f : 0.f, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
+            return make_float4(fmaxf(a.x, b.x), 0.f, 0.f, 0.f);
+        }).x > 0.f;
+    }
 
     // No block may exit while another still reads its shared memory.
     __device__ __forceinline__ void finish() const {
@@ -283,6 +284,16 @@ struct ClusterReducer {
 #endif
     }
 };
+
+// Pairwise sum of E lanes.
+template <int E> __device__ __forceinline__ float fold(float (&l)[E]) {
+#pragma unroll
+    for (int w = E / 2; w >= 1; w /= 2) {
+#pragma unroll
+        for (int e = 0; e < w; ++e) l[e] += l[e + w];
+    }
+    return l[0];
+}
 
 // ---------------------------------------------------------------------------
 // Where a thread's chunks of a row are: begin + lane, begin + lane + step, ... < end.
@@ -328,10 +339,10 @@ template <typename TX, int E> struct GlobalSlice {
 };
 
 // Pass 1 over DRAM for the split variants: U loads in flight per thread,
-// each chunk kept in the shared-memory slice when CACHE.
+// each chunk kept in the shared-memory slice when CACHE. Returns this thread's sum.
 template <typename TX, int E, bool CACHE, int U = 4>
-__device__ __forceinline__ float2 first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
-    float sum = 0.f, amax = 0.f;
+__device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
+    float lanes[E] = {};
     for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
         Chunk<TX, E> t[U];
 #pragma unroll
@@ -345,73 +356,94 @@ __device__ __forceinline__ float2 first_pass(const TX *__restrict__ xr, const Sp
             if (c < s.end) {
                 if constexpr (CACHE) cache[c - s.begin] = t[u];
 #pragma unroll
-                for (int e = 0; e < E; ++e) {
-                    const float v = to_f32(t[u].v[e]);
-                    sum += v;
-                    amax = fmaxf(amax, fabsf(v));
-                }
+                for (int e = 0; e < E; ++e) lanes[e] += to_f32(t[u].v[e]);
             }
         }
     }
-    return make_float2(sum, amax);
+    return fold<E>(lanes);
 }
 
-template <typename TX, int E> __device__ __forceinline__ void accumulate(const Chunk<TX, E> &ch, float &sum, float &amax) {
+// The sum of x*s over this thread's chunks, in E lanes.
+template <typename TX, int E, class Src>
+__device__ __forceinline__ float thread_sum(const Src &src, const Span &s, float scale) {
+    float lanes[E] = {};
+    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
 #pragma unroll
-    for (int e = 0; e < E; ++e) {
-        const float v = to_f32(ch.v[e]);
-        sum += v;
-        amax = fmaxf(amax, fabsf(v));
-    }
+        for (int e = 0; e < E; ++e) lanes[e] = fmaf(to_f32(ch.v[e]), scale, lanes[e]);
+    });
+    return fold<E>(lanes);
 }
 
-// Above this magnitude a row is rescaled so that squares of deviations stay
-// far from FP32 overflow (2^40 squared, times 2^31 elements, is 2^111).
-constexpr float kScaleAbove = 1099511627776.0f; // 2^40
+template <typename TX, int E, class Src>
+__device__ __forceinline__ float thread_max_abs(const Src &src, const Span &s) {
+    float m = 0.f;
+    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) m = fmaxf(m, fabsf(to_f32(ch.v[e])));
+    });
+    return m;
+}
+
+// Pass 2: S1 = sum(d), S2 = sum(d*d) over this thread's chunks, d = x*s - m1.
+// Each chunk's E terms are summed pairwise, and the chunk sums accumulate in
+// compensated sums: the error stays a few ulps however many chunks a thread
+// owns (hundreds on the scalar path of a split row).
+template <typename TX, int E, class Src>
+__device__ __forceinline__ void thread_moments(const Src &src, const Span &s, float scale, float m1, CSum &s1, CSum &s2) {
+    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
+        float l1[E], l2[E];
+#pragma unroll
+        for (int e = 0; e < E; ++e) {
+            l1[e] = fmaf(to_f32(ch.v[e]), scale, -m1);
+            l2[e] = l1[e] * l1[e];
+        }
+        s1.add(fold<E>(l1));
+        s2.add(fold<E>(l2));
+    });
+}
+
+// FP16 inputs are at most 65504 in magnitude: their sums cannot overflow.
+template <typename TX> constexpr bool kMayOverflow = !std::is_same<TX, __half>::value;
 
 struct RowStats {
-    float scale_pow2, shift, corr, rstd;
+    float scale_pow2, shift, corr_rstd, rstd;
 };
 
-// Everything after pass 1: rescaling when needed, pass 2, the statistics.
+// Everything after pass 1 (whose per-thread sum is `sum`): pass 2, the
+// statistics, and the rescaled redo for rows whose sums overflowed.
 template <typename TX, int E, class Src, class Red>
-__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, float sum, float amax,
-                                                   bool active, float n, float epsilon) {
-    float2 st = red.sum_max(sum, amax);
-
-    float scale_pow2 = 1.f;
-    const bool row_scaled = isfinite(st.y) && st.y > kScaleAbove;
-    if (red.any(row_scaled)) {
-        if (row_scaled) scale_pow2 = ldexpf(1.f, 39 - ilogbf(st.y));
-        float ssum = 0.f;
-        if (active && row_scaled)
-            src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
-#pragma unroll
-                for (int e = 0; e < E; ++e) ssum += to_f32(ch.v[e]) * scale_pow2;
-            });
-        ssum = red.sum(ssum);
-        if (row_scaled) st.x = ssum;
-    }
-    const float m1 = st.x / n;
-
+__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, float sum, bool active,
+                                                   float n, float epsilon) {
+    float scale = 1.f;
+    float m1 = red.sum(sum) / n;
     CSum s1, s2;
-    if (active)
-        src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
-#pragma unroll
-            for (int e = 0; e < E; ++e) {
-                const float d = to_f32(ch.v[e]) * scale_pow2 - m1;
-                s1.add(d);
-                s2.add(d * d);
-            }
-        });
+    if (active) thread_moments<TX, E>(src, s, scale, m1, s1, s2);
     red.moments(s1, s2);
+
+    if constexpr (kMayOverflow<TX>) {
+        // Overflowed sums (|x| beyond ~1e19, or an Inf/NaN input): redo the
+        // row scaled so that max|x*s| is in [2^39, 2^40). Inf/NaN inputs stay
+        // unscaled and give NaN, as the reference does.
+        const bool overflowed = active && !(isfinite(m1) && isfinite(s2.value()));
+        if (red.any(overflowed)) {
+            const float amax = red.max(active ? thread_max_abs<TX, E>(src, s) : 0.f);
+            if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
+            m1 = red.sum(active ? thread_sum<TX, E>(src, s, scale) : 0.f) / n;
+            s1 = CSum{};
+            s2 = CSum{};
+            if (active) thread_moments<TX, E>(src, s, scale, m1, s1, s2);
+            red.moments(s1, s2);
+        }
+    }
+
     const float S1 = s1.value(), S2 = s2.value();
     const float corr = S1 / n;
     const float var = fmaxf((S2 - S1 * corr) / n, 0.f);
-    const float den = var + epsilon * scale_pow2 * scale_pow2;
+    const float den = var + epsilon * scale * scale;
     // den == 0 only for a constant row whose eps*s^2 underflowed: every
     // deviation is then exactly 0, and so is the normalized value.
-    return RowStats{scale_pow2, m1, corr, den > 0.f ? 1.f / sqrtf(den) : 0.f};
+    const float rstd = den > 0.f ? 1.f / sqrtf(den) : 0.f;
+    return RowStats{scale, m1, corr * rstd, rstd};
 }
 
 // Pass 3: normalize, affine, one rounding at the store.
@@ -424,18 +456,23 @@ __device__ __forceinline__ void write_row(const Src &src, const Span &s, const T
         if (p.bias) load_param<E>(p.bias, p.bias_dtype, c, b);
 #pragma unroll
         for (int e = 0; e < E; ++e) {
-            float v = ((to_f32(ch.v[e]) * st.scale_pow2 - st.shift) - st.corr) * st.rstd;
+            // (x*s - m1 - c) * rstd as fma(x*s - m1, rstd, -c*rstd): c*rstd is tiny, and so is its rounding.
+            float v = fmaf(fmaf(to_f32(ch.v[e]), st.scale_pow2, -st.shift), st.rstd, -st.corr_rstd);
             if (p.scale) v *= g[e];
             if (p.bias) v += b[e];
             out[e] = v;
         }
         store_chunk<TY, E>(yr, c, out);
+        // Keep the next chunk's scale/bias loads after this store: hoisting
+        // them all (the compiler's default) costs 2 x E registers per chunk
+        // and halves occupancy; they are L1 hits, so little latency is lost.
+        asm volatile("" ::: "memory");
     });
 }
 
 #define TLN_BLOCK_SCRATCH                                                                                          \
-    __shared__ float2 s_stats[TLN_MAX_THREADS_PER_BLOCK / 32];                                                     \
     __shared__ float s_sum[TLN_MAX_THREADS_PER_BLOCK / 32];                                                        \
+    __shared__ float s_max[TLN_MAX_THREADS_PER_BLOCK / 32];                                                        \
     __shared__ float4 s_moments[TLN_MAX_THREADS_PER_BLOCK / 32];
 
 // ---------------------------------------------------------------------------
@@ -443,7 +480,7 @@ __device__ __forceinline__ void write_row(const Src &src, const Span &s, const T
 // ---------------------------------------------------------------------------
 template <typename TX, typename TY, int N, int E> __device__ __forceinline__ void regs_rows(const TlnParams &p) {
     TLN_BLOCK_SCRATCH
-    const BlockReducer red{p.threads_per_row, s_stats, s_sum, s_moments};
+    const BlockReducer red{p.threads_per_row, s_sum, s_max, s_moments};
     const int tpr = p.threads_per_row;
     const int rows_per_block = blockDim.x / tpr;
     const int group = threadIdx.x / tpr;
@@ -455,12 +492,12 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
         const bool active = row < p.rows;
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         RegisterRow<TX, E, N> rr;
-        float sum = 0.f, amax = 0.f;
+        float sum = 0.f;
         if (active) {
             rr.load(xr, s);
-            rr.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) { accumulate<TX, E>(ch, sum, amax); });
+            sum = thread_sum<TX, E>(rr, s, 1.f);
         }
-        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, amax, active, n, p.epsilon);
+        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, n, p.epsilon);
         if (active) write_row<TX, TY, E>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
     }
 }
@@ -473,7 +510,7 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     TLN_BLOCK_SCRATCH
     __shared__ float4 s_cluster_slots[3];
     const int ctas = p.cluster_ctas;
-    const ClusterReducer red{BlockReducer{int(blockDim.x), s_stats, s_sum, s_moments}, ctas, s_cluster_slots};
+    const ClusterReducer red{BlockReducer{int(blockDim.x), s_sum, s_max, s_moments}, ctas, s_cluster_slots};
     const int rank = blockIdx.x % ctas;
     const int64_t chunks = p.cols / E;
     const int64_t begin = rank * p.slice_chunks;
@@ -483,13 +520,13 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        const float2 acc = first_pass<TX, E, CACHED>(xr, s, cache);
+        const float sum = first_pass<TX, E, CACHED>(xr, s, cache);
         if constexpr (CACHED) {
             const SharedSlice<TX, E> src{cache};
-            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, acc.x, acc.y, true, n, p.epsilon), yr);
+            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, true, n, p.epsilon), yr);
         } else {
             const GlobalSlice<TX, E> src{xr};
-            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, acc.x, acc.y, true, n, p.epsilon), yr);
+            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, true, n, p.epsilon), yr);
         }
     }
     red.finish();
@@ -511,8 +548,8 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
 
 // ---------------------------------------------------------------------------
 // Exported kernels (names: see layernorm_abi.h). Register budgets: 64 per
-// thread (two 512-thread blocks per SM) where that costs no spills; regs4 and
-// regs8 keep a row of 4 or 8 chunks per thread and get up to 128.
+// thread (two 512-thread or four 256-thread blocks per SM) where that costs
+// no spills; regs4 and regs8 keep 4 or 8 chunks per thread and get up to 128.
 // ---------------------------------------------------------------------------
 #define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
     extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs1_##XN##_##YN(TlnParams p) {  \
@@ -527,12 +564,12 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
     extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK) tln_regs8_##XN##_##YN(TlnParams p) {  \
         regs_dispatch<TX, TY, 8>(p);                                                                               \
     }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2)                                   \
+    extern "C" __global__ void __launch_bounds__(TLN_SPLIT_MAX_THREADS, 4)                                       \
         tln_split_cached_##XN##_##YN(TlnParams p) {                                                                \
         extern __shared__ uint4 tln_slice[];                                                                       \
         split_dispatch<TX, TY, true>(p, reinterpret_cast<unsigned char *>(tln_slice));                           \
     }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2)                                   \
+    extern "C" __global__ void __launch_bounds__(TLN_SPLIT_MAX_THREADS, 4)                                       \
         tln_split_stream_##XN##_##YN(TlnParams p) {                                                                \
         split_dispatch<TX, TY, false>(p, nullptr);                                                                 \
     }

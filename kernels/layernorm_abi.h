@@ -40,6 +40,8 @@ typedef enum TlnVariant {
 
 /* Largest thread block any variant is launched with: 512 leaves 128 registers per thread. */
 #define TLN_MAX_THREADS_PER_BLOCK 512
+/* Largest block of the split variants (several share an SM). */
+#define TLN_SPLIT_MAX_THREADS 256
 /* Largest cluster the split variants are launched with (16 needs non-portable cluster sizes). */
 #define TLN_MAX_CLUSTER_CTAS 16
 

@@ -35,6 +35,9 @@ sweep() {
   step "chunks-per-thread sweep (register variants)"
   timeout 150 $B/trt-layernorm bench --dtypes f16,f32 --per-thread 1,2,4,8 \
     --shapes 512x1024,4096x768,4096x4096,8192x8192,16384x12288,4096x16384 | tee "$OUT/sweep.log" || status=1
+  step "blocks-per-row sweep (split variants)"
+  timeout 100 $B/trt-layernorm bench --dtypes f16,f32 --cluster 1,2,4,8,16 \
+    --shapes 256x65536,64x262144,32x1048576 | tee -a "$OUT/sweep.log" || status=1
 }
 
 bench() {

@@ -8,6 +8,7 @@
 use crate::dtype::{DType, Element};
 use crate::error::Result;
 use crate::launch::{DeviceParam, LayerNorm};
+use crate::select::PlanHints;
 use crate::reference::{fp16_arithmetic_row, layernorm_row, output_error, ulp_error, ErrorStats};
 use cudarc::driver::{CudaSlice, CudaStream};
 use half::{bf16, f16};
@@ -177,14 +178,14 @@ pub struct Case {
     pub seed: u64,
     /// Also measure a plain FP16-arithmetic LayerNorm on the same rows (X FP16 only).
     pub compare_fp16_arithmetic: bool,
-    /// Force the register variant's chunks per thread (where the row fits it).
-    pub chunks_per_thread: Option<u32>,
+    /// Plan choices to force instead of the defaults (where the row fits them).
+    pub hints: PlanHints,
 }
 
 impl Case {
     /// `rows` x `cols` of `kinds` rows, scale and bias in X's type.
     pub fn new(rows: usize, cols: usize, x: DType, y: DType, kinds: &[RowKind]) -> Self {
-        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, chunks_per_thread: None }
+        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default() }
     }
 }
 
@@ -322,7 +323,7 @@ fn run_on_gpu<X: Element, Y: Element>(ln: &LayerNorm, stream: &Arc<CudaStream>, 
         scale.as_ref().map(ParamBuf::as_param),
         bias.as_ref().map(ParamBuf::as_param),
         case.epsilon,
-        case.chunks_per_thread,
+        case.hints,
     )?;
     let out: Vec<Y> = stream.clone_dtoh(&y).map_err(err("cuMemcpyDtoH"))?;
     Ok(out.iter().map(|v| v.to_f64()).collect())
@@ -434,7 +435,7 @@ mod tests {
 
     #[test]
     fn measure_flags_unwritten_and_wrong_outputs() {
-        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, chunks_per_thread: None };
+        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default() };
         let host = generate(&case);
         let mut exact = vec![0.0; 8];
         for r in 0..2 {

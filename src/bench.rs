@@ -9,7 +9,7 @@ use crate::driver::check;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::launch::{launch_planned, LayerNorm};
-use crate::select::{can_vectorize, plan_with, LaunchPlan};
+use crate::select::{can_vectorize, plan_with, LaunchPlan, PlanHints};
 use crate::problem::{DevicePtrs, Problem};
 use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
 use std::sync::Arc;
@@ -105,8 +105,8 @@ impl Bench {
     }
 
     /// Allocates rotating inputs filled with random values and captures a graph of launches.
-    /// `chunks_per_thread` forces the register variant's chunks per thread where the row fits it.
-    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, chunks_per_thread: Option<u32>) -> Result<Prepared> {
+    /// `hints` force plan choices where the row fits them (sweeps).
+    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, hints: PlanHints) -> Result<Prepared> {
         let problem = Problem::new(rows as u64, cols as u64, x, y, affine, affine, 1e-5)?;
         let (xb, yb) = (rows * cols * x.size_bytes(), rows * cols * y.size_bytes());
         let sets = (ROTATION_BYTES / (xb + yb).max(1)).clamp(1, 64);
@@ -132,7 +132,7 @@ impl Bench {
         let est_seconds = problem.min_bytes_moved() as f64 / (self.copy_gbps * 1e9) + self.empty_us * 1e-6;
         let calls_per_graph = ((GRAPH_SECONDS / est_seconds) as usize).clamp(20, 2000);
         let kernels = self.ln.kernels();
-        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs[0]), &kernels.limits, chunks_per_thread);
+        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs[0]), &kernels.limits, hints);
         let graph = self.capture(|| {
             for i in 0..calls_per_graph {
                 // SAFETY: the buffers hold rows*cols elements of X and Y and cols of scale/bias, and

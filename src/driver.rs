@@ -5,7 +5,7 @@
 //! into the driver goes through [`driver_ready`] first; no machine without a
 //! GPU ever reaches that panic.
 
-use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK};
+use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_SPLIT_MAX_THREADS};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::fatbin;
@@ -250,14 +250,14 @@ pub(crate) fn cluster_attribute(ctas: u32) -> sys::CUlaunchAttribute {
     attr
 }
 
-/// How many clusters of `ctas` blocks (512 threads, `smem` bytes each) fit on the device at once.
+/// How many clusters of `ctas` split blocks (`smem` bytes each) fit on the device at once.
 fn max_active_clusters(k: Kernel, ctas: u32, smem: u32) -> Result<i32> {
     let mut attr = cluster_attribute(ctas);
     let config = sys::CUlaunchConfig {
         gridDimX: ctas,
         gridDimY: 1,
         gridDimZ: 1,
-        blockDimX: TLN_MAX_THREADS_PER_BLOCK,
+        blockDimX: TLN_SPLIT_MAX_THREADS,
         blockDimY: 1,
         blockDimZ: 1,
         sharedMemBytes: smem,

@@ -6,7 +6,7 @@ use crate::driver::{check, cluster_attribute, current_context_kernels, ContextKe
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::problem::{DevicePtrs, Problem};
-use crate::select::{can_vectorize, plan, plan_with, LaunchPlan};
+use crate::select::{can_vectorize, plan, plan_with, LaunchPlan, PlanHints};
 use cudarc::driver::sys;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, SyncOnDrop};
 use std::ffi::c_void;
@@ -198,11 +198,11 @@ impl LayerNorm {
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
     ) -> Result<()> {
-        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, None)
+        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, PlanHints::default())
     }
 
-    /// [`LayerNorm::forward`] with the register variant's chunks per thread
-    /// forced where the row fits it (tests run every variant on the same rows).
+    /// [`LayerNorm::forward`] with plan choices forced where the row fits
+    /// them (tests run every variant on the same rows).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward_hinted<X: Element, Y: Element>(
         &self,
@@ -213,7 +213,7 @@ impl LayerNorm {
         scale: Option<DeviceParam<'_>>,
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
-        chunks_per_thread: Option<u32>,
+        hints: PlanHints,
     ) -> Result<()> {
         if cols == 0 {
             return Err(Error::invalid("cols", "the normalized size H must be at least 1"));
@@ -254,7 +254,7 @@ impl LayerNorm {
         let (bias_ptr, _bias_sync) = bias.map(|p| p.device_ptr(stream)).unzip();
         let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0) };
         ptrs.check(&problem)?;
-        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs), &self.kernels.limits, chunks_per_thread);
+        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs), &self.kernels.limits, hints);
         // SAFETY: every pointer comes from a live CudaSlice of this context
         // whose length was checked against the problem above; the stream
         // belongs to this context, which is bound to the thread.

@@ -10,7 +10,7 @@
 //! - `SplitStream`: slices too large for shared memory are re-read by the
 //!   later passes (from L2 when the working set fits).
 
-use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK};
+use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS};
 use crate::problem::{DevicePtrs, Problem};
 
 /// What the selection needs to know about the GPU (read once per context).
@@ -43,6 +43,16 @@ impl Variant {
     }
 }
 
+/// Choices a benchmark sweep or a test may force instead of the defaults;
+/// a value that cannot hold the row is ignored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlanHints {
+    /// Chunks per thread of the register variant (1, 2, 4 or 8).
+    pub chunks_per_thread: Option<u32>,
+    /// Blocks per row of the split variants (a power of two up to the device's cluster limit).
+    pub cluster_ctas: Option<u32>,
+}
+
 /// Everything a launch needs besides the pointers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LaunchPlan {
@@ -71,6 +81,11 @@ const SPLIT_CHUNKS_PER_THREAD: u64 = 4;
 /// A split block's slice is not made smaller than this many chunks (8 KiB vectorized):
 /// below it the cluster barriers cost more than the extra parallelism gains.
 const SPLIT_MIN_SLICE_CHUNKS: u64 = 512;
+/// Split blocks per SM the cluster size aims for: several blocks per SM
+/// overlap one block's DRAM phase with another's shared-memory passes.
+const SPLIT_BLOCKS_PER_SM: u64 = 4;
+/// Threads of a split block: small blocks, so that several share an SM.
+const SPLIT_MAX_THREADS: u64 = TLN_SPLIT_MAX_THREADS as u64;
 /// Grid caps, in blocks per SM, before blocks stride over rows.
 const REGS_BLOCKS_PER_SM: u64 = 64;
 const SPLIT_CLUSTERS_PER_SM: u64 = 8;
@@ -102,17 +117,16 @@ fn row_chunks(p: &Problem, vectorized: bool) -> u64 {
 
 /// The plan the kernels use.
 pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
-    plan_with(p, vectorized, limits, None)
+    plan_with(p, vectorized, limits, PlanHints::default())
 }
 
-/// [`plan`], with the register variant's chunks per thread forced (benchmark
-/// sweeps); a value that cannot hold the row falls back to the default choice.
-pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, chunks_per_thread: Option<u32>) -> LaunchPlan {
+/// [`plan`] with choices forced by `hints` where they can hold the row.
+pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
     let chunks = row_chunks(p, vectorized);
-    let forced = chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
-    match forced.or_else(|| default_regs_chunks_per_thread(chunks)) {
+    let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
+    match forced.or_else(|| default_regs_chunks_per_thread(p.rows(), chunks, limits.sm_count)) {
         Some(n) => regs_plan(p, chunks, n, vectorized, limits),
-        None => split_plan(p, chunks, vectorized, limits),
+        None => split_plan(p, chunks, vectorized, limits, hints.cluster_ctas),
     }
 }
 
@@ -124,14 +138,26 @@ fn regs_threads_per_row(chunks: u64, n: u32) -> Option<u32> {
     (t <= TLN_MAX_THREADS_PER_BLOCK as u64).then_some(t as u32)
 }
 
-/// Rows of up to a warp's worth of 8 chunks stay within one warp (no block
-/// barriers); longer rows take 2 chunks per thread while a block can hold
-/// them (64 registers, two blocks per SM), then 4, then 8.
-fn default_regs_chunks_per_thread(chunks: u64) -> Option<u32> {
-    if chunks <= 32 * 8 {
-        return REGS_CHUNKS_PER_THREAD.into_iter().find(|&n| chunks.div_ceil(n as u64) <= 32);
+/// Threads the register variants should put on the GPU before they trade
+/// chunks per thread for more threads per row: enough to fill every SM.
+const REGS_TARGET_THREADS_PER_SM: u64 = 256;
+
+/// Measured on an H100 (see README, benchmarks): long chains per thread win
+/// when rows are plentiful (8 chunks each, fewer threads and barriers per
+/// row); with few rows, more threads per row shorten each row's latency.
+fn default_regs_chunks_per_thread(rows: u64, chunks: u64, sm_count: u32) -> Option<u32> {
+    let target = sm_count as u64 * REGS_TARGET_THREADS_PER_SM;
+    let fits = |n: u32| regs_threads_per_row(chunks, n);
+    let mut best = None;
+    // No more chunks per thread than a row has (a 3-element row gets 4, not 8).
+    for n in [8u32, 4, 2, 1].into_iter().filter(|&n| n as u64 <= chunks.next_power_of_two()) {
+        let Some(tpr) = fits(n) else { break };
+        best = Some(n);
+        if rows * tpr as u64 >= target {
+            break;
+        }
     }
-    [2, 4, 8].into_iter().find(|&n| regs_threads_per_row(chunks, n).is_some())
+    best
 }
 
 fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
@@ -150,24 +176,27 @@ fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
     }
 }
 
-fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
+fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits, forced_ctas: Option<u32>) -> LaunchPlan {
     let bytes = chunk_bytes(p, vectorized);
     let max_ctas = limits.max_cluster_ctas.clamp(1, TLN_MAX_CLUSTER_CTAS) as u64;
     let slice = |ctas: u64| chunks.div_ceil(ctas);
     let budget = limits.max_dynamic_smem_per_block as u64;
 
-    // Enough blocks to fill the GPU twice over when there are few rows...
+    // Enough blocks to give every SM several when there are few rows...
     let mut ctas = 1;
-    while ctas < max_ctas && p.rows() * ctas < 2 * limits.sm_count as u64 && slice(ctas * 2) >= SPLIT_MIN_SLICE_CHUNKS {
+    while ctas < max_ctas && p.rows() * ctas < SPLIT_BLOCKS_PER_SM * limits.sm_count as u64 && slice(ctas * 2) >= SPLIT_MIN_SLICE_CHUNKS {
         ctas *= 2;
     }
     // ...and as many as it takes for a slice to fit shared memory.
     while ctas < max_ctas && slice(ctas) * bytes > budget {
         ctas *= 2;
     }
+    if let Some(c) = forced_ctas.filter(|c| c.is_power_of_two() && (*c as u64) <= max_ctas) {
+        ctas = c as u64;
+    }
     let slice_chunks = slice(ctas);
     let cached = slice_chunks * bytes <= budget;
-    let block_threads = slice_chunks.div_ceil(SPLIT_CHUNKS_PER_THREAD).next_multiple_of(32).clamp(32, TLN_MAX_THREADS_PER_BLOCK as u64) as u32;
+    let block_threads = slice_chunks.div_ceil(SPLIT_CHUNKS_PER_THREAD).next_multiple_of(32).clamp(32, SPLIT_MAX_THREADS) as u32;
     let clusters = p.rows().clamp(1, limits.sm_count as u64 * SPLIT_CLUSTERS_PER_SM);
     LaunchPlan {
         variant: if cached { Variant::SplitCached } else { Variant::SplitStream },
@@ -194,23 +223,31 @@ mod tests {
     }
 
     #[test]
-    fn small_rows_stay_within_a_warp() {
+    fn many_short_rows_take_eight_chunks_per_thread() {
         let pl = plan(&prob(4096, 768, F16), true, &H100);
-        assert_eq!(pl.variant, Variant::Regs { chunks_per_thread: 4 });
-        assert_eq!((pl.threads_per_row, pl.block_threads), (32, 128));
-        assert_eq!(pl.grid_blocks, 1024);
+        assert_eq!((pl.variant.name(), pl.threads_per_row, pl.block_threads), ("regs8", 16, 128));
+        assert_eq!(pl.grid_blocks, 512);
         let pl = plan(&prob(1000, 1, F32), false, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row, pl.block_threads), ("regs1", 1, 128));
-        let pl = plan(&prob(7, 33, F16), false, &H100);
-        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs2", 32));
+        let pl = plan(&prob(100_000, 3, F16), false, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs4", 1));
+    }
+
+    #[test]
+    fn few_rows_take_more_threads_per_row() {
+        // 512 rows x 128 chunks: 8 per thread would put 8192 threads on 132 SMs.
+        let pl = plan(&prob(512, 1024, F16), true, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs1", 128));
+        let pl = plan(&prob(512, 1024, F32), true, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs2", 128));
     }
 
     #[test]
     fn transformer_rows_use_registers() {
-        for (cols, x, name, tpr) in [(4096, F16, "regs2", 256), (8192, F16, "regs2", 512), (12288, F16, "regs4", 384), (16384, F16, "regs4", 512), (16384, F32, "regs8", 512)] {
+        for (cols, x, name, tpr) in [(4096, F16, "regs8", 64), (8192, F16, "regs8", 128), (12288, F16, "regs8", 192), (16384, F16, "regs8", 256), (16384, F32, "regs8", 512)] {
             let pl = plan(&prob(4096, cols, x), true, &H100);
             assert_eq!((pl.variant.name(), pl.threads_per_row), (name, tpr), "{cols} {x}");
-            assert_eq!(pl.block_threads, tpr);
+            assert_eq!(pl.block_threads, tpr.max(128));
             assert_eq!(pl.dynamic_smem_bytes, 0);
         }
     }
@@ -243,8 +280,8 @@ mod tests {
     #[test]
     fn few_long_rows_split_over_clusters() {
         let pl = plan(&prob(256, 65536, F16), true, &H100);
-        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 2));
-        assert_eq!(pl.dynamic_smem_bytes, 64 * 1024);
+        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 4));
+        assert_eq!((pl.dynamic_smem_bytes, pl.block_threads), (32 * 1024, 256));
         let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 16, 128 * 1024));
         let pl = plan(&prob(32, 1 << 20, F32), true, &H100);
@@ -262,11 +299,23 @@ mod tests {
     #[test]
     fn forced_chunks_per_thread() {
         let p = prob(4096, 4096, F16);
-        assert_eq!(plan_with(&p, true, &H100, Some(4)).variant, Variant::Regs { chunks_per_thread: 4 });
-        assert_eq!(plan_with(&p, true, &H100, Some(4)).threads_per_row, 128);
-        assert_eq!(plan_with(&p, true, &H100, Some(1)).variant, Variant::Regs { chunks_per_thread: 1 }, "512 threads x 1 chunk holds 512 chunks");
-        assert_eq!(plan_with(&p, true, &H100, Some(3)), plan(&p, true, &H100), "3 is not compiled");
-        assert_eq!(plan_with(&prob(8, 1 << 20, F16), true, &H100, Some(8)).variant, Variant::SplitCached, "too long for registers");
+        let n = |n| PlanHints { chunks_per_thread: Some(n), ..Default::default() };
+        assert_eq!(plan_with(&p, true, &H100, n(4)).variant, Variant::Regs { chunks_per_thread: 4 });
+        assert_eq!(plan_with(&p, true, &H100, n(4)).threads_per_row, 128);
+        assert_eq!(plan_with(&p, true, &H100, n(1)).variant, Variant::Regs { chunks_per_thread: 1 }, "512 threads x 1 chunk holds 512 chunks");
+        assert_eq!(plan_with(&p, true, &H100, n(3)), plan(&p, true, &H100), "3 is not compiled");
+        assert_eq!(plan_with(&prob(8, 1 << 20, F16), true, &H100, n(8)).variant, Variant::SplitCached, "too long for registers");
+    }
+
+    #[test]
+    fn forced_cluster_sizes() {
+        let c = |c| PlanHints { cluster_ctas: Some(c), ..Default::default() };
+        let p = prob(256, 65536, F16);
+        let pl = plan_with(&p, true, &H100, c(8));
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.slice_chunks), (Variant::SplitCached, 8, 1024));
+        assert_eq!(plan_with(&p, true, &H100, c(32)), plan(&p, true, &H100), "beyond the device's clusters");
+        assert_eq!(plan_with(&p, true, &H100, c(3)), plan(&p, true, &H100), "not a power of two");
+        assert_eq!(plan_with(&p, true, &TURING, c(2)).cluster_ctas, 1, "no clusters before Hopper");
     }
 
     #[test]

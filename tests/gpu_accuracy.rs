@@ -11,6 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use trt_layernorm::accuracy::{run_case, Case, CaseReport, RowKind};
 use trt_layernorm::reference::layernorm_row;
+use trt_layernorm::select::PlanHints;
 use trt_layernorm::{launch_raw, DType, DevicePtrs, Error, LayerNorm, Problem};
 
 const HS: [usize; 16] = [1, 2, 3, 31, 32, 33, 255, 768, 1000, 1024, 4096, 4097, 12288, 65536, 100_003, 1 << 20];
@@ -51,7 +52,7 @@ fn run_all(g: &Gpu, cases: impl IntoIterator<Item = Case>) {
             continue;
         }
         let problem = Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).unwrap();
-        let plan = trt_layernorm::select::plan_with(&problem, true, &g.ln.limits(), case.chunks_per_thread);
+        let plan = trt_layernorm::select::plan_with(&problem, true, &g.ln.limits(), case.hints);
         let rep: CaseReport = run_case(&g.ln, &g.stream, &case).unwrap_or_else(|e| panic!("{case}: launch failed: {e}"));
         println!(
             "{case:<70} {:>12}/{:<4}x{:<2} max_ulp {:>5.2} exact {:>8.4}% cancel {} viol {}",
@@ -214,7 +215,22 @@ fn every_register_variant_on_the_same_rows() {
     let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Constant];
     let cases = io_pairs().flat_map(|(x, y)| {
         [1u32, 2, 4, 8].into_iter().flat_map(move |n| {
-            [3, 768, 1000, 4096].map(|h| Case { chunks_per_thread: Some(n), ..Case::new(64, h, x, y, &kinds) })
+            [3, 768, 1000, 4096].map(|h| Case { hints: PlanHints { chunks_per_thread: Some(n), ..Default::default() }, ..Case::new(64, h, x, y, &kinds) })
+        })
+    });
+    run_all(&g, cases);
+}
+
+/// The split variants at every cluster size the device offers, cached and
+/// streamed, including slices that end mid-row and empty trailing slices.
+#[test]
+fn every_cluster_size_on_the_same_rows() {
+    let Some(g) = gpu() else { return };
+    let max = g.ln.limits().max_cluster_ctas;
+    let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Huge];
+    let cases = io_pairs().flat_map(|(x, y)| {
+        [1u32, 2, 4, 8, 16].into_iter().filter(move |&c| c <= max).flat_map(move |c| {
+            [5000, 65536, 100_003, 1 << 19].map(|h| Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::new(12, h, x, y, &kinds) })
         })
     });
     run_all(&g, cases);

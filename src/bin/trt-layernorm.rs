@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use trt_layernorm::accuracy::{run_case, Case, RowKind};
+use trt_layernorm::select::PlanHints;
 use trt_layernorm::{driver, fatbin, DType, LayerNorm};
 
 #[derive(Parser)]
@@ -41,6 +42,9 @@ enum Command {
         /// Also time the register variant forced to these chunks per thread (1,2,4,8), where a row fits.
         #[arg(long, value_delimiter = ',')]
         per_thread: Vec<u32>,
+        /// Also time the split variants forced to these blocks per row (powers of two), where they apply.
+        #[arg(long, value_delimiter = ',')]
+        cluster: Vec<u32>,
     },
     /// Rewrites an ONNX model's LayerNorms (LayerNormalization nodes and the
     /// decomposed patterns exporters emit) into FP32LayerNorm plugin nodes.
@@ -57,7 +61,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, json, per_thread } => bench(&shapes, &dtypes, !no_affine, json, &per_thread),
+        Command::Bench { shapes, dtypes, no_affine, json, per_thread, cluster } => bench(&shapes, &dtypes, !no_affine, json, &per_thread, &cluster),
         Command::Patch(args) => match args.run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -170,7 +174,7 @@ fn parse_shape(s: &str) -> Option<(usize, usize)> {
     Some((m.parse().ok()?, h.parse().ok()?))
 }
 
-fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, per_thread: &[u32]) -> ExitCode {
+fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, per_thread: &[u32], cluster: &[u32]) -> ExitCode {
     let shapes: Vec<(usize, usize)> = if shapes.is_empty() {
         DEFAULT_SHAPES.to_vec()
     } else {
@@ -207,7 +211,10 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, per_thr
         println!("{:<6} {:>6} {:>8} | {:>9} {:>8} {:>7} | {}", "dtype", "rows", "H", "us/call", "GB/s", "% copy", "variant/threads per row, blocks per row");
     }
     let mut ok = true;
-    let hints: Vec<Option<u32>> = std::iter::once(None).chain(per_thread.iter().map(|&n| Some(n))).collect();
+    let hints: Vec<PlanHints> = std::iter::once(PlanHints::default())
+        .chain(per_thread.iter().map(|&n| PlanHints { chunks_per_thread: Some(n), ..Default::default() }))
+        .chain(cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }))
+        .collect();
     for &dtype in &dtypes {
         for &(rows, cols) in &shapes {
             let mut seen = Vec::new();
@@ -217,7 +224,7 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, per_thr
                     Ok((_, plan)) if seen.contains(&plan) => {}
                     Ok((m, plan)) => {
                         seen.push(plan);
-                        let tag = if hint.is_some() { "forced" } else { "default" };
+                        let tag = if hint == PlanHints::default() { "default" } else { "forced" };
                         if json {
                             println!(
                                 "{{\"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"plan\": \"{tag}\"}}",
