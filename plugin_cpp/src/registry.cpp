@@ -150,6 +150,29 @@ TensorRT findTensorRT() noexcept
             }
         }
     }
+    if (sym == nullptr)
+    {
+        // Another major's TensorRT (loaded privately)? Only to refuse it by name below.
+        for (int32_t major = 8; major <= 12 && sym == nullptr; ++major)
+        {
+            for (char const* stem : {"libnvinfer.so.", "libnvinfer_lean.so.", "libnvinfer_dispatch.so."})
+            {
+                std::string const soname = stem + std::to_string(major);
+                opened = major == NV_TENSORRT_MAJOR ? nullptr : dlopen(soname.c_str(), RTLD_NOW | RTLD_NOLOAD);
+                if (opened != nullptr)
+                {
+                    sym = dlsym(opened, "getPluginRegistry");
+                    if (sym != nullptr)
+                    {
+                        handle = opened;
+                        break;
+                    }
+                    dlclose(opened);
+                    opened = nullptr;
+                }
+            }
+        }
+    }
     TensorRT trt;
     if (sym != nullptr)
     {
@@ -162,21 +185,22 @@ TensorRT findTensorRT() noexcept
             int32_t const version = reinterpret_cast<GetIntFn>(v)();
             trt.major = version >= 100000 ? version / 10000 : version / 1000;
         }
-        if (gLibraryLogger.load() == nullptr)
-        {
-            if (void* l = dlsym(handle, "getLogger"))
-            {
-                gLibraryLogger.store(reinterpret_cast<GetLoggerFn>(l)());
-            }
-        }
         if (trt.major == NV_TENSORRT_MAJOR)
         {
             trt.registry = reinterpret_cast<GetRegistryFn>(sym)();
+            if (gLibraryLogger.load() == nullptr)
+            {
+                if (void* l = dlsym(handle, "getLogger"))
+                {
+                    gLibraryLogger.store(reinterpret_cast<GetLoggerFn>(l)());
+                }
+            }
         }
         else
         {
             logWarning("this library was built for TensorRT " TLN_STR(NV_TENSORRT_MAJOR) ".x but the process has TensorRT "
                 + std::to_string(trt.major) + ".x; its creators are not registered (rebuild against that version's headers)");
+
         }
     }
     if (opened != nullptr)
@@ -412,8 +436,24 @@ extern "C" void tln_step_aside() noexcept
     }
 }
 
+// loadLibrary path: TensorRT is in the process; hand out creators only to the major they were built for.
+static bool sameMajorAsProcess(int32_t* nbCreators) noexcept
+{
+    tln::TensorRT const trt = tln::findTensorRT(); // logs the mismatch
+    if (trt.major != -1 && trt.major != NV_TENSORRT_MAJOR)
+    {
+        *nbCreators = 0;
+        return false;
+    }
+    return true;
+}
+
 extern "C" nvinfer1::IPluginCreator* const* tln_plugin_creators(int32_t* nbCreators) noexcept
 {
+    if (!sameMajorAsProcess(nbCreators))
+    {
+        return nullptr;
+    }
     static nvinfer1::IPluginCreator* const list[] = {&tln::creators().v2};
     *nbCreators = 1;
     return list;
@@ -422,6 +462,10 @@ extern "C" nvinfer1::IPluginCreator* const* tln_plugin_creators(int32_t* nbCreat
 #if TLN_HAS_V3
 extern "C" nvinfer1::IPluginCreatorInterface* const* tln_creators(int32_t* nbCreators) noexcept
 {
+    if (!sameMajorAsProcess(nbCreators))
+    {
+        return nullptr;
+    }
     static nvinfer1::IPluginCreatorInterface* const list[] = {&tln::creators().v2, &tln::creators().v3};
     *nbCreators = 2;
     return list;
@@ -436,7 +480,10 @@ extern "C" void* const* tln_creators(int32_t* nbCreators) noexcept
 
 extern "C" void tln_set_logger_finder(nvinfer1::ILoggerFinder* finder) noexcept
 {
-    if (finder != nullptr)
+    // ILoggerFinder's layout differs between majors (11 adds IVersionedInterface): keep a
+    // finder only from the TensorRT these headers are from (or an unidentifiable one).
+    int32_t const major = tln::findTensorRT().major;
+    if (finder != nullptr && (major == NV_TENSORRT_MAJOR || major == -1))
     {
         tln::gLoggerFinder.store(finder);
     }
