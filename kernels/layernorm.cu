@@ -7,13 +7,15 @@
 //          clusters), each block's slice kept in shared memory or re-read.
 //
 // Arithmetic (all FP32, one rounding at the store):
-//   pass 1  shift m1 = sum(x) / H
-//   pass 2  d = x - m1; S1 = sum(d), S2 = sum(d*d)
-//           c = S1 / H, var = (S2 - S1*c) / H      (corrected two-pass algorithm)
+//   pass 1  compensated sum(x) -> shift m1 = fl(mean), and the exact remainder
+//           c = mean - m1 (error-free transformations of sum - n*m1)
+//   pass 2  d = x - m1 (exact wherever x is near the mean); S2 = sum(d*d)
+//           var = S2 / H - c^2
 //   pass 3  y = ((x - m1) - c) * rstd * scale + bias,  rstd = 1/sqrt(var + eps)
-// The correction c keeps the result accurate when the mean is far above the
-// spread. Pass 2 sums each 16-byte chunk pairwise and accumulates chunk sums
-// and partial sums in compensated (TwoSum) form, which keeps huge rows
+// c keeps the result accurate when the mean is far above the spread, and for
+// elements near the mean (tiny normalized values) whatever the rounding of
+// the other deviations. Sums go pairwise within a 16-byte chunk and
+// compensated (TwoSum) across chunks and threads, which keeps huge rows
 // accurate. A row whose sums overflow (only possible for FP32/BF16 inputs
 // beyond ~1e19) is redone scaled by an exact power of two s: x*s, eps*s^2.
 //
@@ -158,35 +160,26 @@ struct CSum {
 // ---------------------------------------------------------------------------
 struct BlockReducer {
     int tpr;
-    float *s_sum;
     float *s_max;
-    float4 *s_moments;
+    float4 *s_moments; // two arrays of one slot per warp: consecutive moments() calls alternate
 
     __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
     __device__ __forceinline__ int first_warp() const { return (threadIdx.x / tpr) * (tpr / 32); }
 
-    // Plain sum (kind 0) or maximum (kind 1) over the group.
-    __device__ __forceinline__ float reduce(float v, int kind) const {
-        for (int o = width() / 2; o > 0; o /= 2) {
-            const float other = __shfl_xor_sync(0xffffffffu, v, o);
-            v = kind == 0 ? v + other : fmaxf(v, other);
-        }
+    __device__ __forceinline__ float max(float v) const {
+        for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
         if (tpr > 32) {
-            float *slots = kind == 0 ? s_sum : s_max;
-            if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = v;
+            if (threadIdx.x % 32 == 0) s_max[threadIdx.x / 32] = v;
             __syncthreads();
-            v = slots[first_warp()];
-            for (int w = 1; w < tpr / 32; ++w) {
-                const float q = slots[first_warp() + w];
-                v = kind == 0 ? v + q : fmaxf(v, q);
-            }
+            v = s_max[first_warp()];
+            for (int w = 1; w < tpr / 32; ++w) v = fmaxf(v, s_max[first_warp() + w]);
         }
         return v;
     }
-    __device__ __forceinline__ float sum(float v) const { return reduce(v, 0); }
-    __device__ __forceinline__ float max(float v) const { return reduce(v, 1); }
 
-    __device__ __forceinline__ void moments(CSum &a, CSum &b) const {
+    // Two compensated sums at once; `which` (0 or 1) picks the scratch array,
+    // so that two calls in a row need no barrier between them.
+    __device__ __forceinline__ void moments(CSum &a, CSum &b, int which) const {
         for (int o = width() / 2; o > 0; o /= 2) {
             CSum oa{__shfl_xor_sync(0xffffffffu, a.s, o), __shfl_xor_sync(0xffffffffu, a.c, o)};
             CSum ob{__shfl_xor_sync(0xffffffffu, b.s, o), __shfl_xor_sync(0xffffffffu, b.c, o)};
@@ -194,12 +187,13 @@ struct BlockReducer {
             b.merge(ob);
         }
         if (tpr > 32) {
-            if (threadIdx.x % 32 == 0) s_moments[threadIdx.x / 32] = make_float4(a.s, a.c, b.s, b.c);
+            float4 *slots = s_moments + which * (TLN_MAX_THREADS_PER_BLOCK / 32);
+            if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = make_float4(a.s, a.c, b.s, b.c);
             __syncthreads();
             a = CSum{};
             b = CSum{};
             for (int w = 0; w < tpr / 32; ++w) {
-                float4 q = s_moments[first_warp() + w];
+                float4 q = slots[first_warp() + w];
                 a.merge(CSum{q.x, q.y});
                 b.merge(CSum{q.z, q.w});
             }
@@ -215,20 +209,23 @@ struct BlockReducer {
 // A row split over the `ctas` blocks of a thread-block cluster: each block
 // reduces its slice, then every block combines all slices' partials from
 // distributed shared memory in rank order, so all get identical results.
+// Each exchange is write, cluster barrier, read; the next exchange's barrier
+// orders those reads before anything else is written, so consecutive
+// exchanges use different slots and a slot is reused two exchanges later.
 struct ClusterReducer {
     BlockReducer block;
     int ctas;
-    float4 *slots; // three slots in this block's shared memory, one per kind of reduction
+    float4 *slots; // four slots in this block's shared memory: any, max, moments 0 and 1
 
 #if __CUDA_ARCH__ >= 900
     template <class Combine>
-    __device__ __forceinline__ float4 exchange(int kind, float4 mine, Combine combine) const {
+    __device__ __forceinline__ float4 exchange(int slot, float4 mine, Combine combine) const {
         namespace cg = cooperative_groups;
         cg::cluster_group cluster = cg::this_cluster();
-        if (threadIdx.x == 0) slots[kind] = mine;
+        if (threadIdx.x == 0) slots[slot] = mine;
         cluster.sync();
-        float4 acc = *cluster.map_shared_rank(&slots[kind], 0);
-        for (int r = 1; r < ctas; ++r) acc = combine(acc, *cluster.map_shared_rank(&slots[kind], r));
+        float4 acc = *cluster.map_shared_rank(&slots[slot], 0);
+        for (int r = 1; r < ctas; ++r) acc = combine(acc, *cluster.map_shared_rank(&slots[slot], r));
         return acc;
     }
 #else
@@ -239,26 +236,26 @@ struct ClusterReducer {
     }
 #endif
 
+    __device__ __forceinline__ bool any(bool v) const {
+        v = block.any(v);
+        if (ctas == 1) return v;
+        return exchange(0, make_float4(v ? 1.f : 0.f, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
+            return make_float4(fmaxf(a.x, b.x), 0.f, 0.f, 0.f);
+        }).x > 0.f;
+    }
+
     __device__ __forceinline__ float max(float v) const {
         v = block.max(v);
         if (ctas == 1) return v;
-        return exchange(0, make_float4(v, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
+        return exchange(1, make_float4(v, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
             return make_float4(fmaxf(a.x, b.x), 0.f, 0.f, 0.f);
         }).x;
     }
 
-    __device__ __forceinline__ float sum(float v) const {
-        v = block.sum(v);
-        if (ctas == 1) return v;
-        return exchange(1, make_float4(v, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
-            return make_float4(a.x + b.x, 0.f, 0.f, 0.f);
-        }).x;
-    }
-
-    __device__ __forceinline__ void moments(CSum &a, CSum &b) const {
-        block.moments(a, b);
+    __device__ __forceinline__ void moments(CSum &a, CSum &b, int which) const {
+        block.moments(a, b, which);
         if (ctas == 1) return;
-        float4 q = exchange(2, make_float4(a.s, a.c, b.s, b.c), [](float4 x, float4 y) {
+        float4 q = exchange(2 + which, make_float4(a.s, a.c, b.s, b.c), [](float4 x, float4 y) {
             CSum p{x.x, x.y}, q{x.z, x.w};
             p.merge(CSum{y.x, y.y});
             q.merge(CSum{y.z, y.w});
@@ -266,15 +263,6 @@ struct ClusterReducer {
         });
         a = CSum{q.x, q.y};
         b = CSum{q.z, q.w};
-    }
-
-    // One row per cluster: every thread of the cluster needs the same answer.
-    __device__ __forceinline__ bool any(bool v) const {
-        v = block.any(v);
-        if (ctas == 1) return v;
-        return exchange(0, make_float4(v ? 1.f : 0.f, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
-            return make_float4(fmaxf(a.x, b.x), 0.f, 0.f, 0.f);
-        }).x > 0.f;
     }
 
     // No block may exit while another still reads its shared memory.
@@ -338,11 +326,20 @@ template <typename TX, int E> struct GlobalSlice {
     }
 };
 
+// Adds one chunk's E values (times `scale`), summed pairwise, to `acc`.
+template <typename TX, int E>
+__device__ __forceinline__ void add_chunk(CSum &acc, const Chunk<TX, E> &ch, float scale) {
+    float l[E];
+#pragma unroll
+    for (int e = 0; e < E; ++e) l[e] = to_f32(ch.v[e]) * scale;
+    acc.add(fold<E>(l));
+}
+
 // Pass 1 over DRAM for the split variants: U loads in flight per thread,
 // each chunk kept in the shared-memory slice when CACHE. Returns this thread's sum.
 template <typename TX, int E, bool CACHE, int U = 4>
-__device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
-    float lanes[E] = {};
+__device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
+    CSum acc;
     for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
         Chunk<TX, E> t[U];
 #pragma unroll
@@ -355,23 +352,19 @@ __device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Spa
             const int64_t c = c0 + int64_t(u) * s.step;
             if (c < s.end) {
                 if constexpr (CACHE) cache[c - s.begin] = t[u];
-#pragma unroll
-                for (int e = 0; e < E; ++e) lanes[e] += to_f32(t[u].v[e]);
+                add_chunk<TX, E>(acc, t[u], 1.f);
             }
         }
     }
-    return fold<E>(lanes);
+    return acc;
 }
 
-// The sum of x*s over this thread's chunks, in E lanes.
+// The sum of x*s over this thread's chunks.
 template <typename TX, int E, class Src>
-__device__ __forceinline__ float thread_sum(const Src &src, const Span &s, float scale) {
-    float lanes[E] = {};
-    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
-#pragma unroll
-        for (int e = 0; e < E; ++e) lanes[e] = fmaf(to_f32(ch.v[e]), scale, lanes[e]);
-    });
-    return fold<E>(lanes);
+__device__ __forceinline__ CSum thread_sum(const Src &src, const Span &s, float scale) {
+    CSum acc;
+    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) { add_chunk<TX, E>(acc, ch, scale); });
+    return acc;
 }
 
 template <typename TX, int E, class Src>
@@ -384,22 +377,23 @@ __device__ __forceinline__ float thread_max_abs(const Src &src, const Span &s) {
     return m;
 }
 
-// Pass 2: S1 = sum(d), S2 = sum(d*d) over this thread's chunks, d = x*s - m1.
-// Each chunk's E terms are summed pairwise, and the chunk sums accumulate in
-// compensated sums: the error stays a few ulps however many chunks a thread
-// owns (hundreds on the scalar path of a split row).
+// Pass 2: S2 = sum(d*d) over this thread's chunks, d = x*s - m1. Each
+// chunk's squares are summed pairwise and the chunk sums compensated: the
+// error stays a few ulps however many chunks a thread owns (hundreds on the
+// scalar path of a split row).
 template <typename TX, int E, class Src>
-__device__ __forceinline__ void thread_moments(const Src &src, const Span &s, float scale, float m1, CSum &s1, CSum &s2) {
+__device__ __forceinline__ CSum thread_squares(const Src &src, const Span &s, float scale, float m1) {
+    CSum acc;
     src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
-        float l1[E], l2[E];
+        float l[E];
 #pragma unroll
         for (int e = 0; e < E; ++e) {
-            l1[e] = fmaf(to_f32(ch.v[e]), scale, -m1);
-            l2[e] = l1[e] * l1[e];
+            const float d = fmaf(to_f32(ch.v[e]), scale, -m1);
+            l[e] = d * d;
         }
-        s1.add(fold<E>(l1));
-        s2.add(fold<E>(l2));
+        acc.add(fold<E>(l));
     });
+    return acc;
 }
 
 // FP16 inputs are at most 65504 in magnitude: their sums cannot overflow.
@@ -409,41 +403,53 @@ struct RowStats {
     float scale_pow2, shift, corr_rstd, rstd;
 };
 
+// From the row's compensated sum of x*s: the shift m1 (an FP32 value near the
+// mean) and the exact remainder c = mean - m1, as (sum - n*m1) / n evaluated
+// with error-free transformations. Every deviation below is x*s - m1, exact
+// wherever x is near the mean, and c corrects them all by the same amount.
+__device__ __forceinline__ float2 shift_and_correction(CSum sum, float n) {
+    const float m1 = sum.value() / n;
+    const float p = n * m1;
+    const float p_err = fmaf(n, m1, -p); // n*m1 = p + p_err exactly
+    return make_float2(m1, (((sum.s - p) - p_err) + sum.c) / n);
+}
+
 // Everything after pass 1 (whose per-thread sum is `sum`): pass 2, the
 // statistics, and the rescaled redo for rows whose sums overflowed.
 template <typename TX, int E, class Src, class Red>
-__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, float sum, bool active,
+__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, CSum sum, bool active,
                                                    float n, float epsilon) {
     float scale = 1.f;
-    float m1 = red.sum(sum) / n;
-    CSum s1, s2;
-    if (active) thread_moments<TX, E>(src, s, scale, m1, s1, s2);
-    red.moments(s1, s2);
+    CSum unused;
+    red.moments(sum, unused, 0);
+    float2 mc = shift_and_correction(sum, n);
+    CSum sq = active ? thread_squares<TX, E>(src, s, scale, mc.x) : CSum{};
+    red.moments(sq, unused, 1);
 
     if constexpr (kMayOverflow<TX>) {
         // Overflowed sums (|x| beyond ~1e19, or an Inf/NaN input): redo the
         // row scaled so that max|x*s| is in [2^39, 2^40). Inf/NaN inputs stay
         // unscaled and give NaN, as the reference does.
-        const bool overflowed = active && !(isfinite(m1) && isfinite(s2.value()));
+        const bool overflowed = active && !(isfinite(sum.value()) && isfinite(sq.value()));
         if (red.any(overflowed)) {
             const float amax = red.max(active ? thread_max_abs<TX, E>(src, s) : 0.f);
             if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
-            m1 = red.sum(active ? thread_sum<TX, E>(src, s, scale) : 0.f) / n;
-            s1 = CSum{};
-            s2 = CSum{};
-            if (active) thread_moments<TX, E>(src, s, scale, m1, s1, s2);
-            red.moments(s1, s2);
+            sum = active ? thread_sum<TX, E>(src, s, scale) : CSum{};
+            red.moments(sum, unused, 0);
+            mc = shift_and_correction(sum, n);
+            sq = active ? thread_squares<TX, E>(src, s, scale, mc.x) : CSum{};
+            red.moments(sq, unused, 1);
         }
     }
 
-    const float S1 = s1.value(), S2 = s2.value();
-    const float corr = S1 / n;
-    const float var = fmaxf((S2 - S1 * corr) / n, 0.f);
+    // mean((x*s - m1)^2) = var + c^2
+    const float corr = mc.y;
+    const float var = fmaxf(fmaf(-corr, corr, sq.value() / n), 0.f);
     const float den = var + epsilon * scale * scale;
     // den == 0 only for a constant row whose eps*s^2 underflowed: every
     // deviation is then exactly 0, and so is the normalized value.
     const float rstd = den > 0.f ? 1.f / sqrtf(den) : 0.f;
-    return RowStats{scale, m1, corr * rstd, rstd};
+    return RowStats{scale, mc.x, corr * rstd, rstd};
 }
 
 // Pass 3: normalize, affine, one rounding at the store.
@@ -471,16 +477,15 @@ __device__ __forceinline__ void write_row(const Src &src, const Span &s, const T
 }
 
 #define TLN_BLOCK_SCRATCH                                                                                          \
-    __shared__ float s_sum[TLN_MAX_THREADS_PER_BLOCK / 32];                                                        \
     __shared__ float s_max[TLN_MAX_THREADS_PER_BLOCK / 32];                                                        \
-    __shared__ float4 s_moments[TLN_MAX_THREADS_PER_BLOCK / 32];
+    __shared__ float4 s_moments[2 * (TLN_MAX_THREADS_PER_BLOCK / 32)];
 
 // ---------------------------------------------------------------------------
 // regs: groups of threads_per_row threads, each row held in registers.
 // ---------------------------------------------------------------------------
 template <typename TX, typename TY, int N, int E> __device__ __forceinline__ void regs_rows(const TlnParams &p) {
     TLN_BLOCK_SCRATCH
-    const BlockReducer red{p.threads_per_row, s_sum, s_max, s_moments};
+    const BlockReducer red{p.threads_per_row, s_max, s_moments};
     const int tpr = p.threads_per_row;
     const int rows_per_block = blockDim.x / tpr;
     const int group = threadIdx.x / tpr;
@@ -492,7 +497,7 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
         const bool active = row < p.rows;
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         RegisterRow<TX, E, N> rr;
-        float sum = 0.f;
+        CSum sum;
         if (active) {
             rr.load(xr, s);
             sum = thread_sum<TX, E>(rr, s, 1.f);
@@ -508,9 +513,9 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
 template <typename TX, typename TY, bool CACHED, int E>
 __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cache) {
     TLN_BLOCK_SCRATCH
-    __shared__ float4 s_cluster_slots[3];
+    __shared__ float4 s_cluster_slots[4];
     const int ctas = p.cluster_ctas;
-    const ClusterReducer red{BlockReducer{int(blockDim.x), s_sum, s_max, s_moments}, ctas, s_cluster_slots};
+    const ClusterReducer red{BlockReducer{int(blockDim.x), s_max, s_moments}, ctas, s_cluster_slots};
     const int rank = blockIdx.x % ctas;
     const int64_t chunks = p.cols / E;
     const int64_t begin = rank * p.slice_chunks;
@@ -520,7 +525,7 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        const float sum = first_pass<TX, E, CACHED>(xr, s, cache);
+        const CSum sum = first_pass<TX, E, CACHED>(xr, s, cache);
         if constexpr (CACHED) {
             const SharedSlice<TX, E> src{cache};
             write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, true, n, p.epsilon), yr);
