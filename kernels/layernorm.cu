@@ -7,8 +7,9 @@
 //          clusters), each block's slice kept in shared memory or re-read.
 //
 // Arithmetic (all FP32, one rounding at the store):
-//   pass 1  compensated sum(x) -> shift m1 = fl(mean), and the exact remainder
-//           c = mean - m1 (error-free transformations of sum - n*m1)
+//   pass 1  compensated sum(x - x0) (x0: the row's first element) -> a shift
+//           m1 = fl(mean) and the remainder c = mean - m1 (error-free
+//           transformations)
 //   pass 2  d = x - m1 (exact wherever x is near the mean); S2 = sum(d*d)
 //           var = S2 / H - c^2
 //   pass 3  y = ((x - m1) - c) * rstd * scale + bias,  rstd = 1/sqrt(var + eps)
@@ -326,19 +327,21 @@ template <typename TX, int E> struct GlobalSlice {
     }
 };
 
-// Adds one chunk's E values (times `scale`), summed pairwise, to `acc`.
+// Adds one chunk's E values x*scale - pivot, summed pairwise, to `acc`.
+// Summing deviations from one of the row's own values keeps the pairwise
+// sums' rounding in proportion to the row's spread, not its magnitude.
 template <typename TX, int E>
-__device__ __forceinline__ void add_chunk(CSum &acc, const Chunk<TX, E> &ch, float scale) {
+__device__ __forceinline__ void add_chunk(CSum &acc, const Chunk<TX, E> &ch, float scale, float pivot) {
     float l[E];
 #pragma unroll
-    for (int e = 0; e < E; ++e) l[e] = to_f32(ch.v[e]) * scale;
+    for (int e = 0; e < E; ++e) l[e] = fmaf(to_f32(ch.v[e]), scale, -pivot);
     acc.add(fold<E>(l));
 }
 
 // Pass 1 over DRAM for the split variants: U loads in flight per thread,
 // each chunk kept in the shared-memory slice when CACHE. Returns this thread's sum.
 template <typename TX, int E, bool CACHE, int U = 4>
-__device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
+__device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache, float pivot) {
     CSum acc;
     for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
         Chunk<TX, E> t[U];
@@ -352,18 +355,18 @@ __device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span
             const int64_t c = c0 + int64_t(u) * s.step;
             if (c < s.end) {
                 if constexpr (CACHE) cache[c - s.begin] = t[u];
-                add_chunk<TX, E>(acc, t[u], 1.f);
+                add_chunk<TX, E>(acc, t[u], 1.f, pivot);
             }
         }
     }
     return acc;
 }
 
-// The sum of x*s over this thread's chunks.
+// The sum of x*s - pivot over this thread's chunks.
 template <typename TX, int E, class Src>
-__device__ __forceinline__ CSum thread_sum(const Src &src, const Span &s, float scale) {
+__device__ __forceinline__ CSum thread_sum(const Src &src, const Span &s, float scale, float pivot) {
     CSum acc;
-    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) { add_chunk<TX, E>(acc, ch, scale); });
+    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) { add_chunk<TX, E>(acc, ch, scale, pivot); });
     return acc;
 }
 
@@ -403,26 +406,30 @@ struct RowStats {
     float scale_pow2, shift, corr_rstd, rstd;
 };
 
-// From the row's compensated sum of x*s: the shift m1 (an FP32 value near the
-// mean) and the exact remainder c = mean - m1, as (sum - n*m1) / n evaluated
-// with error-free transformations. Every deviation below is x*s - m1, exact
-// wherever x is near the mean, and c corrects them all by the same amount.
-__device__ __forceinline__ float2 shift_and_correction(CSum sum, float n) {
-    const float m1 = sum.value() / n;
-    const float p = n * m1;
-    const float p_err = fmaf(n, m1, -p); // n*m1 = p + p_err exactly
-    return make_float2(m1, (((sum.s - p) - p_err) + sum.c) / n);
+// From the row's compensated sum of x*s - pivot: the shift m1 (an FP32 value
+// near the mean) and the remainder c = mean - m1, evaluated with error-free
+// transformations (TwoSum, FMA products). Every deviation below is x*s - m1,
+// exact wherever x is near the mean, and c corrects them all alike.
+__device__ __forceinline__ float2 shift_and_correction(CSum sum, float n, float pivot) {
+    const float q = sum.value() / n;          // mean - pivot, rounded
+    const float m1 = pivot + q;               // pivot + q = m1 + e exactly:
+    const float bp = m1 - pivot;
+    const float e = (pivot - (m1 - bp)) + (q - bp);
+    const float p = n * q;
+    const float p_err = fmaf(n, q, -p);       // n*q = p + p_err exactly
+    const float r = ((sum.s - p) - p_err) + sum.c; // sum - n*q
+    return make_float2(m1, e + r / n);
 }
 
 // Everything after pass 1 (whose per-thread sum is `sum`): pass 2, the
 // statistics, and the rescaled redo for rows whose sums overflowed.
 template <typename TX, int E, class Src, class Red>
-__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, CSum sum, bool active,
-                                                   float n, float epsilon) {
+__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, CSum sum, float pivot,
+                                                   bool active, float n, float epsilon) {
     float scale = 1.f;
     CSum unused;
     red.moments(sum, unused, 0);
-    float2 mc = shift_and_correction(sum, n);
+    float2 mc = shift_and_correction(sum, n, pivot);
     CSum sq = active ? thread_squares<TX, E>(src, s, scale, mc.x) : CSum{};
     red.moments(sq, unused, 1);
 
@@ -434,9 +441,9 @@ __device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s
         if (red.any(overflowed)) {
             const float amax = red.max(active ? thread_max_abs<TX, E>(src, s) : 0.f);
             if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
-            sum = active ? thread_sum<TX, E>(src, s, scale) : CSum{};
+            sum = active ? thread_sum<TX, E>(src, s, scale, pivot * scale) : CSum{};
             red.moments(sum, unused, 0);
-            mc = shift_and_correction(sum, n);
+            mc = shift_and_correction(sum, n, pivot * scale);
             sq = active ? thread_squares<TX, E>(src, s, scale, mc.x) : CSum{};
             red.moments(sq, unused, 1);
         }
@@ -498,11 +505,13 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         RegisterRow<TX, E, N> rr;
         CSum sum;
+        float pivot = 0.f;
         if (active) {
             rr.load(xr, s);
-            sum = thread_sum<TX, E>(rr, s, 1.f);
+            pivot = to_f32(xr[0]);
+            sum = thread_sum<TX, E>(rr, s, 1.f, pivot);
         }
-        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, n, p.epsilon);
+        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, pivot, active, n, p.epsilon);
         if (active) write_row<TX, TY, E>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
     }
 }
@@ -525,13 +534,14 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        const CSum sum = first_pass<TX, E, CACHED>(xr, s, cache);
+        const float pivot = to_f32(xr[0]);
+        const CSum sum = first_pass<TX, E, CACHED>(xr, s, cache, pivot);
         if constexpr (CACHED) {
             const SharedSlice<TX, E> src{cache};
-            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, true, n, p.epsilon), yr);
+            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, pivot, true, n, p.epsilon), yr);
         } else {
             const GlobalSlice<TX, E> src{xr};
-            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, true, n, p.epsilon), yr);
+            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, pivot, true, n, p.epsilon), yr);
         }
     }
     red.finish();
