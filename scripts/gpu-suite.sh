@@ -19,6 +19,9 @@ accuracy() {
   timeout 300 $B/gpu_accuracy --test-threads=1 --nocapture >"$OUT/accuracy.log" 2>&1 || status=1
   grep -E "^summary|^test |test result|panicked|out of bounds" "$OUT/accuracy.log" | tail -40
   step "selftest"; timeout 120 $B/trt-layernorm selftest | tee "$OUT/selftest.log" || status=1
+  step "ONNX fixtures: our kernel vs ONNX Runtime's LayerNorm outputs"
+  TLN_SOURCE_DIR=$PWD timeout 120 $B/onnx_patch --test-threads=1 --nocapture gpu >"$OUT/onnx-gpu.log" 2>&1 || status=1
+  grep -E "max_ulp|test result|panicked|skipped" "$OUT/onnx-gpu.log" | tail -15
 }
 
 sanitize() {
@@ -42,6 +45,8 @@ sweep() {
 
 bench() {
   step "bench (ours)"; timeout 150 $B/trt-layernorm bench | tee "$OUT/bench.log" || status=1
+  step "criterion"; timeout 200 $B/bench_layernorm --bench --noplot >"$OUT/criterion.log" 2>&1 || status=1
+  grep -E "^  |skipped|builtin|time:" "$OUT/criterion.log" | head -60
   step "compare with PyTorch"
   timeout 200 python3 benches/compare_pytorch.py --bin $B/trt-layernorm --json-out "$OUT/compare.json" | tee "$OUT/compare.log" || status=1
 }
