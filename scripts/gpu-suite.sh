@@ -18,6 +18,8 @@ accuracy() {
   step "GPU accuracy suite"
   timeout 300 $B/gpu_accuracy --test-threads=1 --nocapture >"$OUT/accuracy.log" 2>&1 || status=1
   grep -E "^summary|^test |test result|panicked|out of bounds" "$OUT/accuracy.log" | tail -40
+  step "robustness: 8 threads x 8 streams, two contexts, a tensor past 2^31 elements"
+  timeout 240 $B/gpu_robustness --test-threads=1 2>&1 | tee "$OUT/robustness.log" | grep -vE "^$|^running" || status=1
   step "selftest"; timeout 120 $B/trt-layernorm selftest | tee "$OUT/selftest.log" || status=1
   step "ONNX fixtures: our kernel vs ONNX Runtime's LayerNorm outputs"
   TLN_SOURCE_DIR=$PWD timeout 120 $B/onnx_patch --test-threads=1 --nocapture gpu >"$OUT/onnx-gpu.log" 2>&1 || status=1
@@ -29,7 +31,8 @@ sanitize() {
     cap=300000; [[ $tool == racecheck ]] && cap=40000
     step "compute-sanitizer $tool (cases up to $cap elements)"
     TLN_TEST_MAX_ELEMENTS=$cap timeout 150 "$SAN" --tool $tool --error-exitcode 9 \
-      $B/gpu_accuracy --test-threads=1 >"$OUT/sanitize-$tool.log" 2>&1 || status=1
+      $B/gpu_accuracy --test-threads=1 --nocapture >"$OUT/sanitize-$tool.log" 2>&1 || status=1
+    echo "$(grep -c ' viol ' "$OUT/sanitize-$tool.log") cases under $tool"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|test result|panicked" "$OUT/sanitize-$tool.log" | tail -4
   done
 }

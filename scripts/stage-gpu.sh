@@ -11,7 +11,7 @@ rm -rf "$stage" && mkdir -p "$stage"
 
 json=$(scripts/with-cuda.sh cargo test --release --no-run --message-format=json 2>/dev/null)
 scripts/with-cuda.sh cargo build --release --bins --lib >/dev/null
-for t in gpu_accuracy onnx_patch; do
+for t in gpu_accuracy gpu_robustness onnx_patch; do
   exe=$(jq -r --arg t "$t" 'select(.reason=="compiler-artifact" and .target.name==$t and .executable!=null) | .executable' <<<"$json" | tail -n1)
   objcopy --strip-debug "$exe" "$stage/$t"
 done
