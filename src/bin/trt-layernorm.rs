@@ -154,7 +154,8 @@ fn selftest(rows: usize) -> ExitCode {
         }
     }
     println!("\nulp: of the output type at the exact result; for FP32 outputs, of FP32 at max(1, |y|).");
-    println!("bounds: 16-bit outputs within 1 ulp (where scale*x_hat + bias cancels to near 0: 1 ulp + 2^-20 of the terms);");
+    println!("bounds: 16-bit outputs within 1 ulp; where scale*x_hat + bias cancels to far below its terms,");
+    println!("        1 ulp + 2^-20 * (|scale| * max(1, |x_hat|) + |bias|);");
     println!("        FP32 outputs within 2^-20 * max(1, |y|) = 8 ulp.");
     if all_ok {
         println!("selftest: PASS");
