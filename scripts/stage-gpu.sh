@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 stage=.carry/gpu
 rm -rf "$stage" && mkdir -p "$stage"
 
-json=$(scripts/with-cuda.sh cargo test --release --no-run --message-format=json 2>/dev/null)
+json=$(scripts/with-cuda.sh cargo test --release --no-run --test gpu_accuracy --test gpu_robustness --test onnx_patch --message-format=json 2>/dev/null)
 scripts/with-cuda.sh cargo build --release --bins --lib >/dev/null
 for t in gpu_accuracy gpu_robustness onnx_patch; do
   exe=$(jq -r --arg t "$t" 'select(.reason=="compiler-artifact" and .target.name==$t and .executable!=null) | .executable' <<<"$json" | tail -n1)
