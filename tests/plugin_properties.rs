@@ -1,0 +1,392 @@
+//! Property tests (proptest) of the plugin's CPU-side rules: field ranges,
+//! axis normalization, rows/cols, Scale/Bias shape rules, field parsing, and
+//! the wire format (serialize -> deserialize identity over the whole field
+//! space; truncations and bit flips refused). CPU only, well under a second
+//! per property in release mode.
+
+use proptest::prelude::*;
+use trt_layernorm::plugin::config::{RowsCols, TensorInfo, FORMAT_LINEAR, MAX_RANK};
+use trt_layernorm::plugin::fields::{self, FieldError, FieldType, FieldValue, RawField, TOLERATED};
+use trt_layernorm::plugin::{wire, OutputType, PluginConfig, ShapeError, WireError};
+use trt_layernorm::problem::MAX_COLS;
+
+/// Every positive finite f32, subnormals included (uniform over bit patterns).
+fn valid_epsilon() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        (1u32..0x7F80_0000).prop_map(f32::from_bits),
+        prop::sample::select(vec![1e-5f32, 1e-6, 1e-12, f32::MIN_POSITIVE, f32::from_bits(1), f32::MAX, 1.0]),
+    ]
+}
+
+/// Any f32 bit pattern (NaNs, infinities, negatives, zeros included).
+fn any_f32() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        any::<u32>().prop_map(f32::from_bits),
+        prop::sample::select(vec![0.0f32, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -1e-5, 1e-5]),
+    ]
+}
+
+fn valid_axis() -> impl Strategy<Value = i32> {
+    -(MAX_RANK as i32)..MAX_RANK as i32
+}
+
+fn any_axis() -> impl Strategy<Value = i32> {
+    prop_oneof![-20i32..20, any::<i32>(), Just(i32::MIN), Just(i32::MAX)]
+}
+
+fn valid_config() -> impl Strategy<Value = PluginConfig> {
+    (valid_epsilon(), valid_axis(), 0i32..=1).prop_map(|(e, a, o)| PluginConfig::new(e, a, o).unwrap())
+}
+
+fn f32_field(name: &str, v: f32) -> RawField<'_> {
+    RawField { name: Some(name), field_type: FieldType::Float32, length: 1, value: Some(FieldValue::F32(v)) }
+}
+fn i32_field(name: &str, v: i32) -> RawField<'_> {
+    RawField { name: Some(name), field_type: FieldType::Int32, length: 1, value: Some(FieldValue::I32(v)) }
+}
+
+fn out_of_range_name(r: Result<PluginConfig, FieldError>) -> &'static str {
+    match r {
+        Err(FieldError::OutOfRange { name, .. }) => name,
+        other => panic!("expected OutOfRange, got {other:?}"),
+    }
+}
+
+/// Reseals a payload with a valid header and CRC.
+fn seal(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&wire::MAGIC);
+    out.extend_from_slice(&wire::FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
+    let crc = wire::crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The records of a valid blob's payload, each as its bytes.
+fn records(blob: &[u8]) -> Vec<Vec<u8>> {
+    let payload = &blob[12..blob.len() - 4];
+    let mut recs = Vec::new();
+    let mut p = 1;
+    while p < payload.len() {
+        let len = 1 + payload[p] as usize + 1 + 4;
+        recs.push(payload[p..p + len].to_vec());
+        p += len;
+    }
+    assert_eq!(recs.len(), payload[0] as usize);
+    recs
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    // ---- configuration ranges -------------------------------------------------
+
+    /// `PluginConfig::new` accepts exactly the documented ranges, and a refusal
+    /// names the first field out of range (epsilon, then axis, then output_type).
+    #[test]
+    fn config_accepts_exactly_the_documented_ranges(eps in any_f32(), axis in any_axis(), ot in prop_oneof![-3i32..4, any::<i32>()]) {
+        let eps_ok = eps.is_finite() && eps > 0.0;
+        let axis_ok = (-8..=7).contains(&axis);
+        let ot_ok = ot == 0 || ot == 1;
+        let r = PluginConfig::new(eps, axis, ot);
+        if eps_ok && axis_ok && ot_ok {
+            let c = r.unwrap();
+            prop_assert_eq!(c.epsilon().to_bits(), eps.to_bits());
+            prop_assert_eq!(c.axis(), axis);
+            prop_assert_eq!(c.output_type().code(), ot);
+            prop_assert_eq!(c.output_type(), if ot == 0 { OutputType::SameAsInput } else { OutputType::Float32 });
+        } else {
+            let msg = r.clone().unwrap_err().to_string();
+            let expected = if !eps_ok { "epsilon" } else if !axis_ok { "axis" } else { "output_type" };
+            prop_assert_eq!(out_of_range_name(r), expected);
+            prop_assert!(msg.contains(&format!("`{expected}`")), "{}", msg);
+        }
+    }
+
+    // ---- axis normalization and rows/cols -------------------------------------
+
+    /// ONNX axis semantics: valid iff -rank <= axis < rank, normalized to axis mod rank;
+    /// ranks outside 1..=8 are refused whatever the axis.
+    #[test]
+    fn axis_index_follows_onnx(c in valid_config(), rank in 0usize..12) {
+        let r = c.axis_index(rank);
+        let a = c.axis() as i64;
+        let rk = rank as i64;
+        if rank == 0 || rank > MAX_RANK {
+            prop_assert_eq!(r, Err(ShapeError::Rank { rank }));
+        } else if a < -rk || a >= rk {
+            prop_assert_eq!(r.clone(), Err(ShapeError::Axis { axis: c.axis(), rank }));
+            prop_assert!(r.unwrap_err().to_string().contains("out of range"));
+        } else {
+            let idx = r.unwrap();
+            prop_assert!(idx < rank);
+            prop_assert_eq!(idx as i64, a.rem_euclid(rk));
+        }
+    }
+
+    /// rows * cols is the volume of X; rows is the product of the dims before the
+    /// axis, cols of the rest; a product past 64 bits is an error, never a wrap.
+    #[test]
+    fn rows_times_cols_is_the_volume(
+        c in valid_config(),
+        dims in prop::collection::vec(prop_oneof![4 => 0i64..9, 2 => 1i64..5000, 1 => Just(1i64 << 32), 1 => 0i64..i64::MAX], 1..=8),
+    ) {
+        let Ok(axis) = c.axis_index(dims.len()) else {
+            prop_assert!(c.rows_cols(&dims).is_err());
+            return Ok(());
+        };
+        let prod = |ds: &[i64]| if ds.contains(&0) { Some(0) } else { ds.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d as u128)) };
+        let (rows, cols) = (prod(&dims[..axis]), prod(&dims[axis..]));
+        let fits = |p: Option<u128>| p.is_some_and(|v| v <= u64::MAX as u128);
+        match c.rows_cols(&dims) {
+            Ok(RowsCols { rows: r, cols: k }) => {
+                prop_assert!(fits(rows) && fits(cols));
+                prop_assert_eq!(Some(r as u128), rows);
+                prop_assert_eq!(Some(k as u128), cols);
+                let volume = prod(&dims);
+                prop_assert_eq!(Some(r as u128 * k as u128), volume);
+            }
+            Err(e) => {
+                prop_assert!(!(fits(rows) && fits(cols)), "refused a shape that fits: {:?}", e);
+                prop_assert!(e.to_string().contains("more elements than fit 64 bits"), "{}", e);
+                prop_assert!(matches!(e, ShapeError::Problem(_)), "{:?}", e);
+            }
+        }
+    }
+
+    }
+
+/// Regression (found by `rows_times_cols_is_the_volume`): an empty X whose other
+/// dims multiply past 64 bits before the 0 is reached was refused as too large.
+#[test]
+fn empty_x_with_huge_dims_is_empty_not_too_large() {
+    let dims = [1i64 << 59, 8, 4, 0];
+    let at = |axis| PluginConfig::new(1e-5, axis, 0).unwrap().rows_cols(&dims);
+    assert_eq!(at(0), Ok(RowsCols { rows: 1, cols: 0 }));
+    // Here the rows themselves (2^64) do not fit: still refused, with the reason.
+    assert!(at(-1).unwrap_err().to_string().contains("more elements than fit 64 bits"));
+    assert_eq!(PluginConfig::new(1e-5, 3, 0).unwrap().rows_cols(&[0, 1 << 62, 1 << 62, 1 << 62]), Ok(RowsCols { rows: 0, cols: 1 << 62 }));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    /// Any negative dim in X is "not known yet" for rows/cols; dims below -1 are
+    /// refused by the shape check, naming the tensor and the index.
+    #[test]
+    fn negative_dims_are_refused(c in valid_config(), mut dims in prop::collection::vec(1i64..64, 1..=8), at in any::<prop::sample::Index>(), neg in prop_oneof![Just(-1i64), i64::MIN..-1]) {
+        let i = at.index(dims.len());
+        dims[i] = neg;
+        prop_assert!(c.rows_cols(&dims).is_err());
+        let r = c.check_shapes(&[&dims], 1);
+        if neg < -1 {
+            prop_assert_eq!(r, Err(ShapeError::BadDim { tensor: "X", index: i, value: neg }));
+        } else if c.axis_index(dims.len()).is_ok() {
+            prop_assert_eq!(r, Ok(()));
+        }
+    }
+
+    // ---- Scale/Bias shape rules -----------------------------------------------
+
+    /// Scale/Bias shaped like the normalized dims (with any number of leading 1s) fit;
+    /// changing one normalized dim, or adding a leading dim other than 1, does not.
+    #[test]
+    fn scale_and_bias_fit_exactly_the_normalized_dims(
+        rank in 1usize..=8,
+        axis_seed in any::<prop::sample::Index>(),
+        negative in any::<bool>(),
+        dims_seed in prop::collection::vec(1i64..40, 8),
+        leading_ones in 0usize..4,
+        which in any::<prop::sample::Index>(),
+        bump in 1i64..5,
+        extra in 2i64..9,
+    ) {
+        let x = &dims_seed[..rank];
+        let idx = axis_seed.index(rank);
+        let axis = if negative { idx as i32 - rank as i32 } else { idx as i32 };
+        let c = PluginConfig::new(1e-5, axis, 0).unwrap();
+        let normalized = &x[idx..];
+        let mut fit = vec![1i64; leading_ones];
+        fit.extend_from_slice(normalized);
+        prop_assert_eq!(c.check_shapes(&[x, &fit], 1), Ok(()));
+        prop_assert_eq!(c.check_shapes(&[x, &fit, normalized], 1), Ok(()));
+
+        // One normalized dim changed.
+        let mut wrong = normalized.to_vec();
+        let k = which.index(wrong.len());
+        wrong[k] += bump;
+        let is_scale_err = matches!(c.check_shapes(&[x, &wrong], 1), Err(ShapeError::ParamShape { tensor: "Scale", .. }));
+        prop_assert!(is_scale_err);
+        let is_bias_err = matches!(c.check_shapes(&[x, normalized, &wrong], 1), Err(ShapeError::ParamShape { tensor: "Bias", .. }));
+        prop_assert!(is_bias_err);
+        // A leading dim other than 1 (no broadcasting over rows).
+        let mut longer = vec![extra];
+        longer.extend_from_slice(normalized);
+        let is_param_err = matches!(c.check_shapes(&[x, &longer], 1), Err(ShapeError::ParamShape { .. }));
+        prop_assert!(is_param_err);
+
+        // At build time, X's unknown dims (-1) never cause a refusal of a fitting Scale.
+        let mut x_unknown = x.to_vec();
+        x_unknown[which.index(rank)] = -1;
+        prop_assert_eq!(c.check_shapes(&[&x_unknown, &fit], 1), Ok(()));
+        // ...and the enqueue-time problem has exactly rows_cols' rows and cols.
+        let info = |dims| TensorInfo { dtype: 0, format: FORMAT_LINEAR, dims };
+        let rc = c.rows_cols(x).unwrap();
+        prop_assert_eq!(rc.cols, normalized.iter().product::<i64>() as u64);
+        match c.problem(&[info(x), info(&fit), info(normalized)], &[info(x)]) {
+            Ok(Some(p)) => prop_assert_eq!((p.rows(), p.cols()), (rc.rows, rc.cols)),
+            // Sizes the kernel does not support (H too large) are refused with a message.
+            Err(ShapeError::Problem(e)) => prop_assert!(rc.cols > MAX_COLS || rc.rows.checked_mul(rc.cols).is_none_or(|n| n > (i64::MAX as u64) / 4), "{}", e),
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
+    }
+
+    // ---- field parsing ------------------------------------------------------------
+
+    /// Fields in any order, with the ONNX pass-through attributes mixed in, give
+    /// the configuration `new` gives; absent fields take their defaults.
+    #[test]
+    fn fields_in_any_order_give_the_same_config(
+        eps in any_f32(), axis in any_axis(), ot in -2i32..4,
+        present in prop::collection::vec(any::<bool>(), 3),
+        tolerated in prop::collection::vec(any::<bool>(), 2),
+        order in Just((0usize..5).collect::<Vec<_>>()).prop_shuffle(),
+    ) {
+        let candidates = [
+            present[0].then(|| f32_field(fields::EPSILON, eps)),
+            present[1].then(|| i32_field(fields::AXIS, axis)),
+            present[2].then(|| i32_field(fields::OUTPUT_TYPE, ot)),
+            tolerated[0].then(|| RawField { name: Some(TOLERATED[0]), field_type: FieldType::Char, length: 2, value: None }),
+            tolerated[1].then(|| RawField { name: Some(TOLERATED[1]), field_type: FieldType::Other(77), length: -1, value: None }),
+        ];
+        let list: Vec<RawField<'_>> = order.iter().filter_map(|&i| candidates[i].clone()).collect();
+        let expected = PluginConfig::new(
+            if present[0] { eps } else { 1e-5 },
+            if present[1] { axis } else { -1 },
+            if present[2] { ot } else { 0 },
+        );
+        prop_assert_eq!(PluginConfig::from_fields(&list), expected);
+    }
+
+    /// A repeated field is refused whatever its values, and wherever the copies are.
+    #[test]
+    fn duplicates_are_refused(which in 0usize..3, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
+        let field = |v: i32| match which {
+            0 => f32_field(fields::EPSILON, f32::from_bits(v as u32)),
+            1 => i32_field(fields::AXIS, v),
+            _ => i32_field(fields::OUTPUT_TYPE, v),
+        };
+        let name = fields::FIELD_SPECS[which].name;
+        let mut list = vec![field(a)];
+        list.extend((0..filler).map(|_| RawField { name: Some(TOLERATED[0]), field_type: FieldType::Char, length: 1, value: None }));
+        list.push(field(b));
+        prop_assert_eq!(fields::collect(&list), Err(FieldError::Duplicate { name }));
+    }
+
+    /// Any other name is an unknown field (reported by name), never silently ignored.
+    #[test]
+    fn unknown_names_are_refused(name in "[ -~]{0,24}", code in any::<i32>()) {
+        prop_assume!(fields::expected_type(&name).is_none() && !TOLERATED.contains(&name.as_str()));
+        let f = RawField { name: Some(&name), field_type: FieldType::from_code(code), length: 1, value: None };
+        prop_assert_eq!(fields::collect(&[f]), Err(FieldError::Unknown { name: name.clone() }));
+    }
+
+    // ---- wire format ----------------------------------------------------------------
+
+    /// serialize -> deserialize is the identity over the whole field space, and the
+    /// field route and the wire route agree.
+    #[test]
+    fn wire_round_trip(c in valid_config(), n in 0u8..=3) {
+        let blob = wire::encode(&c, n);
+        prop_assert!(blob.len() <= wire::MAX_LEN);
+        prop_assert_eq!(wire::decode(&blob), Ok((c, n)));
+        let via_fields = PluginConfig::from_fields(&[
+            f32_field(fields::EPSILON, c.epsilon()),
+            i32_field(fields::AXIS, c.axis()),
+            i32_field(fields::OUTPUT_TYPE, c.output_type().code()),
+        ]);
+        prop_assert_eq!(via_fields, Ok(c));
+        // The records are named fields: any order decodes to the same configuration.
+        let mut recs = records(&blob);
+        recs.reverse();
+        let mut payload = vec![recs.len() as u8];
+        recs.iter().for_each(|r| payload.extend_from_slice(r));
+        prop_assert_eq!(wire::decode(&seal(&payload)), Ok((c, n)));
+    }
+
+    /// Every truncation and every extension of a valid blob is refused.
+    #[test]
+    fn wire_truncations_and_extensions_are_refused(c in valid_config(), n in 0u8..=3, tail in prop::collection::vec(any::<u8>(), 1..8)) {
+        let blob = wire::encode(&c, n);
+        for len in 0..blob.len() {
+            prop_assert!(wire::decode(&blob[..len]).is_err(), "truncated to {} bytes was accepted", len);
+        }
+        let mut longer = blob.clone();
+        longer.extend_from_slice(&tail);
+        prop_assert!(wire::decode(&longer).is_err());
+    }
+
+    /// Every single-bit flip of a valid blob is refused, and so is any flip of two or
+    /// three bits (CRC-32 detects all of them).
+    #[test]
+    fn wire_bit_flips_are_refused(c in valid_config(), n in 0u8..=3, bits in prop::collection::vec(any::<prop::sample::Index>(), 2..=3)) {
+        let blob = wire::encode(&c, n);
+        let nbits = blob.len() * 8;
+        for bit in 0..nbits {
+            let mut b = blob.clone();
+            b[bit / 8] ^= 1 << (bit % 8);
+            prop_assert!(wire::decode(&b).is_err(), "flip of bit {} was accepted", bit);
+        }
+        let positions: std::collections::BTreeSet<usize> = bits.iter().map(|i| i.index(nbits)).collect();
+        let mut b = blob.clone();
+        for &bit in &positions {
+            b[bit / 8] ^= 1 << (bit % 8);
+        }
+        prop_assert!(wire::decode(&b).is_err(), "flips {:?} were accepted", positions);
+    }
+
+    /// Arbitrary bytes never panic; with a valid header and CRC around them, what is
+    /// accepted is in range and re-encodes to a blob that decodes the same.
+    #[test]
+    fn wire_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..128), sealed in any::<bool>()) {
+        let input = if sealed { seal(&bytes) } else { bytes };
+        match wire::decode(&input) {
+            Ok((c, n)) => {
+                prop_assert!(n <= 3 && c.epsilon() > 0.0 && c.epsilon().is_finite() && (-8..8).contains(&c.axis()));
+                prop_assert_eq!(wire::decode(&wire::encode(&c, n)), Ok((c, n)));
+            }
+            Err(e) => prop_assert!(e.to_string().contains("FP32LayerNorm")),
+        }
+    }
+
+    /// Re-sealed payloads with a record value changed are judged by the field
+    /// checks: an out-of-range value is refused with the field's name.
+    #[test]
+    fn wire_values_behind_a_valid_crc_are_range_checked(c in valid_config(), n in 0u8..=3, which in 0usize..4, v in any::<u32>()) {
+        let blob = wire::encode(&c, n);
+        let mut recs = records(&blob);
+        let r = &mut recs[which];
+        let at = r.len() - 4;
+        r[at..].copy_from_slice(&v.to_le_bytes());
+        let mut payload = vec![recs.len() as u8];
+        recs.iter().for_each(|r| payload.extend_from_slice(r));
+        let (eps, axis, ot, ni) = match which {
+            0 => (f32::from_bits(v), c.axis(), c.output_type().code(), n as i32),
+            1 => (c.epsilon(), v as i32, c.output_type().code(), n as i32),
+            2 => (c.epsilon(), c.axis(), v as i32, n as i32),
+            _ => (c.epsilon(), c.axis(), c.output_type().code(), v as i32),
+        };
+        let got = wire::decode(&seal(&payload));
+        match PluginConfig::new(eps, axis, ot) {
+            Ok(expected) if (0..=3).contains(&ni) => prop_assert_eq!(got, Ok((expected, ni as u8))),
+            Ok(_) => {
+                let is_malformed = matches!(got, Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. }));
+                prop_assert!(is_malformed);
+            }
+            Err(e) => prop_assert_eq!(got, Err(WireError::Field(e))),
+        }
+    }
+}
