@@ -10,6 +10,12 @@ use trt_layernorm::plugin::fields::{self, FieldError, FieldType, FieldValue, Raw
 use trt_layernorm::plugin::{wire, OutputType, PluginConfig, ShapeError, WireError};
 use trt_layernorm::problem::MAX_COLS;
 
+/// Cases per property: 4096 (about half a second in all in release mode), or
+/// `PROPTEST_CASES` (e.g. a handful under Miri: scripts/miri.sh).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(4096)
+}
+
 /// Every positive finite f32, subnormals included (uniform over bit patterns).
 fn valid_epsilon() -> impl Strategy<Value = f32> {
     prop_oneof![
@@ -79,8 +85,30 @@ fn records(blob: &[u8]) -> Vec<Vec<u8>> {
     recs
 }
 
+/// The committed fuzz seeds (fuzz/seeds/wire) replayed: the valid ones decode to what
+/// they encode, every other one is refused, none panics.
+#[test]
+fn wire_fuzz_seeds_replay() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/wire");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return }; // not in a packaged crate
+    let mut seen = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let blob = std::fs::read(&path).unwrap();
+        let r = wire::decode(&blob);
+        let valid = name.starts_with("valid_") || name == "records_reversed_sealed";
+        assert_eq!(r.is_ok(), valid, "{name}: {r:?}");
+        if let Ok((c, n)) = r {
+            assert_eq!(wire::decode(&wire::encode(&c, n)), Ok((c, n)), "{name}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 10, "only {seen} seeds in {}", dir.display());
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     // ---- configuration ranges -------------------------------------------------
 
@@ -172,7 +200,7 @@ fn empty_x_with_huge_dims_is_empty_not_too_large() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// Any negative dim in X is "not known yet" for rows/cols; dims below -1 are
     /// refused by the shape check, naming the tensor and the index.

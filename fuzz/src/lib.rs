@@ -24,8 +24,7 @@ pub struct FuzzField {
 
 pub fn parse_fields(mut data: &[u8]) -> Vec<FuzzField> {
     let mut out = Vec::new();
-    loop {
-        let Some((&name_len, rest)) = data.split_first() else { break };
+    while let Some((&name_len, rest)) = data.split_first() {
         let name = if name_len == 0xFF {
             None
         } else if rest.len() >= name_len as usize {
