@@ -564,7 +564,9 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
 // ---------------------------------------------------------------------------
 // Exported kernels (names: see layernorm_abi.h). Register budgets: 64 per
 // thread (two 512-thread or four 256-thread blocks per SM) where that costs
-// no spills; regs4 and regs8 keep 4 or 8 chunks per thread and get up to 128.
+// no spills; regs4 and regs8 keep 4 or 8 chunks per thread in registers and
+// get 80 and 96 (Nsight Compute on an H100: at 128, occupancy was 25% and the
+// kernels latency-bound; these caps cost a few bytes of spills).
 // ---------------------------------------------------------------------------
 #define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
     extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs1_##XN##_##YN(TlnParams p) {  \
@@ -573,10 +575,10 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
     extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs2_##XN##_##YN(TlnParams p) {  \
         regs_dispatch<TX, TY, 2>(p);                                                                               \
     }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK) tln_regs4_##XN##_##YN(TlnParams p) {  \
+    extern "C" __global__ void __maxnreg__(80) tln_regs4_##XN##_##YN(TlnParams p) {                                \
         regs_dispatch<TX, TY, 4>(p);                                                                               \
     }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK) tln_regs8_##XN##_##YN(TlnParams p) {  \
+    extern "C" __global__ void __maxnreg__(96) tln_regs8_##XN##_##YN(TlnParams p) {                                \
         regs_dispatch<TX, TY, 8>(p);                                                                               \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(TLN_SPLIT_MAX_THREADS, 4)                                       \

@@ -5,6 +5,7 @@
 #   sanitize: compute-sanitizer memcheck/racecheck/initcheck/synccheck over the suite (small cases)
 #   bench:    kernel benchmark table and the PyTorch comparison
 #   sweep:    the register variants forced to 1, 2, 4, 8 chunks per thread (tuning the selection)
+#   profile:  Nsight Compute read of the main variants
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=.carry/gpu
@@ -46,6 +47,22 @@ sweep() {
     --shapes 256x65536,64x262144,32x1048576 | tee -a "$OUT/sweep.log" || status=1
 }
 
+# Nsight Compute on the main variants: DRAM throughput, occupancy, stalls.
+profile() {
+  NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  : >"$OUT/ncu.txt"
+  for spec in "f16 8192x8192" "f32 8192x8192" "f16 4096x768" "f16 256x65536" "f16 32x1048576"; do
+    set -- $spec
+    step "ncu $1 $2"
+    timeout 120 "$NCU" -k regex:'tln_(regs|split)' --launch-skip 2 --launch-count 1 \
+      --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+      $B/trt-layernorm bench --dtypes "$1" --shapes "$2" >"$OUT/ncu-one.txt" 2>&1 || status=1
+    { echo "=== $1 $2"; cat "$OUT/ncu-one.txt"; } >>"$OUT/ncu.txt"
+    grep -E "tln_|DRAM Throughput|Memory Throughput|Duration|Registers Per Thread|Achieved Occupancy|Theoretical Occupancy|Block Limit (Registers|Shared|Warps)|Warp Cycles Per Issued|One or More Eligible|Stall" "$OUT/ncu-one.txt" | grep -v "^==PROF" | head -24
+  done
+  rm -f "$OUT/ncu-one.txt"
+}
+
 bench() {
   step "bench (ours)"; timeout 150 $B/trt-layernorm bench | tee "$OUT/bench.log" || status=1
   step "criterion"; timeout 200 $B/bench_layernorm --bench --noplot >"$OUT/criterion.log" 2>&1 || status=1
@@ -59,7 +76,8 @@ case "${1:-all}" in
   sanitize) sanitize ;;
   bench) bench ;;
   sweep) sweep ;;
+  profile) profile ;;
   all) accuracy; sanitize; bench ;;
-  *) echo "usage: $0 [accuracy|sanitize|bench|sweep|all]"; exit 2 ;;
+  *) echo "usage: $0 [accuracy|sanitize|bench|sweep|profile|all]"; exit 2 ;;
 esac
 exit $status

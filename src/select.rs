@@ -11,6 +11,7 @@
 //!   later passes (from L2 when the working set fits).
 
 use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS};
+use crate::dtype::DType;
 use crate::problem::{DevicePtrs, Problem};
 
 /// What the selection needs to know about the GPU (read once per context).
@@ -86,6 +87,8 @@ const SPLIT_MIN_SLICE_CHUNKS: u64 = 512;
 const SPLIT_BLOCKS_PER_SM: u64 = 4;
 /// Threads of a split block: small blocks, so that several share an SM.
 const SPLIT_MAX_THREADS: u64 = TLN_SPLIT_MAX_THREADS as u64;
+/// Blocks per row of a streamed split (slices too large to share an SM).
+const SPLIT_STREAM_CTAS: u64 = 8;
 /// Grid caps, in blocks per SM, before blocks stride over rows.
 const REGS_BLOCKS_PER_SM: u64 = 64;
 const SPLIT_CLUSTERS_PER_SM: u64 = 8;
@@ -124,7 +127,12 @@ pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan 
 pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
     let chunks = row_chunks(p, vectorized);
     let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
-    match forced.or_else(|| default_regs_chunks_per_thread(p.rows(), chunks, limits.sm_count)) {
+    let regs = if hints.cluster_ctas.is_some() {
+        None // a forced cluster size asks for the split variants
+    } else {
+        forced.or_else(|| default_regs_chunks_per_thread(p, chunks, limits.sm_count))
+    };
+    match regs {
         Some(n) => regs_plan(p, chunks, n, vectorized, limits),
         None => split_plan(p, chunks, vectorized, limits, hints.cluster_ctas),
     }
@@ -138,6 +146,8 @@ fn regs_threads_per_row(chunks: u64, n: u32) -> Option<u32> {
     (t <= TLN_MAX_THREADS_PER_BLOCK as u64).then_some(t as u32)
 }
 
+/// FP32 rows in registers use at most this many threads (4 chunks each).
+const REGS_F32_MAX_THREADS_PER_ROW: u64 = 256;
 /// Threads the register variants should put on the GPU before they trade
 /// chunks per thread for more threads per row: enough to fill every SM.
 const REGS_TARGET_THREADS_PER_SM: u64 = 256;
@@ -145,12 +155,20 @@ const REGS_TARGET_THREADS_PER_SM: u64 = 256;
 /// Measured on an H100 (see README, benchmarks): long chains per thread win
 /// when rows are plentiful (8 chunks each, fewer threads and barriers per
 /// row); with few rows, more threads per row shorten each row's latency.
-fn default_regs_chunks_per_thread(rows: u64, chunks: u64, sm_count: u32) -> Option<u32> {
+fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Option<u32> {
+    let rows = p.rows();
     let target = sm_count as u64 * REGS_TARGET_THREADS_PER_SM;
     let fits = |n: u32| regs_threads_per_row(chunks, n);
+    // FP32 rows: 8 chunks (32 floats) do not fit regs8's register budget
+    // without heavy spills, and 4 per thread past 256 threads leaves one
+    // block per SM: longer FP32 rows go to the split variants (H100 sweep).
+    let widest = if p.x_dtype() == DType::F32 { 4 } else { 8 };
+    if p.x_dtype() == DType::F32 && chunks > 4 * REGS_F32_MAX_THREADS_PER_ROW {
+        return None;
+    }
     let mut best = None;
     // No more chunks per thread than a row has (a 3-element row gets 4, not 8).
-    for n in [8u32, 4, 2, 1].into_iter().filter(|&n| n as u64 <= chunks.next_power_of_two()) {
+    for n in [8u32, 4, 2, 1].into_iter().filter(|&n| n <= widest && n as u64 <= chunks.next_power_of_two()) {
         let Some(tpr) = fits(n) else { break };
         best = Some(n);
         if rows * tpr as u64 >= target {
@@ -194,18 +212,31 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
     if let Some(c) = forced_ctas.filter(|c| c.is_power_of_two() && (*c as u64) <= max_ctas) {
         ctas = c as u64;
     }
+    // A slice that fills an SM's shared memory leaves one block per SM and
+    // nothing to overlap its passes with (Nsight Compute: 12.5% occupancy at
+    // 32 x 2^20 FP16); streaming 8 smaller slices from L2 was faster there.
+    if slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() {
+        ctas = SPLIT_STREAM_CTAS;
+        let slice_chunks = slice(ctas);
+        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits);
+    }
     let slice_chunks = slice(ctas);
     let cached = slice_chunks * bytes <= budget;
+    let (variant, smem) = if cached { (Variant::SplitCached, slice_chunks * bytes) } else { (Variant::SplitStream, 0) };
+    split_launch(p, variant, ctas, slice_chunks, smem as u32, vectorized, limits)
+}
+
+fn split_launch(p: &Problem, variant: Variant, ctas: u64, slice_chunks: u64, smem: u32, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
     let block_threads = slice_chunks.div_ceil(SPLIT_CHUNKS_PER_THREAD).next_multiple_of(32).clamp(32, SPLIT_MAX_THREADS) as u32;
     let clusters = p.rows().clamp(1, limits.sm_count as u64 * SPLIT_CLUSTERS_PER_SM);
     LaunchPlan {
-        variant: if cached { Variant::SplitCached } else { Variant::SplitStream },
+        variant,
         threads_per_row: block_threads,
         block_threads,
         grid_blocks: (clusters * ctas) as u32,
         cluster_ctas: ctas as u32,
         slice_chunks,
-        dynamic_smem_bytes: if cached { (slice_chunks * bytes) as u32 } else { 0 },
+        dynamic_smem_bytes: smem,
         vectorized,
     }
 }
@@ -244,7 +275,7 @@ mod tests {
 
     #[test]
     fn transformer_rows_use_registers() {
-        for (cols, x, name, tpr) in [(4096, F16, "regs8", 64), (8192, F16, "regs8", 128), (12288, F16, "regs8", 192), (16384, F16, "regs8", 256), (16384, F32, "regs8", 512)] {
+        for (cols, x, name, tpr) in [(4096, F16, "regs8", 64), (8192, F16, "regs8", 128), (12288, F16, "regs8", 192), (16384, F16, "regs8", 256), (4096, F32, "regs4", 256)] {
             let pl = plan(&prob(4096, cols, x), true, &H100);
             assert_eq!((pl.variant.name(), pl.threads_per_row), (name, tpr), "{cols} {x}");
             assert_eq!(pl.block_threads, tpr.max(128));
@@ -278,14 +309,25 @@ mod tests {
     }
 
     #[test]
+    fn long_fp32_rows_split() {
+        let pl = plan(&prob(8192, 8192, F32), true, &H100);
+        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 1));
+        let pl = plan(&prob(4096, 768, F32), true, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs4", 64));
+    }
+
+    #[test]
     fn few_long_rows_split_over_clusters() {
         let pl = plan(&prob(256, 65536, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 4));
         assert_eq!((pl.dynamic_smem_bytes, pl.block_threads), (32 * 1024, 256));
+        let pl = plan(&prob(64, 1 << 18, F16), true, &H100);
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 16, 32 * 1024));
+        // A 128 KiB slice per block would leave one block per SM: stream instead.
         let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
-        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 16, 128 * 1024));
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitStream, 8, 0));
         let pl = plan(&prob(32, 1 << 20, F32), true, &H100);
-        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 16));
+        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
 
     #[test]
@@ -304,7 +346,7 @@ mod tests {
         assert_eq!(plan_with(&p, true, &H100, n(4)).threads_per_row, 128);
         assert_eq!(plan_with(&p, true, &H100, n(1)).variant, Variant::Regs { chunks_per_thread: 1 }, "512 threads x 1 chunk holds 512 chunks");
         assert_eq!(plan_with(&p, true, &H100, n(3)), plan(&p, true, &H100), "3 is not compiled");
-        assert_eq!(plan_with(&prob(8, 1 << 20, F16), true, &H100, n(8)).variant, Variant::SplitCached, "too long for registers");
+        assert!(!matches!(plan_with(&prob(8, 1 << 20, F16), true, &H100, n(8)).variant, Variant::Regs { .. }), "too long for registers");
     }
 
     #[test]
