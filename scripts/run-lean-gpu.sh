@@ -21,11 +21,18 @@ for dir in .carry/lean/trt*; do
   lean=$tmp/libnvinfer_lean.so.$major
   if command -v xz >/dev/null; then xz -dc "$dir/libnvinfer_lean.so.$major.xz" >"$lean"
   else python3 -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' "$dir/libnvinfer_lean.so.$major.xz" "$lean"; fi
+  # TRT_LEAN_SANITIZE=memcheck (or racecheck, ...) runs the suite under compute-sanitizer.
+  wrap=()
+  if [[ -n ${TRT_LEAN_SANITIZE:-} ]]; then
+    wrap=("$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)" --tool "$TRT_LEAN_SANITIZE" --error-exitcode 9 --target-processes all)
+  fi
   TRT_LEAN_LIB=$lean TRT_LAYERNORM_PLUGIN_LIB=$PWD/$dir/libtrt_layernorm.so TRT_LEAN_REQUIRE_GPU=${TRT_LEAN_REQUIRE_GPU:-1} \
-    timeout 300 "$dir/plugin_lean_runtime" --nocapture --test-threads=1 >"$OUT/lean-trt$major.log" 2>&1 || status=1
-  grep -m1 "lean runtime:" "$OUT/lean-trt$major.log"
-  grep -E "^  |^plugin:|PASS|skipped|FAIL|test result" "$OUT/lean-trt$major.log" | grep -v "^  lean runtime:"
-  grep -A3 "panicked at" "$OUT/lean-trt$major.log" | grep -vE "^\s+[0-9]+:|stack backtrace|^--$"
+    timeout 300 "${wrap[@]}" "$dir/plugin_lean_runtime" --nocapture --test-threads=1 >"$OUT/lean-trt$major${TRT_LEAN_SANITIZE:+-$TRT_LEAN_SANITIZE}.log" 2>&1 || status=1
+  [[ -n ${TRT_LEAN_SANITIZE:-} ]] && grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/lean-trt$major-$TRT_LEAN_SANITIZE.log"
+  log="$OUT/lean-trt$major${TRT_LEAN_SANITIZE:+-$TRT_LEAN_SANITIZE}.log"
+  grep -m1 "lean runtime:" "$log"
+  grep -E "^  |^plugin:|PASS|skipped|FAIL|test result" "$log" | grep -v "^  lean runtime:"
+  grep -A3 "panicked at" "$log" | grep -vE "^\s+[0-9]+:|stack backtrace|^--$"
 done
 [[ $found == 1 ]] || { echo "nothing staged in .carry/lean/ (run scripts/stage-lean-gpu.sh)"; exit 2; }
 echo; [[ $status == 0 ]] && echo "lean-runtime suite: PASS" || echo "lean-runtime suite: FAILED (logs in $OUT)"

@@ -268,6 +268,33 @@ mod lean {
                 }
             }
             println!("  GPU: {cases} enqueue cases, each plugin (created, round-tripped, cloned) bit-identical to launch_raw");
+
+            // 8 threads, each on its own stream, create, enqueue (the plugin, its
+            // round-tripped copy and its clone) and destroy plugins concurrently;
+            // every output is compared with launch_raw bit for bit.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            let counts: Vec<usize> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8usize)
+                    .map(|t| {
+                        let ctx = ctx.clone();
+                        s.spawn(move || {
+                            ctx.bind_to_thread().expect("bind context");
+                            let stream = ctx.new_stream().expect("stream");
+                            let mut k = 0usize;
+                            while std::time::Instant::now() < deadline {
+                                let version = versions[k % versions.len()];
+                                let x = DType::ALL[(t + k) % 3];
+                                let (dims, axis): (&[i64], i32) = if t % 2 == 0 { (&[64, 1024], -1) } else { (&[3, 7, 4096], 1) };
+                                run_case(&stream, version, x, (k % 2) as i32, 3, dims, axis, x, DType::F32, (t * 100_000 + k) as u64);
+                                k += 1;
+                            }
+                            k
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("plugin thread")).collect()
+            });
+            println!("  GPU: 8 threads x own stream, concurrent create/enqueue/clone/destroy for 3 s: {counts:?} cases, all bit-identical to launch_raw");
         }
 
         #[allow(clippy::too_many_arguments)]

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -70,10 +71,12 @@ struct Report
 class CapturingLogger : public ILogger
 {
 public:
+    // Plugins may log from several threads at once (the concurrency test).
     void log(Severity severity, AsciiChar const* msg) noexcept override
     {
         if (severity <= Severity::kWARNING)
         {
+            std::lock_guard<std::mutex> lock(mMutex);
             mText += msg;
             mText += '\n';
         }
@@ -92,6 +95,7 @@ public:
     }
 
 private:
+    std::mutex mMutex;
     std::string mText;
 };
 

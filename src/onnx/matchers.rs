@@ -293,7 +293,15 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         .into_iter()
         .find(|&c| onnx_op(ix.node(c)) == "Sub" && ix.node(c).input.len() == 2 && ix.node(c).input[0] == xin && ix.node(c).input[1] == mean)?;
     let anchor = display(ix, r1);
-    let d = out0(ix, sub);
+    let mut d = out0(ix, sub);
+    // PyTorch's FP16 export at opset < 17 upcasts the deviation once,
+    // Cast(x - mean) to double, and squares and divides the cast value
+    // (seen in tests/fixtures/onnx/torch_gpt2_block_fp16_op13.onnx).
+    let mut head_nodes = vec![];
+    if let Some(c) = next_op(ix, &d, &["Cast"]).filter(|_| ix.consumer_nodes(&d).len() == 1) {
+        head_nodes.push(c);
+        d = out0(ix, c);
+    }
     let mut label = String::from("decomposed");
     let rej = |label: &str, reason: String| Some(Found::Reject(Rejected { label: label.to_string(), anchor: anchor.clone(), reason }));
 
@@ -307,7 +315,9 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         }
     });
     let Some(sq) = sq else { return rej(&label, "no square of x - mean (Pow(d, 2) or Mul(d, d))".into()) };
-    let mut nodes = vec![r1, sub, sq];
+    let mut nodes = vec![r1, sub];
+    nodes.extend(head_nodes);
+    nodes.push(sq);
     let sq_kind = onnx_op(ix.node(sq)).to_string();
     if sq_kind == "Pow" {
         let e = ix.node(sq).input.get(1).and_then(|t| scalar_const(ix, t));
