@@ -86,6 +86,8 @@ pub enum ShapeError {
     ParamShape { tensor: &'static str, got: Vec<i64>, expected: Vec<i64> },
     #[error("{tensor} dims are not known at enqueue time: {dims:?}")]
     Unresolved { tensor: &'static str, dims: Vec<i64> },
+    #[error("X of shape {dims:?} normalizes {cols} elements per row; the kernels take at most {max}")]
+    RowTooLong { dims: Vec<i64>, cols: u64, max: u64 },
     #[error(transparent)]
     Problem(#[from] Error),
 }
@@ -298,6 +300,17 @@ impl PluginConfig {
                 return Err(ShapeError::ParamShape { tensor, got: dims.to_vec(), expected: normalized.to_vec() });
             }
         }
+        // Sizes the kernels cannot take are refused here, when TensorRT
+        // configures the plugin, not at enqueue.
+        if normalized.iter().all(|&d| d >= 0) {
+            let cols = normalized.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64));
+            if cols.is_none_or(|c| c > crate::problem::MAX_COLS) {
+                return Err(ShapeError::RowTooLong { dims: x.to_vec(), cols: cols.unwrap_or(u64::MAX), max: crate::problem::MAX_COLS });
+            }
+        }
+        if x.iter().all(|&d| d >= 0) {
+            self.rows_cols(x)?;
+        }
         Ok(())
     }
 
@@ -357,6 +370,19 @@ impl PluginConfig {
 mod tests {
     use super::*;
     use crate::plugin::fields::{FieldType, FieldValue};
+
+    #[test]
+    fn rows_too_long_for_the_kernels_are_refused_at_configure() {
+        let c = PluginConfig::default();
+        let long: &[i64] = &[2, 1 << 32];
+        assert!(matches!(c.check_shapes(&[long], 1), Err(ShapeError::RowTooLong { .. })));
+        let fine: &[i64] = &[524_289, 4096];
+        assert_eq!(c.check_shapes(&[fine], 1), Ok(()));
+        let unknown: &[i64] = &[-1, 4096];
+        assert_eq!(c.check_shapes(&[unknown], 1), Ok(()), "unknown dims are checked once known");
+        let huge: &[i64] = &[1 << 40, 1 << 40];
+        assert!(matches!(c.check_shapes(&[huge], 1), Err(ShapeError::RowTooLong { .. })));
+    }
 
     fn info(dtype: i32, dims: &[i64]) -> TensorInfo<'_> {
         TensorInfo { dtype, format: FORMAT_LINEAR, dims }
@@ -498,6 +524,7 @@ mod tests {
         assert!(matches!(c.problem(&[info(1, &[-1, 64])], &[info(0, &[-1, 64])]), Err(ShapeError::Unresolved { .. })));
         assert!(matches!(c.problem(&[info(1, x), info(0, &[63])], &[info(0, x)]), Err(ShapeError::ParamShape { .. })));
         assert!(matches!(c.problem(&[info(2, x)], &[info(0, x)]), Err(ShapeError::UnsupportedType { tensor: "X", .. })));
-        assert!(matches!(c.problem(&[info(0, &[1 << 40, 1 << 40])], &[info(0, &[1 << 40, 1 << 40])]), Err(ShapeError::Problem(_))));
+        assert!(matches!(c.problem(&[info(0, &[1 << 40, 1 << 40])], &[info(0, &[1 << 40, 1 << 40])]), Err(ShapeError::RowTooLong { .. })));
+        assert!(matches!(c.problem(&[info(0, &[1 << 40, 1 << 30])], &[info(0, &[1 << 40, 1 << 30])]), Err(ShapeError::Problem(_))));
     }
 }
