@@ -234,10 +234,14 @@ struct HostCase {
     bias: Option<Vec<f64>>,
 }
 
+/// Host threads the harness generates and measures rows with.
+fn worker_threads() -> usize {
+    std::thread::available_parallelism().map_or(4, |n| n.get()).min(32)
+}
+
 /// Splits `rows` into one contiguous range per core and runs `work` on each.
 fn parallel_rows<T: Send>(rows: usize, cols: usize, work: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(32);
-    let per = rows.div_ceil(threads).max(1).max(4096 / cols.max(1));
+    let per = rows.div_ceil(worker_threads()).max(1).max(4096 / cols.max(1));
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..rows)
             .step_by(per)
@@ -253,8 +257,7 @@ fn parallel_rows<T: Send>(rows: usize, cols: usize, work: impl Fn(std::ops::Rang
 fn generate(case: &Case) -> HostCase {
     let cols = case.cols;
     let mut x = vec![0.0; case.rows * cols];
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()).min(32);
-    let rows_per_part = case.rows.div_ceil(threads).max(1);
+    let rows_per_part = case.rows.div_ceil(worker_threads()).max(1);
     std::thread::scope(|s| {
         for (part, chunk) in x.chunks_mut(rows_per_part * cols).enumerate() {
             s.spawn(move || {

@@ -8,8 +8,8 @@ use crate::accuracy::Rng;
 use crate::driver::check;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::launch::{launch_planned, LayerNorm};
-use crate::select::{can_vectorize, plan_with, LaunchPlan, PlanHints};
+use crate::launch::{launch_planned, plan_for, LayerNorm};
+use crate::select::{LaunchPlan, PlanHints};
 use crate::problem::{DevicePtrs, Problem};
 use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
 use std::sync::Arc;
@@ -132,7 +132,7 @@ impl Bench {
         let est_seconds = problem.min_bytes_moved() as f64 / (self.copy_gbps * 1e9) + self.empty_us * 1e-6;
         let calls_per_graph = ((GRAPH_SECONDS / est_seconds) as usize).clamp(20, 2000);
         let kernels = self.ln.kernels();
-        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs[0]), &kernels.limits, hints);
+        let plan = plan_for(kernels, &problem, &ptrs[0], hints);
         let graph = self.capture(|| {
             for i in 0..calls_per_graph {
                 // SAFETY: the buffers hold rows*cols elements of X and Y and cols of scale/bias, and

@@ -12,9 +12,10 @@ use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut
 use std::ffi::c_void;
 use std::sync::Arc;
 
-/// The plan a launch of `problem` on `ptrs` would use in the current context.
-pub fn plan_for(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs) -> LaunchPlan {
-    plan(problem, can_vectorize(problem, ptrs), &kernels.limits)
+/// The plan a launch of `problem` on `ptrs` uses in the kernels' context,
+/// with `hints` forced where they fit (default hints: the normal choice).
+pub fn plan_for(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, hints: PlanHints) -> LaunchPlan {
+    plan_with(problem, can_vectorize(problem, ptrs), &kernels.limits, hints)
 }
 
 /// Launches LayerNorm on `stream` in the context current on this thread.
@@ -44,7 +45,7 @@ pub unsafe fn launch_raw(problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUst
 /// As [`launch_raw`]; `kernels` must belong to the context current on this thread.
 pub(crate) unsafe fn launch_with(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUstream) -> Result<()> {
     // SAFETY: forwarded from the caller's contract.
-    unsafe { launch_planned(kernels, problem, ptrs, &plan_for(kernels, problem, ptrs), stream) }
+    unsafe { launch_planned(kernels, problem, ptrs, &plan_for(kernels, problem, ptrs, PlanHints::default()), stream) }
 }
 
 /// Launches with a given plan (benchmark sweeps use other plans than the default).
@@ -254,7 +255,7 @@ impl LayerNorm {
         let (bias_ptr, _bias_sync) = bias.map(|p| p.device_ptr(stream)).unzip();
         let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0) };
         ptrs.check(&problem)?;
-        let plan = plan_with(&problem, can_vectorize(&problem, &ptrs), &self.kernels.limits, hints);
+        let plan = plan_for(&self.kernels, &problem, &ptrs, hints);
         // SAFETY: every pointer comes from a live CudaSlice of this context
         // whose length was checked against the problem above; the stream
         // belongs to this context, which is bound to the thread.
