@@ -6,9 +6,12 @@
 //!   group of threads per row, several rows per block: X is read once and no
 //!   shared memory is touched. N chunks per thread, N in {1, 2, 4, 8}.
 //! - `SplitCached`: longer rows (or few rows) are split over a cluster of
-//!   blocks, each keeping its slice in shared memory: X is still read once.
-//! - `SplitStream`: slices too large for shared memory are re-read by the
-//!   later passes (from L2 when the working set fits).
+//!   blocks, each keeping its slice in shared memory (filled with cp.async on
+//!   sm_80+): X is still read once. FP32 rows past 1024 chunks and 16-bit
+//!   rows from 2048 chunks run here even when rows are many.
+//! - `SplitStream`: slices too large for shared memory, or few rows whose
+//!   cached slices would leave one block per SM, are re-read by the later
+//!   passes (from L2 when the working set fits).
 
 use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS};
 use crate::dtype::DType;
@@ -75,6 +78,10 @@ pub const VECTOR_BYTES: u64 = 16;
 pub const REGS_CHUNKS_PER_THREAD: [u32; 4] = [1, 2, 4, 8];
 /// Longest row (in chunks) the register variants hold: 512 threads x 8 chunks.
 pub const REGS_MAX_CHUNKS: u64 = TLN_MAX_THREADS_PER_BLOCK as u64 * 8;
+/// Threads per row the register variants widen to when rows are few.
+const REGS_FEW_ROWS_MAX_THREADS_PER_ROW: u32 = 256;
+/// 16-bit rows of this many chunks or more go to the split variants.
+const REGS_16BIT_SPLIT_CHUNKS: u64 = 2048;
 /// Blocks of fewer threads waste scheduler slots; row groups are packed up to this.
 const MIN_BLOCK_THREADS: u32 = 128;
 /// Chunks each thread of a split block should own at least (loads in flight).
@@ -166,10 +173,23 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Op
     if p.x_dtype() == DType::F32 && chunks > 4 * REGS_F32_MAX_THREADS_PER_ROW {
         return None;
     }
+    // 16-bit rows of 2048 chunks (16384 elements) and more: the split
+    // variant's cp.async-filled slice beat regs8 on the H100 (78.6% vs 76.2%
+    // of copy at 4096 x 16384 FP16, 75.1% vs 63.1% at 2048 x 32768); at 1536
+    // chunks regs8 still won (85.9% vs 73.4% at 16384 x 12288).
+    if p.x_dtype() != DType::F32 && chunks >= REGS_16BIT_SPLIT_CHUNKS {
+        return None;
+    }
     let mut best = None;
     // No more chunks per thread than a row has (a 3-element row gets 4, not 8).
     for n in [8u32, 4, 2, 1].into_iter().filter(|&n| n <= widest && n as u64 <= chunks.next_power_of_two()) {
         let Some(tpr) = fits(n) else { break };
+        // Few rows: spreading a row over more than 256 threads costs more in
+        // reductions than it saves (H100, 1 x 4096: FP16 regs2/256 3.39 us
+        // vs regs1/512 4.08 us; FP32 regs4/256 4.18 us vs regs2/512 4.89 us).
+        if tpr > REGS_FEW_ROWS_MAX_THREADS_PER_ROW && best.is_some() {
+            break;
+        }
         best = Some(n);
         if rows * tpr as u64 >= target {
             break;
@@ -212,10 +232,13 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
     if let Some(c) = forced_ctas.filter(|c| c.is_power_of_two() && (*c as u64) <= max_ctas) {
         ctas = c as u64;
     }
-    // A slice that fills an SM's shared memory leaves one block per SM and
-    // nothing to overlap its passes with (Nsight Compute: 12.5% occupancy at
-    // 32 x 2^20 FP16); streaming 8 smaller slices from L2 was faster there.
-    if slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() {
+    // With few rows, a slice that fills an SM's shared memory leaves one
+    // block per SM and nothing to overlap its passes with (Nsight Compute:
+    // 12.5% occupancy at 32 x 2^20 FP16); streaming 8 smaller slices from L2
+    // was faster there (37% vs 28% of copy). With many rows, the SMs take
+    // turns and the cached slice won (65% vs 52% at 2048 x 32768 FP32).
+    let few_rows = p.rows() < limits.sm_count as u64;
+    if few_rows && slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() {
         ctas = SPLIT_STREAM_CTAS;
         let slice_chunks = slice(ctas);
         return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits);
@@ -274,8 +297,18 @@ mod tests {
     }
 
     #[test]
+    fn a_single_long_row_takes_at_most_256_threads() {
+        let pl = plan(&prob(1, 4096, F16), true, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs2", 256));
+        let pl = plan(&prob(1, 4096, F32), true, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs4", 256));
+        let pl = plan(&prob(1, 768, F16), true, &H100);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs1", 96));
+    }
+
+    #[test]
     fn transformer_rows_use_registers() {
-        for (cols, x, name, tpr) in [(4096, F16, "regs8", 64), (8192, F16, "regs8", 128), (12288, F16, "regs8", 192), (16384, F16, "regs8", 256), (4096, F32, "regs4", 256)] {
+        for (cols, x, name, tpr) in [(4096, F16, "regs8", 64), (8192, F16, "regs8", 128), (12288, F16, "regs8", 192), (12288, BF16, "regs8", 192), (4096, F32, "regs4", 256)] {
             let pl = plan(&prob(4096, cols, x), true, &H100);
             assert_eq!((pl.variant.name(), pl.threads_per_row), (name, tpr), "{cols} {x}");
             assert_eq!(pl.block_threads, tpr.max(128));
@@ -306,6 +339,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn long_16bit_rows_split_into_cached_slices() {
+        for (rows, cols) in [(4096, 16384), (2048, 32768)] {
+            let pl = plan(&prob(rows, cols, F16), true, &H100);
+            assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes as u64), (Variant::SplitCached, 1, 2 * cols), "{rows}x{cols}");
+        }
+    }
+
+    #[test]
+    fn many_rows_keep_a_full_cached_slice_few_rows_stream() {
+        let pl = plan(&prob(2048, 32768, F32), true, &H100);
+        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 1));
+        let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
+        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
 
     #[test]
