@@ -200,6 +200,7 @@ fn build_tensorrt_plugin(_out_dir: &Path) {
     println!("cargo:rustc-env=TRT_LAYERNORM_TENSORRT_INCLUDE={}", trt_include.display());
 
     build_lean_harness(&trt_include, &cuda_include);
+    build_builtin_harness(&trt_include, &cuda_include);
 }
 
 /// `TENSORRT_INCLUDE_DIR`, `$TENSORRT_ROOT/include`, then the usual system locations.
@@ -274,4 +275,25 @@ fn build_lean_harness(trt_include: &Path, cuda_include: &Path) {
     println!("cargo:rustc-link-arg-tests={}", out_dir.join("libtln_lean_harness.a").display());
     println!("cargo:rustc-link-arg-tests=-lstdc++");
     println!("cargo:rustc-link-arg-tests=-ldl");
+}
+
+/// The C++ side of the `builtin` criterion group (`benches/layernorm.rs`):
+/// TensorRT's normalization layer against the plugin, through a libnvinfer
+/// loaded at run time. Linked into bench executables only.
+fn build_builtin_harness(trt_include: &Path, cuda_include: &Path) {
+    println!("cargo:rerun-if-changed=benches/builtin_harness.cpp");
+    let mut build = cc::Build::new();
+    build.cpp(true).std("c++17").file("benches/builtin_harness.cpp");
+    for dir in [trt_include, cuda_include] {
+        build.flag("-isystem").flag(dir.to_str().expect("UTF-8 include path"));
+    }
+    build.flag("-Wall").flag("-Wextra").cargo_metadata(false);
+    if env::var_os("TRT_LAYERNORM_WERROR").is_some() {
+        build.flag("-Werror");
+    }
+    build.compile("tln_builtin_harness");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!("cargo:rustc-link-arg-benches={}", out_dir.join("libtln_builtin_harness.a").display());
+    println!("cargo:rustc-link-arg-benches=-lstdc++");
+    println!("cargo:rustc-link-arg-benches=-ldl");
 }

@@ -33,6 +33,14 @@ for dir in .carry/lean/trt*; do
   grep -m1 "lean runtime:" "$log"
   grep -E "^  |^plugin:|PASS|skipped|FAIL|test result" "$log" | grep -v "^  lean runtime:"
   grep -A3 "panicked at" "$log" | grep -vE "^\s+[0-9]+:|stack backtrace|^--$"
+  # The `builtin` comparison harness against this runtime: it loads libnvinfer
+  # at run time and must stop, in one line, at the missing builder.
+  if [[ -x $dir/bench_layernorm ]]; then
+    TRT_LIBNVINFER=$lean TRT_LAYERNORM_PLUGIN_LIB=$PWD/$dir/libtrt_layernorm.so timeout 120 "$dir/bench_layernorm" --bench builtin \
+      >"$OUT/builtin-trt$major.log" 2>&1 || status=1
+    grep "^builtin" "$OUT/builtin-trt$major.log"
+    grep -q "has no builder" "$OUT/builtin-trt$major.log" || { echo "builtin harness: expected the no-builder skip"; status=1; }
+  fi
 done
 [[ $found == 1 ]] || { echo "nothing staged in .carry/lean/ (run scripts/stage-lean-gpu.sh)"; exit 2; }
 echo; [[ $status == 0 ]] && echo "lean-runtime suite: PASS" || echo "lean-runtime suite: FAILED (logs in $OUT)"

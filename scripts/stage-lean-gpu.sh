@@ -2,8 +2,9 @@
 # Stages the TensorRT lean-runtime suite for a GPU machine without Rust or
 # network (run scripts/run-lean-gpu.sh there). For each TensorRT major that
 # has a lean runtime on PyPI, it builds here, against that major's headers:
-#   - libtrt_layernorm.so (the plugin) and the test executable
-#     tests/plugin_lean_runtime.rs, release, debug info stripped;
+#   - libtrt_layernorm.so (the plugin), the test executable
+#     tests/plugin_lean_runtime.rs and the criterion bench (its `builtin`
+#     harness), release, debug info stripped;
 #   - libnvinfer_lean.so.<major> from the wheel (only that file), xz-compressed;
 # into .carry/lean/trt<major>/.
 #
@@ -35,6 +36,11 @@ for major in 10 11; do
   grep -q initTrtLayerNormPlugins "$tgt/release/libtrt_layernorm.so" || { echo "plugin not built (headers missing?)"; exit 1; }
   objcopy --strip-debug "$exe" "$out/plugin_lean_runtime"
   objcopy --strip-debug "$tgt/release/libtrt_layernorm.so" "$out/libtrt_layernorm.so"
+  # The criterion bench with the `builtin` comparison harness (needs these headers):
+  # against a lean runtime it must stop at "no builder", one line.
+  bench_json=$(scripts/with-cuda.sh cargo bench --bench layernorm --no-run --message-format=json 2>/dev/null)
+  bexe=$(jq -r 'select(.reason=="compiler-artifact" and .target.name=="layernorm" and .executable!=null) | .executable' <<<"$bench_json" | tail -n1)
+  objcopy --strip-debug "$bexe" "$out/bench_layernorm"
   unset TENSORRT_INCLUDE_DIR CARGO_TARGET_DIR
 
   # The lean runtime: only libnvinfer_lean.so.<major> from the wheel, compressed once and cached.
@@ -49,7 +55,7 @@ for major in 10 11; do
     xz -9e -T0 -c "$wheels/libnvinfer_lean.so.$major" >"$xzfile.tmp" && mv "$xzfile.tmp" "$xzfile"
   fi
   cp "$xzfile" "$out/"
-  (cd "$out" && sha256sum plugin_lean_runtime libtrt_layernorm.so "libnvinfer_lean.so.$major.xz" >SHA256SUMS)
+  (cd "$out" && sha256sum plugin_lean_runtime bench_layernorm libtrt_layernorm.so "libnvinfer_lean.so.$major.xz" >SHA256SUMS)
   du -sh "$out"
 done
 du -sh "$stage"

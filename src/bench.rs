@@ -144,6 +144,33 @@ impl Bench {
         Ok(Prepared { _buffers: buffers, graph, calls_per_graph, problem, plan })
     }
 
+    /// Device buffers for work launched outside this crate (the `builtin`
+    /// comparison's TensorRT engines): X of `elements` random values of
+    /// `dtype`, Y zeroed, as (buffers, X address, Y address).
+    pub fn foreign_io(&self, elements: usize, dtype: DType) -> Result<(Vec<CudaSlice<u8>>, u64, u64)> {
+        let x = self.stream.clone_htod(&random_bytes(elements, dtype)).map_err(drv("cuMemcpyHtoD"))?;
+        let y = self.stream.alloc_zeros::<u8>(elements * dtype.size_bytes()).map_err(drv("cuMemAlloc"))?;
+        let (xp, yp) = (x.device_ptr(&self.stream).0, y.device_ptr(&self.stream).0);
+        self.stream.synchronize().map_err(drv("cuStreamSynchronize"))?;
+        Ok((vec![x, y], xp, yp))
+    }
+
+    /// The bench stream's handle, for work launched outside this crate.
+    pub fn cu_stream(&self) -> sys::CUstream {
+        self.stream.cu_stream()
+    }
+
+    /// Median device time per call of `call` (work it puts on [`Bench::cu_stream`]),
+    /// `reps` calls back to back per trial, after a warm-up.
+    pub fn measure_foreign(&self, reps: usize, call: impl FnMut() -> Result<()>) -> Result<f64> {
+        Ok(self.median_seconds(call, reps)? * 1e6)
+    }
+
+    /// Device seconds of `calls` calls of `call` (for criterion's `iter_custom`).
+    pub fn time_foreign(&self, calls: u64, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
+        self.time_seconds(|| (0..calls).try_for_each(|_| call()))
+    }
+
     /// Median device time per call of a prepared shape.
     pub fn measure(&self, p: &Prepared) -> Result<Measurement> {
         let secs = self.median_seconds(|| p.graph.launch().map_err(drv("cuGraphLaunch")), 1)? / p.calls_per_graph as f64;
