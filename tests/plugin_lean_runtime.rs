@@ -75,6 +75,15 @@ mod lean {
         fn tln_lean_close(report: *mut c_char, len: usize) -> i32;
         fn tln_lean_memory_cycles(cycles: i32, before: *mut i64, after: *mut i64, report: *mut c_char, len: usize) -> i32;
         fn tln_lean_enqueue(case: *const TlnLeanCase, report: *mut c_char, len: usize) -> i32;
+        fn tln_lean_enqueue_timing(
+            case: *const TlnLeanCase,
+            batches: i32,
+            per_batch: i32,
+            sync: extern "C" fn(u64),
+            ns_per_call: *mut f64,
+            report: *mut c_char,
+            len: usize,
+        ) -> i32;
     }
 
     const MAJOR: &str = env!("TRT_LAYERNORM_TENSORRT_MAJOR");
@@ -295,6 +304,70 @@ mod lean {
                 handles.into_iter().map(|h| h.join().expect("plugin thread")).collect()
             });
             println!("  GPU: 8 threads x own stream, concurrent create/enqueue/clone/destroy for 3 s: {counts:?} cases, all bit-identical to launch_raw");
+            dispatch_overhead(&stream, versions);
+        }
+
+        /// The harness's stream synchronize between timed batches (no panic crosses back into C++).
+        extern "C" fn sync_stream(stream: u64) {
+            // SAFETY: the stream handle came from this test's live stream.
+            let _ = unsafe { result::stream::synchronize(stream as cudarc::driver::sys::CUstream) };
+        }
+
+        /// Host time per enqueue through the plugin interfaces against the
+        /// direct Rust launch, same shape, same stream, same batching (the
+        /// performance issue's dispatch target). Printed, never asserted.
+        fn dispatch_overhead(stream: &std::sync::Arc<cudarc::driver::CudaStream>, versions: &[i32]) {
+            const BATCHES: i32 = 41;
+            const PER_BATCH: i32 = 200;
+            let (rows, cols) = (1i64, 768i64);
+            let x = DeviceBuf::upload(&bytes_of(DType::F16, &values(768, 1)));
+            let scale = DeviceBuf::upload(&bytes_of(DType::F16, &values(768, 2)));
+            let bias = DeviceBuf::upload(&bytes_of(DType::F16, &values(768, 3)));
+            let y = DeviceBuf::zeroed(768 * 2);
+            let problem = Problem::new(rows as u64, cols as u64, DType::F16, DType::F16, Some(DType::F16), Some(DType::F16), 1e-5).expect("valid problem");
+            let ptrs = DevicePtrs { x: x.0, y: y.0, scale: scale.0, bias: bias.0 };
+            let mut direct = Vec::new();
+            for _ in 0..BATCHES {
+                let t0 = std::time::Instant::now();
+                for _ in 0..PER_BATCH {
+                    // SAFETY: buffers sized for the problem, in the current context, on its stream.
+                    unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.expect("direct launch");
+                }
+                direct.push(t0.elapsed().as_secs_f64() * 1e9 / PER_BATCH as f64);
+                stream.synchronize().expect("stream synchronize");
+            }
+            direct.sort_by(f64::total_cmp);
+            let direct_ns = direct[direct.len() / 2];
+            let mut line = format!("  dispatch: host time per enqueue, 1 x 768 FP16, median of {BATCHES} batches of {PER_BATCH}: direct launch_raw {:.2} us", direct_ns / 1e3);
+            for &version in versions {
+                let mut c = TlnLeanCase {
+                    version,
+                    epsilon: 1e-5,
+                    axis: -1,
+                    output_type: 0,
+                    nb_inputs: 3,
+                    types: [1, 1, 1, 1],
+                    nb_dims: 2,
+                    param_nb_dims: 1,
+                    inputs: [x.0, scale.0, bias.0],
+                    outputs: [y.0, 0, 0],
+                    stream: stream.cu_stream() as u64,
+                    ..Default::default()
+                };
+                c.dims[..2].copy_from_slice(&[rows, cols]);
+                c.param_dims[0] = cols;
+                let mut ns = 0f64;
+                let mut report = vec![0 as c_char; 1 << 12];
+                // SAFETY: the case describes live device buffers; out-pointer and report buffer valid for the call.
+                let failures = unsafe { tln_lean_enqueue_timing(&c, BATCHES, PER_BATCH, sync_stream, &mut ns, report.as_mut_ptr(), report.len()) };
+                stream.synchronize().expect("stream synchronize");
+                // SAFETY: NUL-terminated by the harness.
+                let text = unsafe { CStr::from_ptr(report.as_ptr()) }.to_string_lossy().into_owned();
+                assert_eq!(failures, 0, "timing enqueue v{version}: {text}");
+                let iface = if version == 1 { "IPluginV2DynamicExt" } else { "IPluginV3" };
+                line += &format!(", {iface}::enqueue {:.2} us ({:+.2} us)", ns / 1e3, (ns - direct_ns) / 1e3);
+            }
+            println!("{line}");
         }
 
         #[allow(clippy::too_many_arguments)]

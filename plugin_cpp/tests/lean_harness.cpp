@@ -5,6 +5,8 @@
 // Called from tests/plugin_lean_runtime.rs; linked into test executables only.
 #include <NvInferRuntime.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -842,5 +844,106 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
 #else
     CHECK(r, false, "version 2 needs TensorRT >= 10");
 #endif
+    return r.failures;
+}
+
+// Host time of the plugin's enqueue, as TensorRT calls it at run time: the
+// plugin is created and configured once (V2: createPlugin, configurePlugin,
+// initialize; V3: the runtime copy recreated from the serialized fields,
+// attached and shaped), then `batches` batches of `perBatch` enqueues into
+// outputs[0] are timed, `sync` (the caller's stream synchronize) running
+// between batches and outside the timing. *nsPerCall: the median batch's mean.
+extern "C" int tln_lean_enqueue_timing(TlnLeanCase const* c, int32_t batches, int32_t perBatch,
+    void (*sync)(uint64_t stream), double* nsPerCall, char* report, size_t reportLen)
+{
+    Report r{report, reportLen};
+    std::vector<int64_t> const x(c->dims, c->dims + c->nbDims);
+    std::vector<int64_t> const g(c->paramDims, c->paramDims + c->paramNbDims);
+    int32_t const n = c->nbInputs;
+    PluginTensorDesc io[4];
+    io[0] = desc(static_cast<DataType>(c->types[0]), x);
+    for (int32_t i = 1; i < n; ++i)
+    {
+        io[i] = desc(static_cast<DataType>(c->types[i]), g);
+    }
+    io[n] = desc(static_cast<DataType>(c->types[3]), x);
+    DynamicPluginTensorDesc dio[4];
+    for (int32_t i = 0; i <= n; ++i)
+    {
+        dio[i] = dyn(io[i]);
+    }
+    void const* ins[3] = {reinterpret_cast<void const*>(c->inputs[0]), reinterpret_cast<void const*>(c->inputs[1]),
+        reinterpret_cast<void const*>(c->inputs[2])};
+    void* outs[1] = {reinterpret_cast<void*>(c->outputs[0])};
+    auto stream = reinterpret_cast<cudaStream_t>(c->stream);
+    Fields f(c->epsilon, c->axis, c->outputType);
+
+    std::vector<double> perCall;
+    auto timeBatches = [&](auto&& enqueueOnce) {
+        for (int32_t b = 0; b < batches; ++b)
+        {
+            auto const t0 = std::chrono::steady_clock::now();
+            for (int32_t i = 0; i < perBatch; ++i)
+            {
+                if (enqueueOnce() != 0)
+                {
+                    CHECK(r, false, "enqueue failed: %s", state().logger.text().c_str());
+                    return;
+                }
+            }
+            auto const t1 = std::chrono::steady_clock::now();
+            sync(c->stream);
+            perCall.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / perBatch);
+        }
+    };
+
+    if (c->version == 1)
+    {
+        IPluginCreator* creator = findV1();
+        auto* p = creator != nullptr ? static_cast<IPluginV2DynamicExt*>(creator->createPlugin("ln", &f.fc)) : nullptr;
+        CHECK(r, p != nullptr, "createPlugin (version 1)");
+        if (p == nullptr)
+        {
+            return r.failures;
+        }
+        p->configurePlugin(dio, n, dio + n, 1);
+        CHECK(r, p->initialize() == 0, "initialize");
+        timeBatches([&] { return p->enqueue(io, io + n, ins, outs, nullptr, stream); });
+        p->terminate();
+        p->destroy();
+    }
+    else
+    {
+#if NV_TENSORRT_MAJOR >= 10
+        IPluginCreatorV3One* creator = findV3();
+        V3Parts v = parts(creator != nullptr ? creator->createPlugin("ln", &f.fc, TensorRTPhase::kBUILD) : nullptr);
+        CHECK(r, v.build != nullptr && v.runtime != nullptr, "createPlugin (version 2)");
+        if (v.build == nullptr || v.runtime == nullptr)
+        {
+            delete v.plugin;
+            return r.failures;
+        }
+        CHECK(r, v.build->configurePlugin(dio, n, dio + n, 1) == 0, "configurePlugin");
+        V3Parts w = parts(creator->createPlugin("ln", v.runtime->getFieldsToSerialize(), TensorRTPhase::kRUNTIME));
+        V3Parts a = parts(w.runtime != nullptr ? w.runtime->attachToContext(nullptr) : nullptr);
+        CHECK(r, a.runtime != nullptr && a.runtime->onShapeChange(io, n, io + n, 1) == 0, "attachToContext, onShapeChange");
+        if (a.runtime != nullptr)
+        {
+            timeBatches([&] { return a.runtime->enqueue(io, io + n, ins, outs, nullptr, stream); });
+        }
+        delete v.plugin;
+        delete w.plugin;
+        delete a.plugin;
+#else
+        CHECK(r, false, "version 2 needs TensorRT >= 10");
+#endif
+    }
+    if (perCall.empty())
+    {
+        CHECK(r, false, "no timed batch");
+        return r.failures;
+    }
+    std::sort(perCall.begin(), perCall.end());
+    *nsPerCall = perCall[perCall.size() / 2];
     return r.failures;
 }
