@@ -261,20 +261,7 @@ fn tensorrt_major(include: &Path) -> u32 {
 /// The C++ side of the lean-runtime test (`tests/plugin_lean_runtime.rs`),
 /// linked into test executables only.
 fn build_lean_harness(trt_include: &Path, cuda_include: &Path) {
-    let mut build = cc::Build::new();
-    build.cpp(true).std("c++17").file("plugin_cpp/tests/lean_harness.cpp").include("plugin_cpp/include");
-    for dir in [trt_include, cuda_include] {
-        build.flag("-isystem").flag(dir.to_str().expect("UTF-8 include path"));
-    }
-    build.flag("-Wall").flag("-Wextra").cargo_metadata(false);
-    if env::var_os("TRT_LAYERNORM_WERROR").is_some() {
-        build.flag("-Werror");
-    }
-    build.compile("tln_lean_harness");
-    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    println!("cargo:rustc-link-arg-tests={}", out_dir.join("libtln_lean_harness.a").display());
-    println!("cargo:rustc-link-arg-tests=-lstdc++");
-    println!("cargo:rustc-link-arg-tests=-ldl");
+    build_harness("plugin_cpp/tests/lean_harness.cpp", "tln_lean_harness", "tests", trt_include, cuda_include);
 }
 
 /// The C++ side of the `builtin` criterion group (`benches/layernorm.rs`):
@@ -282,8 +269,14 @@ fn build_lean_harness(trt_include: &Path, cuda_include: &Path) {
 /// loaded at run time. Linked into bench executables only.
 fn build_builtin_harness(trt_include: &Path, cuda_include: &Path) {
     println!("cargo:rerun-if-changed=benches/builtin_harness.cpp");
+    build_harness("benches/builtin_harness.cpp", "tln_builtin_harness", "benches", trt_include, cuda_include);
+}
+
+/// Compiles one C++ harness into lib<name>.a and links it into the `targets`
+/// (`tests` or `benches`) only, never into the library.
+fn build_harness(source: &str, name: &str, targets: &str, trt_include: &Path, cuda_include: &Path) {
     let mut build = cc::Build::new();
-    build.cpp(true).std("c++17").file("benches/builtin_harness.cpp");
+    build.cpp(true).std("c++17").file(source).include("plugin_cpp/include");
     for dir in [trt_include, cuda_include] {
         build.flag("-isystem").flag(dir.to_str().expect("UTF-8 include path"));
     }
@@ -291,9 +284,9 @@ fn build_builtin_harness(trt_include: &Path, cuda_include: &Path) {
     if env::var_os("TRT_LAYERNORM_WERROR").is_some() {
         build.flag("-Werror");
     }
-    build.compile("tln_builtin_harness");
+    build.compile(name);
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    println!("cargo:rustc-link-arg-benches={}", out_dir.join("libtln_builtin_harness.a").display());
-    println!("cargo:rustc-link-arg-benches=-lstdc++");
-    println!("cargo:rustc-link-arg-benches=-ldl");
+    println!("cargo:rustc-link-arg-{targets}={}", out_dir.join(format!("lib{name}.a")).display());
+    println!("cargo:rustc-link-arg-{targets}=-lstdc++");
+    println!("cargo:rustc-link-arg-{targets}=-ldl");
 }

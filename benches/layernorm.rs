@@ -98,6 +98,7 @@ mod builtin {
     use super::*;
     use std::ffi::{c_char, c_void, CStr, CString};
     use std::path::PathBuf;
+    use trt_layernorm::plugin::config::dtype_to_trt;
 
     extern "C" {
         fn tln_builtin_open(libnvinfer: *const c_char, plugin_lib: *const c_char, report: *mut c_char, len: usize) -> i32;
@@ -132,14 +133,6 @@ mod builtin {
         }
         let exe = std::env::current_exe().expect("bench executable path");
         exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").join("libtrt_layernorm.so")
-    }
-
-    fn trt_code(d: DType) -> i32 {
-        match d {
-            DType::F32 => 0,
-            DType::F16 => 1,
-            DType::BF16 => 7,
-        }
     }
 
     pub fn run(c: &mut Criterion) {
@@ -185,7 +178,7 @@ mod builtin {
                 for (kind, name) in KINDS.iter().enumerate() {
                     report.fill(0);
                     // SAFETY: x and y hold rows*cols elements of dtype on this device; report buffer of the given length.
-                    let engine = unsafe { tln_builtin_engine(kind as i32, trt_code(dtype), rows as i64, cols as i64, x, y, report.as_mut_ptr(), report.len()) };
+                    let engine = unsafe { tln_builtin_engine(kind as i32, dtype_to_trt(dtype), rows as i64, cols as i64, x, y, report.as_mut_ptr(), report.len()) };
                     if engine.is_null() {
                         println!("builtin_{dtype}/{rows}x{cols}/{name}: {}", report_text(&report));
                         continue;

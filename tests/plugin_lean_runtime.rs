@@ -193,14 +193,7 @@ mod lean {
     mod gpu {
         use super::*;
         use cudarc::driver::{result, CudaContext};
-
-        fn trt_code(d: DType) -> i32 {
-            match d {
-                DType::F32 => 0,
-                DType::F16 => 1,
-                DType::BF16 => 7,
-            }
-        }
+        use trt_layernorm::plugin::config::dtype_to_trt;
 
         fn bytes_of(d: DType, vals: &[f32]) -> Vec<u8> {
             match d {
@@ -346,7 +339,7 @@ mod lean {
                     axis: -1,
                     output_type: 0,
                     nb_inputs: 3,
-                    types: [1, 1, 1, 1],
+                    types: [dtype_to_trt(DType::F16); 4],
                     nb_dims: 2,
                     param_nb_dims: 1,
                     inputs: [x.0, scale.0, bias.0],
@@ -427,7 +420,7 @@ mod lean {
                 axis,
                 output_type,
                 nb_inputs,
-                types: [trt_code(x_t), trt_code(scale_t), trt_code(bias_t), trt_code(y_t)],
+                types: [dtype_to_trt(x_t), dtype_to_trt(scale_t), dtype_to_trt(bias_t), dtype_to_trt(y_t)],
                 nb_dims: rank,
                 param_nb_dims: rank - a as i32,
                 inputs: [x.0, scale.0, bias.0],

@@ -730,27 +730,44 @@ struct TlnLeanCase
     uint64_t stream;
 };
 
+// A case's tensors as TensorRT describes them to a plugin: io[0..n) the
+// inputs, io[n] the output; dio the same as dynamic descriptors.
+struct CaseTensors
+{
+    PluginTensorDesc io[4];
+    DynamicPluginTensorDesc dio[4];
+    void const* ins[3];
+
+    explicit CaseTensors(TlnLeanCase const& c)
+    {
+        std::vector<int64_t> const x(c.dims, c.dims + c.nbDims);
+        std::vector<int64_t> const g(c.paramDims, c.paramDims + c.paramNbDims);
+        io[0] = desc(static_cast<DataType>(c.types[0]), x);
+        for (int32_t i = 1; i < c.nbInputs; ++i)
+        {
+            io[i] = desc(static_cast<DataType>(c.types[i]), g);
+        }
+        io[c.nbInputs] = desc(static_cast<DataType>(c.types[3]), x);
+        for (int32_t i = 0; i <= c.nbInputs; ++i)
+        {
+            dio[i] = dyn(io[i]);
+        }
+        for (int32_t i = 0; i < 3; ++i)
+        {
+            ins[i] = reinterpret_cast<void const*>(c.inputs[i]);
+        }
+    }
+};
+
 // Creates the plugin from the registry, configures and enqueues it (and its
 // round-tripped and cloned copies) on the caller's device buffers.
 extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t reportLen)
 {
     Report r{report, reportLen};
-    std::vector<int64_t> const x(c->dims, c->dims + c->nbDims);
-    std::vector<int64_t> const g(c->paramDims, c->paramDims + c->paramNbDims);
-    PluginTensorDesc io[4];
-    io[0] = desc(static_cast<DataType>(c->types[0]), x);
-    for (int32_t i = 1; i < c->nbInputs; ++i)
-    {
-        io[i] = desc(static_cast<DataType>(c->types[i]), g);
-    }
-    io[c->nbInputs] = desc(static_cast<DataType>(c->types[3]), x);
-    DynamicPluginTensorDesc dio[4];
-    for (int32_t i = 0; i <= c->nbInputs; ++i)
-    {
-        dio[i] = dyn(io[i]);
-    }
-    void const* ins[3] = {reinterpret_cast<void const*>(c->inputs[0]), reinterpret_cast<void const*>(c->inputs[1]),
-        reinterpret_cast<void const*>(c->inputs[2])};
+    CaseTensors const tensors(*c);
+    PluginTensorDesc const* io = tensors.io;
+    DynamicPluginTensorDesc const* dio = tensors.dio;
+    void const* const* ins = tensors.ins;
     auto stream = reinterpret_cast<cudaStream_t>(c->stream);
     Fields f(c->epsilon, c->axis, c->outputType);
     int32_t const n = c->nbInputs;
@@ -857,23 +874,11 @@ extern "C" int tln_lean_enqueue_timing(TlnLeanCase const* c, int32_t batches, in
     void (*sync)(uint64_t stream), double* nsPerCall, char* report, size_t reportLen)
 {
     Report r{report, reportLen};
-    std::vector<int64_t> const x(c->dims, c->dims + c->nbDims);
-    std::vector<int64_t> const g(c->paramDims, c->paramDims + c->paramNbDims);
+    CaseTensors const tensors(*c);
+    PluginTensorDesc const* io = tensors.io;
+    DynamicPluginTensorDesc const* dio = tensors.dio;
+    void const* const* ins = tensors.ins;
     int32_t const n = c->nbInputs;
-    PluginTensorDesc io[4];
-    io[0] = desc(static_cast<DataType>(c->types[0]), x);
-    for (int32_t i = 1; i < n; ++i)
-    {
-        io[i] = desc(static_cast<DataType>(c->types[i]), g);
-    }
-    io[n] = desc(static_cast<DataType>(c->types[3]), x);
-    DynamicPluginTensorDesc dio[4];
-    for (int32_t i = 0; i <= n; ++i)
-    {
-        dio[i] = dyn(io[i]);
-    }
-    void const* ins[3] = {reinterpret_cast<void const*>(c->inputs[0]), reinterpret_cast<void const*>(c->inputs[1]),
-        reinterpret_cast<void const*>(c->inputs[2])};
     void* outs[1] = {reinterpret_cast<void*>(c->outputs[0])};
     auto stream = reinterpret_cast<cudaStream_t>(c->stream);
     Fields f(c->epsilon, c->axis, c->outputType);
