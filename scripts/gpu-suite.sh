@@ -3,10 +3,12 @@
 # scripts/stage-gpu.sh put in .carry/gpu/. Logs go to $OUT (or ./gpu-logs).
 #   accuracy: GPU accuracy suite, selftest
 #   sanitize: compute-sanitizer memcheck/racecheck/initcheck/synccheck over the suite (small cases)
-#   bench:    kernel benchmark table and the PyTorch comparison
+#   bench:    kernel benchmark table, criterion, and the peers run
+#   peers:    ours vs torch eager, torch.compile and the Triton two-pass baseline (benches/peers.py)
 #   sweep:    the register variants forced to 1, 2, 4, 8 chunks per thread (tuning the selection)
 #   profile:  Nsight Compute read of the main variants
 #   stalls:   Nsight Compute stall reasons on the shapes that miss their targets
+#   inst:     Nsight Compute thread-instructions per element of ours, DRAM %, time, registers
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=.carry/gpu
@@ -68,8 +70,15 @@ bench() {
   step "bench (ours)"; timeout 150 $B/trt-layernorm bench | tee "$OUT/bench.log" || status=1
   step "criterion"; timeout 200 $B/bench_layernorm --bench --noplot >"$OUT/criterion.log" 2>&1 || status=1
   grep -E "^  |skipped|builtin|time:" "$OUT/criterion.log" | head -60
-  step "compare with PyTorch"
-  timeout 200 python3 benches/compare_pytorch.py --bin $B/trt-layernorm --json-out "$OUT/compare.json" | tee "$OUT/compare.log" || status=1
+  peers
+}
+
+# Ours (in its own process, first) against the peers timed in this one. The
+# JSON is what benches/results/<gpu>-<date>.json commits. Alone, this step
+# fits in one 10-minute command.
+peers() {
+  step "peers: ours vs torch eager, torch.compile, Triton two-pass"
+  timeout 560 python3 benches/peers.py -v --bin $B/trt-layernorm --json-out "$OUT/peers.json" | tee "$OUT/peers.log" || status=1
 }
 
 # Stall reasons (average warps stalled per issued instruction) on the shapes
@@ -89,14 +98,65 @@ stalls() {
   done
 }
 
+# Thread instructions per element of ours: smsp__thread_inst_executed counts
+# thread instructions (smsp__inst_executed counts warp instructions, and x32
+# overstates where lanes idle). Issue #10's budget: about 16 per element for
+# a 16-bit LayerNorm to stay memory-bound on the H200.
+inst() {
+  NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+  local m=smsp__thread_inst_executed.sum,smsp__inst_executed.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed
+  m+=,gpu__time_duration.sum,launch__registers_per_thread
+  step "ncu instructions per element (ours)"
+  printf '%-5s %-11s %-26s %12s %11s %6s %9s %5s\n' dtype shape kernel thr-inst/el warp-inst/el dram% us regs | tee "$OUT/ncu-inst.txt"
+  for d in f16 bf16 f32; do
+    for s in 8192x8192 4096x768 256x65536 32x1048576 1x768; do
+      # Every tln_ kernel but tln_empty, whose reference launches the bench runs first.
+      timeout 120 "$NCU" --clock-control none -k regex:'^tln_([^e]|e[^m])' --launch-skip 2 --launch-count 1 \
+        --csv --print-units base --metrics "$m" \
+        $B/trt-layernorm bench --dtypes "$d" --shapes "$s" >"$OUT/ncu-inst-one.csv" 2>&1 || status=1
+      ncu_per_element "$d" "$s" <"$OUT/ncu-inst-one.csv" | tee -a "$OUT/ncu-inst.txt" || status=1
+    done
+  done
+  rm -f "$OUT/ncu-inst-one.csv"
+}
+
+# ncu --csv (details page, base units) on stdin -> one line per profiled
+# kernel, the instruction counts divided by the shape's elements.
+ncu_per_element() {
+  python3 -c '
+import csv, sys
+dtype, shape = sys.argv[1:3]
+m, h = map(int, shape.split("x"))
+elements = m * h
+lines = sys.stdin.read().splitlines()
+start = next((i for i, l in enumerate(lines) if l.startswith(chr(34) + "ID")), None)
+if start is None:
+    print(f"{dtype:<5} {shape:<11} no ncu results: " + " | ".join(lines[-3:]))
+    sys.exit(1)
+kernels = {}
+for r in csv.DictReader(lines[start:]):
+    value = (r.get("Metric Value") or "").replace(",", "")
+    if r.get("Metric Name") and value.replace(".", "", 1).isdigit():
+        kernels.setdefault((r["ID"], r["Kernel Name"]), {})[r["Metric Name"]] = float(value)
+names = ["smsp__thread_inst_executed.sum", "smsp__inst_executed.sum",
+         "dram__throughput.avg.pct_of_peak_sustained_elapsed", "gpu__time_duration.sum", "launch__registers_per_thread"]
+for (_, kernel), v in kernels.items():
+    thread_inst, warp_inst, dram, ns, regs = (v.get(n, float("nan")) for n in names)
+    print(f"{dtype:<5} {shape:<11} {kernel[:26]:<26} {thread_inst / elements:>12.2f} {warp_inst / elements:>11.3f}"
+          f" {dram:>6.1f} {ns * 1e-3:>9.2f} {regs:>5.0f}")
+' "$1" "$2"
+}
+
 case "${1:-all}" in
   accuracy) accuracy ;;
   sanitize) sanitize ;;
   bench) bench ;;
+  peers) peers ;;
+  inst) inst ;;
   sweep) sweep ;;
   profile) profile ;;
   stalls) stalls ;;
   all) accuracy; sanitize; bench ;;
-  *) echo "usage: $0 [accuracy|sanitize|bench|sweep|profile|stalls|all]"; exit 2 ;;
+  *) echo "usage: $0 [accuracy|sanitize|bench|peers|sweep|profile|stalls|inst|all]"; exit 2 ;;
 esac
 exit $status

@@ -36,7 +36,7 @@ enum Command {
         /// Scale and bias in X's type (as in the anchors); --no-affine to drop them.
         #[arg(long)]
         no_affine: bool,
-        /// One JSON object per line instead of a table (for benches/compare_pytorch.py).
+        /// One JSON object per line instead of a table (for benches/peers.py).
         #[arg(long)]
         json: bool,
         /// Also time the register variant forced to these chunks per thread (1,2,4,8), where a row fits.
