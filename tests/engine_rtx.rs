@@ -1,0 +1,371 @@
+//! Real engines: FP32LayerNorm through a real TensorRT ONNX parser and builder.
+//!
+//! The builder is NVIDIA's TensorRT-RTX 1.7 (PyPI `tensorrt-rtx-cu13`, pinned in
+//! `scripts/with-rtx.sh`, which installs it once into
+//! `~/.cache/trt-layernorm/rtx-venv` and puts the `libtensorrt_rtx.so` name its
+//! parser dlopens for plugin nodes on `LD_LIBRARY_PATH`). It builds plans on a
+//! machine without a GPU (ahead-of-time). For every committed transformer
+//! fixture (BERT, GPT-2 and ViT blocks, opsets 13 and 17, FP32 and FP16; PyTorch
+//! exports and their synthetic twins) and for the FP16-converted forms of
+//! `tests/fp16_models` (LayerNormalization and decomposed LayerNorms on FP16
+//! tensors, and inside a converter's Casts), the test patches the model with
+//! `trt-layernorm patch --plugin-version 2`, and in a child Python process
+//! (`tests/engine/rtx_build.py`: an abort inside TensorRT cannot kill the test)
+//! parses and builds it, and asserts:
+//! - the parsed network has one PLUGIN_V3 layer per FP32LayerNorm node, named
+//!   after the node, and no NORMALIZATION layer is left;
+//! - the plan builds and carries every plugin layer (its name and the
+//!   `FP32LayerNorm` creator name are in the serialized plan);
+//! - the unpatched model builds into Myelin ForeignNode layers only: its
+//!   LayerNorms are inside a ForeignNode (the fusion this project exists for);
+//! - version "1" nodes (IPluginV2DynamicExt) fail to parse with TensorRT-RTX's
+//!   message ("imports IPluginV3 plugins ... only"), and the process exits normally;
+//! - a node with a bad field (epsilon = -1) fails with our creator's message.
+//!
+//! Prints one line per model (to stderr, so `cargo test` shows it). Skipped
+//! with one line where the plugin classes were not compiled (no TensorRT
+//! headers: `cfg(trt_plugin)` unset by build.rs), where they were compiled
+//! against 8.6 headers (no IPluginV3), or when `TRT_LAYERNORM_SKIP_RTX=1`.
+//! The plugin library is the `libtrt_layernorm.so` that `cargo test` links into
+//! `target/<profile>/deps/` (`TRT_LAYERNORM_PLUGIN_LIB` overrides).
+//! e.g. `TENSORRT_INCLUDE_DIR=/opt/tensorrt-headers/11.1/include scripts/with-cuda.sh
+//! cargo test --release --test engine_rtx`
+
+use std::io::Write;
+
+/// Uncaptured, so that `cargo test` shows it without `--nocapture`.
+fn say(line: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+#[cfg(not(trt_plugin))]
+#[test]
+fn engine_rtx() {
+    say("engine_rtx: skipped: the TensorRT plugin classes were not compiled (no TensorRT headers; set TENSORRT_INCLUDE_DIR to 10.x/11.x headers to build engines with TensorRT-RTX)");
+}
+
+#[cfg(trt_plugin)]
+#[test]
+fn engine_rtx() {
+    rtx::run();
+}
+
+#[cfg(trt_plugin)]
+mod fp16_models;
+
+#[cfg(trt_plugin)]
+mod rtx {
+    use super::{fp16_models, say};
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Output, Stdio};
+    use trt_layernorm::onnx::io::{read_model, write_model_atomic};
+
+    const MAJOR: &str = env!("TRT_LAYERNORM_TENSORRT_MAJOR");
+    const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+    const PATCH: &str = env!("CARGO_BIN_EXE_trt-layernorm");
+    const V1_REFUSED: &str = "TensorRT-RTX imports IPluginV3 plugins registered with an IPluginCreatorV3One creator only";
+
+    /// The transformer blocks of tests/fixtures/onnx (see its README).
+    const FIXTURES: &[&str] = &[
+        "torch_bert_block_op13",
+        "torch_bert_block_op17",
+        "torch_gpt2_block_op13",
+        "torch_gpt2_block_op17",
+        "torch_gpt2_block_fp16_op13",
+        "torch_gpt2_block_fp16_op17",
+        "torch_vit_block_op13",
+        "torch_vit_block_op17",
+        "synthetic_bert_block_op13",
+        "synthetic_bert_block_op17",
+        "synthetic_gpt2_block_op13",
+        "synthetic_gpt2_block_op17",
+        "synthetic_gpt2_block_fp16_op13",
+        "synthetic_gpt2_block_fp16_op17",
+        "synthetic_vit_block_op13",
+        "synthetic_vit_block_op17",
+    ];
+
+    fn plugin_path() -> PathBuf {
+        if let Some(p) = std::env::var_os("TRT_LAYERNORM_PLUGIN_LIB") {
+            return PathBuf::from(p);
+        }
+        // `cargo test` links the cdylib into deps/ (next to this test) without copying it up
+        // to target/<profile>/, where `cargo build` puts it.
+        let exe = std::env::current_exe().expect("test executable path");
+        let deps = exe.parent().expect("target/<profile>/deps");
+        let here = deps.join("libtrt_layernorm.so");
+        if here.is_file() {
+            return here;
+        }
+        deps.parent().expect("target/<profile>").join("libtrt_layernorm.so")
+    }
+
+    struct TempDir(PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// `trt-layernorm patch`; returns the plugin node names from its summary.
+    fn patch(input: &Path, output: &Path, version: &str) -> Vec<String> {
+        let out = Command::new(PATCH)
+            .arg("patch")
+            .arg(input)
+            .arg("-o")
+            .arg(output)
+            .args(["--plugin-version", version])
+            .output()
+            .expect("run trt-layernorm patch");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "patch {} failed: {}{}", input.display(), text, String::from_utf8_lossy(&out.stderr));
+        let replaced: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("replaced ")?.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no `replaced N` line in the patch summary:\n{text}"));
+        let names: Vec<String> =
+            text.lines().filter_map(|l| l.trim_start().strip_prefix("+ ")?.split_once(": ").map(|(n, _)| n.to_string())).collect();
+        assert_eq!(names.len(), replaced, "summary lists {} plugin nodes for `replaced {replaced}`:\n{text}", names.len());
+        assert!(replaced > 0, "{}: nothing replaced", input.display());
+        names
+    }
+
+    /// Runs the Python driver on `models`; returns its exit status, the JSON objects and its stderr.
+    fn drive(cmd: &mut Command, plugin: &Path, models: &[PathBuf]) -> (Output, Vec<Value>) {
+        let out = cmd
+            .arg(Path::new(ROOT).join("tests/engine/rtx_build.py"))
+            .arg("--plugin")
+            .arg(plugin)
+            .args(models)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run tests/engine/rtx_build.py");
+        let objects = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("driver printed bad JSON ({e}): {l}")))
+            .collect();
+        (out, objects)
+    }
+
+    fn with_rtx() -> Command {
+        let mut c = Command::new(Path::new(ROOT).join("scripts/with-rtx.sh"));
+        c.arg("python");
+        c
+    }
+
+    fn exit_text(out: &Output) -> String {
+        use std::os::unix::process::ExitStatusExt;
+        match (out.status.code(), out.status.signal()) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(s)) => format!("killed by signal {s}{}", if s == 6 { " (SIGABRT)" } else { "" }),
+            _ => "unknown status".into(),
+        }
+    }
+
+    fn strs(v: &Value) -> Vec<String> {
+        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect()).unwrap_or_default()
+    }
+
+    fn layers_of_type(result: &Value, prefix: &str) -> Vec<String> {
+        result["network_layers"]
+            .as_array()
+            .expect("network_layers")
+            .iter()
+            .filter(|l| l["type"].as_str().is_some_and(|t| t.starts_with(prefix)))
+            .map(|l| l["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn engine_layers(result: &Value) -> Vec<(String, String)> {
+        result["engine_layers"]
+            .as_array()
+            .map(|a| a.iter().map(|l| (l["kind"].as_str().unwrap_or("").into(), l["name"].as_str().unwrap_or("").into())).collect())
+            .unwrap_or_default()
+    }
+
+    fn is_foreign_node((kind, name): &(String, String)) -> bool {
+        kind == "Myelin" && name.contains("ForeignNode")
+    }
+
+    fn describe(layers: &[(String, String)]) -> String {
+        let foreign = layers.iter().filter(|l| is_foreign_node(l)).count();
+        format!("{} engine layer(s), {foreign} Myelin ForeignNode(s)", layers.len())
+    }
+
+    pub fn run() {
+        if std::env::var_os("TRT_LAYERNORM_SKIP_RTX").is_some_and(|v| v == "1") {
+            say("engine_rtx: skipped: TRT_LAYERNORM_SKIP_RTX=1");
+            return;
+        }
+        if MAJOR.parse::<u32>().unwrap_or(0) < 10 {
+            say(format!(
+                "engine_rtx: skipped: built against TensorRT {MAJOR} headers, which have no IPluginV3 (TensorRT-RTX takes V3 plugins only; build with 10.x/11.x headers)"
+            ));
+            return;
+        }
+        let plugin = plugin_path();
+        let bytes = std::fs::read(&plugin).unwrap_or_else(|e| panic!("plugin library {}: {e} (cargo build it first)", plugin.display()));
+        assert!(
+            bytes.windows(24).any(|w| w == b"initTrtLayerNormPlugins\0"),
+            "{} has no TensorRT entry points although this test was built with TensorRT {MAJOR} headers: rebuild it with the same TENSORRT_INCLUDE_DIR",
+            plugin.display()
+        );
+        drop(bytes);
+
+        // Install (once) and find the venv's python; the installer's messages go to stderr.
+        let install = Command::new(Path::new(ROOT).join("scripts/with-rtx.sh"))
+            .arg("--install-only")
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/with-rtx.sh");
+        assert!(install.status.success(), "scripts/with-rtx.sh --install-only failed ({})", exit_text(&install));
+        let python = PathBuf::from(String::from_utf8_lossy(&install.stdout).trim());
+
+        let tmp = TempDir(std::env::temp_dir().join(format!("trt-layernorm-engine-rtx-{}", std::process::id())));
+        std::fs::create_dir_all(&tmp.0).expect("create temp dir");
+        let fixtures = Path::new(ROOT).join("tests/fixtures/onnx");
+
+        // The fixtures, and the FP16-converted forms of tests/fp16_models written out.
+        let mut models: Vec<(String, PathBuf)> =
+            FIXTURES.iter().map(|name| (name.to_string(), fixtures.join(format!("{name}.onnx")))).collect();
+        for case in fp16_models::all() {
+            let path = tmp.0.join(format!("{}.onnx", case.name));
+            write_model_atomic(&case.model, &path).expect("write an FP16 model");
+            models.push((case.name.to_string(), path));
+        }
+
+        // Patch every model with both plugin versions.
+        let mut originals = Vec::new();
+        let mut v2 = Vec::new();
+        let mut v1 = Vec::new();
+        let mut expected = Vec::new();
+        for (name, original) in &models {
+            let p2 = tmp.0.join(format!("{name}.v2.onnx"));
+            let p1 = tmp.0.join(format!("{name}.v1.onnx"));
+            expected.push(patch(original, &p2, "2"));
+            assert_eq!(patch(original, &p1, "1"), *expected.last().unwrap());
+            originals.push(original.clone());
+            v2.push(p2);
+            v1.push(p1);
+        }
+        // A V3 node with a field our creator refuses.
+        let bad = tmp.0.join("bad_epsilon.v2.onnx");
+        let mut model = read_model(&v2[0]).expect("read a patched model");
+        let node = model.graph.mut_or_insert_default().node.iter_mut().find(|n| n.op_type() == "FP32LayerNorm").expect("a plugin node");
+        node.attribute.iter_mut().find(|a| a.name() == "epsilon").expect("epsilon attribute").f = Some(-1.0);
+        write_model_atomic(&model, &bad).expect("write the bad-field model");
+
+        // Patched (V3) and unpatched models, plus the bad one, in one builder process.
+        let mut all: Vec<PathBuf> = v2.iter().chain(&originals).cloned().collect();
+        all.push(bad.clone());
+        let (out, results) = drive(&mut with_rtx(), &plugin, &all);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "rtx_build.py: {}\n{stderr}", exit_text(&out));
+        assert_eq!(results.len(), all.len() + 1, "one header and one result per model expected; stderr:\n{stderr}");
+        let header = &results[0];
+        assert_eq!(strs(&header["creators"]), ["1", "2"], "load_library registered {:?}", header["creators"]);
+        say(format!(
+            "engine_rtx: TensorRT-RTX {} builder (CPU, ahead-of-time), {} (TensorRT {MAJOR} headers), creators FP32LayerNorm v1+v2",
+            header["tensorrt_rtx"].as_str().unwrap_or("?"),
+            plugin.display()
+        ));
+        let results = &results[1..];
+        let mut failures = Vec::new();
+
+        for (i, (name, _)) in models.iter().enumerate() {
+            let (patched, unpatched) = (&results[i], &results[models.len() + i]);
+            let want: BTreeSet<&str> = expected[i].iter().map(String::as_str).collect();
+            let n = want.len();
+            let mut why = Vec::new();
+            // Patched: one plugin layer per node, all in the plan.
+            let plugins = layers_of_type(patched, "PLUGIN");
+            let v3 = layers_of_type(patched, "PLUGIN_V3");
+            if patched["parsed"] != true {
+                why.push(format!("patched model did not parse: {:?}", strs(&patched["parse_errors"])));
+            }
+            if v3.len() != n || plugins.len() != n || v3.iter().map(String::as_str).collect::<BTreeSet<_>>() != want {
+                why.push(format!("plugin layers {plugins:?} (V3: {}), FP32LayerNorm nodes {want:?}", v3.len()));
+            }
+            let norms = layers_of_type(patched, "NORMALIZATION");
+            if !norms.is_empty() {
+                why.push(format!("normalization layers left: {norms:?}"));
+            }
+            let counts = &patched["plan_counts"];
+            if patched["built"] != true {
+                why.push(format!("patched plan did not build: {:?}", strs(&patched["logged_errors"])));
+            } else {
+                let missing: Vec<&str> = want.iter().copied().filter(|p| counts[*p].as_u64().unwrap_or(0) == 0).collect();
+                let creator = counts["FP32LayerNorm"].as_u64().unwrap_or(0);
+                if !missing.is_empty() || creator < n as u64 {
+                    why.push(format!("plan lacks plugin layers {missing:?}, names FP32LayerNorm {creator} times for {n} layers"));
+                }
+            }
+            // Unpatched: builds, and every engine layer is a Myelin ForeignNode.
+            let before = engine_layers(unpatched);
+            if unpatched["built"] != true {
+                why.push(format!("unpatched plan did not build: {:?}", strs(&unpatched["logged_errors"])));
+            } else if before.is_empty() || !before.iter().all(is_foreign_node) {
+                why.push(format!("unpatched engine layers are not all Myelin ForeignNodes: {before:?}"));
+            }
+            let after = engine_layers(patched);
+            say(format!(
+                "  {name:<31} {n} FP32LayerNorm -> {} PLUGIN_V3 layers, plan {} B carries all {n}; engine: {} (unpatched: {}){}",
+                v3.len(),
+                patched["plan_bytes"].as_u64().unwrap_or(0),
+                describe(&after),
+                describe(&before),
+                if why.is_empty() { String::new() } else { "  <-- FAIL".into() }
+            ));
+            failures.extend(why.into_iter().map(|w| format!("{name}: {w}")));
+        }
+
+        // The bad field: refused by our creator, with its message in the builder's logger
+        // (11.x headers: TensorRT-RTX's ILogger/ILoggerFinder are 11's) or on stderr.
+        let bad_result = results.last().unwrap();
+        let our_message = "FP32LayerNorm: createPlugin (version 2): plugin field `epsilon`";
+        let in_logger = strs(&bad_result["logged_errors"]).iter().any(|m| m.contains(our_message));
+        let in_stderr = stderr.contains(our_message);
+        if bad_result["parsed"] != false || !(in_logger || in_stderr) {
+            failures.push(format!("bad epsilon: parsed {}, our message logged {in_logger}, on stderr {in_stderr}", bad_result["parsed"]));
+        }
+        if MAJOR == "11" && !in_logger {
+            failures.push("bad epsilon: built with 11.x headers, yet our message did not reach the builder's logger".into());
+        }
+        say(format!(
+            "  bad epsilon (-1): parse refused, our error {}",
+            if in_logger { "in the builder's logger" } else { "on stderr (not the builder's logger)" }
+        ));
+
+        // Version 1: refused by the parser with its message, and the process lives on.
+        let (out1, results1) = drive(&mut with_rtx(), &plugin, &v1);
+        let refused = results1.iter().skip(1).filter(|r| r["parsed"] == false && strs(&r["parse_errors"]).iter().any(|e| e.contains(V1_REFUSED))).count();
+        if !out1.status.success() || refused != v1.len() {
+            failures.push(format!(
+                "version 1: {} of {} refused with \"{V1_REFUSED}\"; process {}:\n{}",
+                refused,
+                v1.len(),
+                exit_text(&out1),
+                String::from_utf8_lossy(&out1.stderr)
+            ));
+        }
+        say(format!("  version \"1\" nodes: {refused}/{} models refused by the parser (\"...{}\"), driver {}", v1.len(), &V1_REFUSED[13..], exit_text(&out1)));
+
+        // The library-name trap, shown (not asserted: it is NVIDIA's behaviour): a V3 node
+        // without libtensorrt_rtx.so on LD_LIBRARY_PATH.
+        let mut bare = Command::new(&python);
+        bare.env_remove("LD_LIBRARY_PATH");
+        let (out0, results0) = drive(&mut bare, &plugin, &v2[..1]);
+        let parsed0 = results0.get(1).map(|r| r["parsed"] == true).unwrap_or(false);
+        say(format!(
+            "  without libtensorrt_rtx.so on LD_LIBRARY_PATH: driver {}{}",
+            exit_text(&out0),
+            if parsed0 { ", parsed" } else { "" }
+        ));
+
+        assert!(failures.is_empty(), "engine_rtx failures:\n  {}", failures.join("\n  "));
+        say(format!("engine_rtx: ok: {} models, {} FP32LayerNorm layers built into plans", models.len(), expected.iter().map(Vec::len).sum::<usize>()));
+    }
+}
