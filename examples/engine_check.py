@@ -4,24 +4,30 @@
   python3 examples/engine_check.py --plugin target/release/libtrt_layernorm.so \
       [--original M.onnx] [--patched M.plugin.onnx] [--trt-layernorm target/release/trt-layernorm]
 
-1. loads the plugin library (ctypes, RTLD_GLOBAL: its load-time registration
-   puts the FP32LayerNorm creators in TensorRT's registry);
+1. loads the plugin library into the builder's plugin registry (load_library);
 2. parses the patched model with TensorRT's ONNX parser and builds an engine:
-   on TensorRT 10.x a weakly typed network with BuilderFlag.FP16 (the case
-   where Myelin fuses LayerNorms into FP16 ForeignNodes); on 11.x a strongly
-   typed network (precision comes from the model: use an fp16 model);
-3. asserts from the engine inspector (ProfilingVerbosity.DETAILED, JSON) that
-   every FP32LayerNorm node is its own plugin layer and that no Myelin
-   ForeignNode swallowed one;
+   on TensorRT 8.6/10.x a weakly typed network with BuilderFlag.FP16 (the case
+   where Myelin fuses LayerNorms into FP16 ForeignNodes); on 11.x and
+   TensorRT-RTX a strongly typed network (precision comes from the model: use
+   an fp16 model);
+3. reports from the engine inspector (ProfilingVerbosity.DETAILED, JSON) where
+   each FP32LayerNorm node ended up: a plugin layer of its own, or inside a
+   Myelin ForeignNode (TensorRT-RTX 1.7 hosts plugins there; whether 8.6/10.x/
+   11.x split at plugins is not verified); fails if the engine has neither;
 4. runs the engine and ONNX Runtime (CPU, FP32) on the unpatched model with the
    same inputs and prints the max differences; also builds the unpatched
    model the same way and prints what it gives, for comparison.
 
 Without --patched it patches --original itself with `trt-layernorm patch`.
-Defaults: the GPT-2 fixtures of tests/fixtures/onnx (fp32 weights on 10.x,
-fp16 weights on 11.x). Needs tensorrt, onnxruntime, numpy, and torch (CUDA
-buffers). Prints one line 'skipped: ...' and exits 0 where TensorRT or a
-builder is not available. Exits 1 when a check fails.
+Defaults: the GPT-2 fixtures of tests/fixtures/onnx (fp32 weights on 8.6/10.x,
+fp16 weights on 11.x and TensorRT-RTX). Needs tensorrt (or tensorrt_rtx: run
+it through scripts/with-rtx.sh, which sets up the libtensorrt_rtx.so name its
+parser needs, with onnxruntime, numpy, onnx and torch installed in that venv),
+onnxruntime, numpy, onnx and torch (CUDA buffers), and a GPU the TensorRT
+runs on (TensorRT-RTX plans: compute capability 8.x or 12.x, not 9.0). Prints
+one line 'skipped: ...' and exits 0 where TensorRT or a GPU is not available.
+Exits 1 when a check fails. Not run by this project yet: no machine it has
+has both a builder and a GPU that builder's plans run on.
 """
 import argparse
 import ctypes
@@ -42,13 +48,24 @@ def skip(why):
 
 try:
     import tensorrt as trt
-except Exception as e:  # noqa: BLE001 - any import failure means no usable TensorRT
-    skip(f"import tensorrt failed ({type(e).__name__}: {e})")
 
-import numpy as np
+    RTX = False
+except Exception as e:  # noqa: BLE001 - any import failure means no usable TensorRT
+    try:
+        import tensorrt_rtx as trt
+
+        RTX = True
+    except Exception:  # noqa: BLE001
+        skip(f"import tensorrt failed ({type(e).__name__}: {e}), and no tensorrt_rtx")
+
+try:
+    import numpy as np
+except ImportError as e:
+    skip(f"needs numpy ({e})")
 
 LOGGER = trt.Logger(trt.Logger.WARNING)
 MAJOR = int(trt.__version__.split(".")[0])
+STRONGLY_TYPED = RTX or MAJOR >= 11
 
 
 def build(onnx_path):
@@ -57,7 +74,9 @@ def build(onnx_path):
     if builder is None:
         skip("no TensorRT builder (lean or dispatch runtime only?)")
     flags = 0
-    if MAJOR >= 11 and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
+    if RTX:
+        pass  # always strongly typed
+    elif MAJOR >= 11 and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     elif MAJOR < 10:
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
@@ -68,7 +87,7 @@ def build(onnx_path):
         raise SystemExit(f"FAIL: TensorRT could not parse {onnx_path}: {errs}")
     config = builder.create_builder_config()
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
-    if MAJOR < 11:
+    if not STRONGLY_TYPED:
         config.set_flag(trt.BuilderFlag.FP16)
     blob = builder.build_serialized_network(network, config)
     if blob is None:
@@ -109,11 +128,11 @@ def layers(info):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--plugin", default=os.path.join(ROOT, "target", "release", "libtrt_layernorm.so"))
-    default_model = "synthetic_gpt2_block_fp16_op13.onnx" if MAJOR >= 11 else "synthetic_gpt2_block_op13.onnx"
+    default_model = "synthetic_gpt2_block_fp16_op13.onnx" if STRONGLY_TYPED else "synthetic_gpt2_block_op13.onnx"
     ap.add_argument("--original", default=os.path.join(FIXTURES, default_model))
     ap.add_argument("--patched")
     ap.add_argument("--trt-layernorm", default=os.path.join(ROOT, "target", "release", "trt-layernorm"))
-    ap.add_argument("--plugin-version", default="2" if MAJOR >= 10 else "1")
+    ap.add_argument("--plugin-version", default="2" if RTX or MAJOR >= 10 else "1")
     args = ap.parse_args()
 
     try:
@@ -125,8 +144,11 @@ def main():
         skip("no CUDA device")
     if not os.path.exists(args.plugin):
         raise SystemExit(f"FAIL: plugin library {args.plugin} not found (cargo build --release)")
-    ctypes.CDLL(args.plugin, mode=ctypes.RTLD_GLOBAL)
-    creators = [c.name for c in trt.get_plugin_registry().all_creators] if hasattr(trt.get_plugin_registry(), "all_creators") else []
+    # load_library works everywhere; a plain dlopen registers nothing under TensorRT-RTX.
+    registry = trt.Builder(LOGGER).get_plugin_registry() if RTX else trt.get_plugin_registry()
+    if registry.load_library(args.plugin) is None:
+        ctypes.CDLL(args.plugin, mode=ctypes.RTLD_GLOBAL)  # already registered at load time (dlopen by TensorRT 8.6)
+    creators = [c.name for c in registry.all_creators] if hasattr(registry, "all_creators") else []
     print(f"TensorRT {trt.__version__}; plugin {args.plugin}; FP32LayerNorm creators: {creators.count('FP32LayerNorm') or 'n/a'}")
 
     patched = args.patched
@@ -157,13 +179,15 @@ def main():
     engine, info = build(patched)
     plugin_layers = [l for l in layers(info) if "Plugin" in str(l.get("LayerType", ""))]
     foreign = [l for l in layers(info) if "ForeignNode" in str(l.get("Name", "")) or l.get("LayerType") == "Myelin"]
+    own = 0
     for name in plugin_nodes:
         mine = [l for l in plugin_layers if name in str(l.get("Name", ""))]
-        swallowed = [l["Name"] for l in foreign if name in str(l.get("Name", ""))]
-        if len(mine) != 1 or swallowed:
-            failures.append(f"{name}: plugin layers {len(mine)}, inside ForeignNode {swallowed}")
+        own += len(mine) == 1
+        if len(mine) > 1 or (not mine and not foreign):
+            failures.append(f"{name}: {len(mine)} plugin layers and no ForeignNode that could host it")
     print(f"patched engine: {len(layers(info))} layers, {len(plugin_layers)} plugin layers, "
-          f"{len(plugin_nodes)} FP32LayerNorm nodes, {len(foreign)} Myelin layers")
+          f"{len(plugin_nodes)} FP32LayerNorm nodes: {own} plugin layers of their own, "
+          f"{len(plugin_nodes) - own} inside {len(foreign)} Myelin ForeignNode layer(s)")
     got = run_engine(engine, feeds)
     for k, want in ref.items():
         d = np.abs(got[k].astype(np.float64) - want)
@@ -180,7 +204,7 @@ def main():
     if failures:
         print("FAIL: " + "; ".join(failures))
         return 1
-    print("ok: every FP32LayerNorm is its own plugin layer")
+    print("ok: the patched engine built and ran")
     return 0
 
 

@@ -16,6 +16,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Patches a bundled GPT-2 block, shows what TensorRT-RTX's builder makes of it
+    /// before and after (no GPU needed), then runs the self-test where a GPU exists.
+    Demo {
+        /// Skip the builder step (it installs TensorRT-RTX from PyPI once, about 240 MB,
+        /// into ~/.cache/trt-layernorm/rtx-venv).
+        #[arg(long)]
+        no_builder: bool,
+        /// Rows per self-test case.
+        #[arg(long, default_value_t = 256)]
+        rows: usize,
+    },
     /// Version, embedded GPU architectures, CUDA driver and GPU found.
     Info,
     /// Runs the accuracy suite on the local GPU and compares with FP16 arithmetic.
@@ -59,6 +70,7 @@ const DEFAULT_SHAPES: &[(usize, usize)] = &[
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
         Command::Bench { shapes, dtypes, no_affine, json, per_thread, cluster } => bench(&shapes, &dtypes, !no_affine, json, &per_thread, &cluster),
@@ -70,6 +82,106 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// The demo's model: a real PyTorch 2.11 export (two GPT-2 layers, 5 LayerNorms, FP16 weights).
+const DEMO_MODEL: &[u8] = include_bytes!("../../tests/fixtures/onnx/torch_gpt2_block_fp16_op13.onnx");
+const DEMO_NAME: &str = "torch_gpt2_block_fp16_op13.onnx";
+
+fn demo(no_builder: bool, rows: usize) -> ExitCode {
+    let dir = std::env::temp_dir().join(format!("trt-layernorm-demo-{}", std::process::id()));
+    let result = demo_steps(&dir, no_builder, rows);
+    let _ = std::fs::remove_dir_all(&dir);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo_steps(dir: &std::path::Path, no_builder: bool, rows: usize) -> Result<ExitCode, String> {
+    use trt_layernorm::onnx::{patch_file, PatchOptions};
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let original = dir.join(DEMO_NAME);
+    let patched = dir.join("gpt2.plugin.onnx");
+    std::fs::write(&original, DEMO_MODEL).map_err(|e| format!("cannot write {}: {e}", original.display()))?;
+
+    println!("== 1. patch: a GPT-2 block exported by PyTorch with FP16 weights (opset 13; tests/fixtures/onnx/{DEMO_NAME})");
+    println!("$ trt-layernorm patch {DEMO_NAME} -o gpt2.plugin.onnx --plugin-version 2");
+    let options = PatchOptions { plugin_version: "2".into(), ..Default::default() };
+    let summary = patch_file(&original, &patched, &options).map_err(|e| e.to_string())?;
+    print!("{}", summary.replace(&format!("{}/", dir.display()), ""));
+
+    println!("\n== 2. build: TensorRT-RTX's ONNX parser and builder (runs on the CPU; plans need a GPU it supports)");
+    if no_builder {
+        println!("builder: skipped (--no-builder)");
+    } else {
+        demo_builder(&original, &patched)?;
+    }
+
+    println!("\n== 3. accuracy self-test on the local GPU");
+    Ok(selftest(rows))
+}
+
+/// Builds the original and the patched model with TensorRT-RTX (scripts/with-rtx.sh installs it once).
+fn demo_builder(original: &std::path::Path, patched: &std::path::Path) -> Result<(), String> {
+    use std::process::Command as Process;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (script, driver) = (root.join("scripts/with-rtx.sh"), root.join("tests/engine/rtx_build.py"));
+    if !script.is_file() || !driver.is_file() {
+        println!("builder: skipped: {} not found (this step runs from the source tree)", script.display());
+        return Ok(());
+    }
+    let install = Process::new(&script).arg("--install-only").output().map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    if !install.status.success() {
+        return Err(format!(
+            "installing TensorRT-RTX failed ({}); `trt-layernorm demo --no-builder` skips this step",
+            String::from_utf8_lossy(&install.stderr).trim()
+        ));
+    }
+    let run = |extra: &[&std::ffi::OsStr], model: &std::path::Path| -> Result<(), String> {
+        let status = Process::new(&script).arg("python").arg(&driver).arg("--text").args(extra).arg(model).status();
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(format!("the builder failed on {} ({s})", model.display())),
+            Err(e) => Err(format!("cannot run {}: {e}", script.display())),
+        }
+    };
+    println!("before (the exported model):");
+    run(&[], original)?;
+    println!("  -> every LayerNorm is inside that ForeignNode, where per-layer precision requests cannot reach it.");
+
+    println!("after (patched):");
+    // Next to the binary (`cargo build`), or in deps/ (`cargo run` may leave it there).
+    let plugin = std::env::current_exe().ok().and_then(|e| {
+        let dir = e.parent()?;
+        [dir.join("libtrt_layernorm.so"), dir.join("deps/libtrt_layernorm.so")].into_iter().find(|p| p.is_file())
+    });
+    let major: u32 = option_env!("TRT_LAYERNORM_TENSORRT_MAJOR").and_then(|m| m.parse().ok()).unwrap_or(0);
+    let has_entry_points = plugin
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok())
+        .is_some_and(|b| b.windows(24).any(|w| w == b"initTrtLayerNormPlugins\0"));
+    match plugin {
+        _ if major == 0 => println!(
+            "  skipped: this build has no TensorRT plugin classes (no TensorRT headers were found when it was built);\n  \
+             with TensorRT 10.x/11.x headers (TENSORRT_INCLUDE_DIR=.../include scripts/with-cuda.sh cargo run --release -- demo)\n  \
+             the builder gets one FP32LayerNorm plugin layer per patched node here"
+        ),
+        _ if major < 10 => println!("  skipped: built against TensorRT {major} headers; TensorRT-RTX takes IPluginV3 plugins only (10.x/11.x headers)"),
+        Some(p) if has_entry_points => {
+            run(&[std::ffi::OsStr::new("--plugin"), p.as_os_str()], patched)?;
+            println!("  -> one FP32LayerNorm plugin layer per LayerNorm, all in the plan. TensorRT-RTX's Myelin hosts plugin");
+            println!("     layers inside its ForeignNode (it cannot change their arithmetic); docs/plugin.md says what was verified where.");
+        }
+        p => println!(
+            "  skipped: {} has no plugin entry points (run `cargo build --release` with the same TensorRT headers)",
+            p.map_or_else(|| "libtrt_layernorm.so".into(), |p| p.display().to_string())
+        ),
+    }
+    Ok(())
 }
 
 fn info() -> ExitCode {
