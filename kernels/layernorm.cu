@@ -7,19 +7,24 @@
 //          clusters), each block's slice kept in shared memory (filled with
 //          cp.async on sm_80+) or re-read.
 //
-// Arithmetic (all FP32, one rounding at the store):
-//   pass 1  compensated sum(x - x0) (x0: the row's first element) -> a shift
-//           m1 = fl(mean) and the remainder c = mean - m1 (error-free
-//           transformations)
-//   pass 2  d = x - m1 (exact wherever x is near the mean); S2 = sum(d*d)
-//           var = S2 / H - c^2
-//   pass 3  y = ((x - m1) - c) * rstd * scale + bias,  rstd = 1/sqrt(var + eps)
-// c keeps the result accurate when the mean is far above the spread, and for
-// elements near the mean (tiny normalized values) whatever the rounding of
-// the other deviations. Sums go pairwise within a 16-byte chunk and
-// compensated (TwoSum) across chunks and threads, which keeps huge rows
-// accurate. A row whose sums overflow (only possible for FP32/BF16 inputs
-// beyond ~1e19) is redone scaled by an exact power of two s: x*s, eps*s^2.
+// Arithmetic: the corrected two-pass algorithm (Chan, Golub and LeVeque; see
+// Higham, Accuracy and Stability of Numerical Algorithms, ch. 1.9), all FP32,
+// one rounding at the store:
+//   pass 1  m  = fl(sum(x) / H): any FP32 value near the mean
+//   pass 2  d  = x - m (exact wherever x is near the mean: Sterbenz),
+//           S1 = sum(d), S2 = sum(d*d) in the same register pass;
+//           c = S1 / H is the mean's remainder (mean = m + c, to a few ulps
+//           of c: the d are small, so their sum is accurate), and
+//           var = S2 / H - c^2 (no cancellation: |c| is far below the spread)
+//   pass 3  y = fma(d, rstd, -c*rstd) * scale + bias,  rstd = 1/sqrt(var + eps)
+// Every element costs one add (pass 1), a subtract, an add and an FMA (pass
+// 2), and two FMAs (pass 3) besides the conversions; register rows keep X
+// widened to FP32 and centred in place, so pass 3 reuses pass 2's d.
+// Per-thread partials are summed pairwise across lanes; split slices
+// compensate (TwoSum) every 4 chunks and across cluster blocks, so rows of
+// 2^20 elements and more stay accurate. A row whose sums overflow (only
+// possible for FP32/BF16 inputs beyond ~1e19) is redone from global memory
+// scaled by an exact power of two s: x*s, eps*s^2. Never E[x^2] - E[x]^2.
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
@@ -182,9 +187,27 @@ __device__ __forceinline__ void load_param(const void *__restrict__ p, int32_t d
     }
 }
 
+// Widens a chunk's E elements to FP32: one conversion per element (a 16-bit
+// pair is one 32-bit word: two HADD2.F32 for FP16, a shift and a mask for BF16).
+template <typename TX, int E> __device__ __forceinline__ void widen(const Chunk<TX, E> &ch, float (&f)[E]) {
+    if constexpr (std::is_same<TX, __half>::value && E == 8) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            const float2 t = __half22float2(*reinterpret_cast<const __half2 *>(&ch.w[k]));
+            f[2 * k] = t.x;
+            f[2 * k + 1] = t.y;
+        }
+    } else {
+#pragma unroll
+        for (int e = 0; e < E; ++e) f[e] = ch.at(e);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Compensated summation: value s plus the rounding error c lost so far.
-// TwoSum is exact for any operand order (no |a| >= |b| precondition).
+// TwoSum is exact for any operand order (no |a| >= |b| precondition). Used
+// where many partial sums meet in a sequence (a split slice's chunk groups,
+// a cluster's blocks), never per element.
 // ---------------------------------------------------------------------------
 struct CSum {
     float s = 0.f, c = 0.f;
@@ -195,137 +218,12 @@ struct CSum {
         s = t;
         c += err;
     }
-    __device__ __forceinline__ void merge(CSum o) {
-        add(o.s);
-        c += o.c;
-    }
     __device__ __forceinline__ float value() const { return s + c; }
 };
 
-// ---------------------------------------------------------------------------
-// Reductions over the threads that share a row: a group of `tpr` threads
-// inside one block. Every thread of the block calls them (row loops are
-// block-uniform) and every thread gets the result. Groups wider than a warp
-// meet in one scratch slot per warp; the three kinds of reduction use
-// separate scratch arrays, so one barrier each is enough (see the row loop).
-// ---------------------------------------------------------------------------
-struct BlockReducer {
-    int tpr;
-    float *s_max;
-    float4 *s_moments; // two arrays of one slot per warp: consecutive moments() calls alternate
-
-    __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
-    __device__ __forceinline__ int first_warp() const { return (threadIdx.x / tpr) * (tpr / 32); }
-
-    __device__ __forceinline__ float max(float v) const {
-        for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-        if (tpr > 32) {
-            if (threadIdx.x % 32 == 0) s_max[threadIdx.x / 32] = v;
-            __syncthreads();
-            v = s_max[first_warp()];
-            for (int w = 1; w < tpr / 32; ++w) v = fmaxf(v, s_max[first_warp() + w]);
-        }
-        return v;
-    }
-
-    // Two compensated sums at once; `which` (0 or 1) picks the scratch array,
-    // so that two calls in a row need no barrier between them.
-    __device__ __forceinline__ void moments(CSum &a, CSum &b, int which) const {
-        for (int o = width() / 2; o > 0; o /= 2) {
-            CSum oa{__shfl_xor_sync(0xffffffffu, a.s, o), __shfl_xor_sync(0xffffffffu, a.c, o)};
-            CSum ob{__shfl_xor_sync(0xffffffffu, b.s, o), __shfl_xor_sync(0xffffffffu, b.c, o)};
-            a.merge(oa);
-            b.merge(ob);
-        }
-        if (tpr > 32) {
-            float4 *slots = s_moments + which * (TLN_MAX_THREADS_PER_BLOCK / 32);
-            if (threadIdx.x % 32 == 0) slots[threadIdx.x / 32] = make_float4(a.s, a.c, b.s, b.c);
-            __syncthreads();
-            a = CSum{};
-            b = CSum{};
-            for (int w = 0; w < tpr / 32; ++w) {
-                float4 q = slots[first_warp() + w];
-                a.merge(CSum{q.x, q.y});
-                b.merge(CSum{q.z, q.w});
-            }
-        }
-    }
-
-    // Whether any row sharing the reductions needs the rescaled redo: the warp
-    // for groups of up to a warp (their reductions are warp-local), the block
-    // otherwise. Rows that do not need it recompute the same values.
-    __device__ __forceinline__ bool any(bool v) const { return tpr <= 32 ? __any_sync(0xffffffffu, v) : __syncthreads_or(v); }
-};
-
-// A row split over the `ctas` blocks of a thread-block cluster: each block
-// reduces its slice, then every block combines all slices' partials from
-// distributed shared memory in rank order, so all get identical results.
-// Each exchange is write, cluster barrier, read; the next exchange's barrier
-// orders those reads before anything else is written, so consecutive
-// exchanges use different slots and a slot is reused two exchanges later.
-struct ClusterReducer {
-    BlockReducer block;
-    int ctas;
-    float4 *slots; // four slots in this block's shared memory: (unused), max, moments 0 and 1
-
-#if __CUDA_ARCH__ >= 900
-    template <class Combine>
-    __device__ __forceinline__ float4 exchange(int slot, float4 mine, Combine combine) const {
-        namespace cg = cooperative_groups;
-        cg::cluster_group cluster = cg::this_cluster();
-        // Only the slot's writer fences; the others arrive relaxed. A plain
-        // cluster.sync() makes every thread wait at a GPU-scope fence for its
-        // outstanding global stores (the previous row's output).
-        if (threadIdx.x == 0) {
-            slots[slot] = mine;
-            asm volatile("fence.acq_rel.cluster;" ::: "memory");
-        }
-        asm volatile("barrier.cluster.arrive.relaxed.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
-        float4 acc = *cluster.map_shared_rank(&slots[slot], 0);
-        for (int r = 1; r < ctas; ++r) acc = combine(acc, *cluster.map_shared_rank(&slots[slot], r));
-        return acc;
-    }
-#else
-    template <class Combine>
-    __device__ __forceinline__ float4 exchange(int, float4 mine, Combine) const {
-        __trap(); // Rust launches clusters only on compute capability >= 9.0
-        return mine;
-    }
-#endif
-
-    // Only asked of flags computed from the row's exchanged sums: in a
-    // cluster those are identical in every thread (all combine the same slots
-    // in rank order), so no exchange is needed; one block votes as usual.
-    __device__ __forceinline__ bool any(bool v) const { return ctas == 1 ? block.any(v) : v; }
-
-    __device__ __forceinline__ float max(float v) const {
-        v = block.max(v);
-        if (ctas == 1) return v;
-        return exchange(1, make_float4(v, 0.f, 0.f, 0.f), [](float4 a, float4 b) {
-            return make_float4(fmaxf(a.x, b.x), 0.f, 0.f, 0.f);
-        }).x;
-    }
-
-    __device__ __forceinline__ void moments(CSum &a, CSum &b, int which) const {
-        block.moments(a, b, which);
-        if (ctas == 1) return;
-        float4 q = exchange(2 + which, make_float4(a.s, a.c, b.s, b.c), [](float4 x, float4 y) {
-            CSum p{x.x, x.y}, q{x.z, x.w};
-            p.merge(CSum{y.x, y.y});
-            q.merge(CSum{y.z, y.w});
-            return make_float4(p.s, p.c, q.s, q.c);
-        });
-        a = CSum{q.x, q.y};
-        b = CSum{q.z, q.w};
-    }
-
-    // No block may exit while another still reads its shared memory.
-    __device__ __forceinline__ void finish() const {
-#if __CUDA_ARCH__ >= 900
-        if (ctas > 1) cooperative_groups::this_cluster().sync();
-#endif
-    }
-};
+// Partial sums a thread keeps per pass: four lanes (chains of at most 16
+// elements in a register row), summed pairwise at the end.
+template <int E> constexpr int kLanes = E < 4 ? E : 4;
 
 // Pairwise sum of E lanes.
 template <int E> __device__ __forceinline__ float fold(float (&l)[E]) {
@@ -338,71 +236,320 @@ template <int E> __device__ __forceinline__ float fold(float (&l)[E]) {
 }
 
 // ---------------------------------------------------------------------------
+// Reductions over the threads that share a row: a group of `tpr` threads
+// inside one block. Every thread of the group calls them and gets the same
+// result. A group wider than a warp meets in one scratch slot per warp and
+// synchronizes on its own named barrier (1 + group index), so the row groups
+// of a block never wait for each other. Consecutive sums alternate between
+// two scratch arrays (`which`), so one barrier per sum is enough: the next
+// write to an array comes after the barrier of the sum in between.
+// ---------------------------------------------------------------------------
+constexpr int kMaxWarps = TLN_MAX_THREADS_PER_BLOCK / 32;
+
+struct GroupReducer {
+    int tpr;
+    float4 *scratch; // 2 * kMaxWarps slots
+    float *s_max;    // kMaxWarps slots
+    int grp;         // this thread's group in the block (divisions by tpr once, not per sum)
+
+    __device__ __forceinline__ GroupReducer(int threads_per_row, float4 *sums, float *maxes)
+        : tpr(threads_per_row), scratch(sums), s_max(maxes), grp(threadIdx.x / threads_per_row) {}
+
+    __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
+    __device__ __forceinline__ int group() const { return grp; }
+    __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
+    __device__ __forceinline__ void barrier() const {
+        asm volatile("bar.sync %0, %1;" ::"r"(1 + group()), "r"(tpr) : "memory");
+    }
+
+    // Sums K <= 4 values over the group. The block stage is plain by
+    // default; COMPENSATED adds the warps' partials with TwoSum (split blocks:
+    // few rows per block, many elements per thread).
+    template <int K, bool COMPENSATED = false>
+    __device__ __forceinline__ void sum(float (&v)[K], int which) const {
+        for (int o = width() / 2; o > 0; o /= 2) {
+#pragma unroll
+            for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+        }
+        if (tpr > 32) {
+            float4 *slots = scratch + which * kMaxWarps;
+            if (threadIdx.x % 32 == 0) {
+                float4 q = make_float4(v[0], 0.f, 0.f, 0.f);
+                if constexpr (K > 1) q.y = v[1];
+                if constexpr (K > 2) q.z = v[2];
+                if constexpr (K > 3) q.w = v[3];
+                slots[threadIdx.x / 32] = q;
+            }
+            barrier();
+            CSum acc[K];
+#pragma unroll
+            for (int k = 0; k < K; ++k) v[k] = 0.f;
+            for (int w = 0; w < tpr / 32; ++w) {
+                const float4 q = slots[first_warp() + w];
+                const float qs[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+                for (int k = 0; k < K; ++k) {
+                    if constexpr (COMPENSATED) acc[k].add(qs[k]);
+                    else v[k] += qs[k];
+                }
+            }
+            if constexpr (COMPENSATED) {
+#pragma unroll
+                for (int k = 0; k < K; ++k) v[k] = acc[k].value();
+            }
+        }
+    }
+
+    __device__ __forceinline__ float max(float v) const {
+        for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+        if (tpr > 32) {
+            if (threadIdx.x % 32 == 0) s_max[threadIdx.x / 32] = v;
+            barrier();
+            for (int w = 0; w < tpr / 32; ++w) v = fmaxf(v, s_max[first_warp() + w]);
+        }
+        return v;
+    }
+
+    // Whether any row sharing the reductions' shuffles needs the rescaled
+    // redo. A flag computed from a row's reduced sums is the same in every
+    // thread of its group, and a group wider than a warp synchronizes alone:
+    // only groups narrower than a warp share shuffles, and vote in the warp.
+    // Rows that do not need the redo recompute the same values.
+    __device__ __forceinline__ bool any(bool v) const { return tpr < 32 ? __any_sync(0xffffffffu, v) : v; }
+};
+
+// A row split over the `ctas` blocks of a thread-block cluster: each block
+// reduces its slice, then every block combines all slices' partials from
+// distributed shared memory in rank order (compensated), so all get
+// identical results. Each exchange is write, cluster barrier, read; the next
+// exchange's barrier orders those reads before anything else is written, so
+// consecutive exchanges use different slots and a slot is reused two
+// exchanges later.
+struct ClusterReducer {
+    GroupReducer block;
+    int ctas;
+    float4 *slots; // four slots in this block's shared memory: (unused), max, sums 0 and 1
+
+#if __CUDA_ARCH__ >= 900
+    template <class Combine>
+    __device__ __forceinline__ void exchange(int slot, float4 mine, Combine combine) const {
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        // Only the slot's writer fences; the others arrive relaxed. A plain
+        // cluster.sync() makes every thread wait at a GPU-scope fence for its
+        // outstanding global stores (the previous row's output).
+        if (threadIdx.x == 0) {
+            slots[slot] = mine;
+            asm volatile("fence.acq_rel.cluster;" ::: "memory");
+        }
+        asm volatile("barrier.cluster.arrive.relaxed.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
+        for (int r = 0; r < ctas; ++r) combine(*cluster.map_shared_rank(&slots[slot], r));
+    }
+#else
+    template <class Combine> __device__ __forceinline__ void exchange(int, float4, Combine) const {
+        __trap(); // Rust launches clusters only on compute capability >= 9.0
+    }
+#endif
+
+    // Flags computed from the row's exchanged sums are identical in every
+    // thread of the cluster (all combine the same slots in rank order).
+    __device__ __forceinline__ bool any(bool v) const { return v; }
+
+    __device__ __forceinline__ float max(float v) const {
+        v = block.max(v);
+        if (ctas == 1) return v;
+        float m = 0.f;
+        exchange(1, make_float4(v, 0.f, 0.f, 0.f), [&](float4 q) { m = fmaxf(m, q.x); });
+        return m;
+    }
+
+    template <int K> __device__ __forceinline__ void sum(float (&v)[K], int which) const {
+        block.sum<K, true>(v, which);
+        if (ctas == 1) return;
+        CSum acc[K];
+        exchange(2 + which, make_float4(v[0], K > 1 ? v[1] : 0.f, 0.f, 0.f), [&](float4 q) {
+            acc[0].add(q.x);
+            if constexpr (K > 1) acc[1].add(q.y);
+        });
+#pragma unroll
+        for (int k = 0; k < K; ++k) v[k] = acc[k].value();
+    }
+
+    // No block may exit while another still reads its shared memory.
+    __device__ __forceinline__ void finish() const {
+#if __CUDA_ARCH__ >= 900
+        if (ctas > 1) cooperative_groups::this_cluster().sync();
+#endif
+    }
+};
+
+// ---------------------------------------------------------------------------
 // Where a thread's chunks of a row are: begin + lane, begin + lane + step, ... < end.
 // ---------------------------------------------------------------------------
 struct Span {
     int64_t begin, end;
     int lane, step;
+    __device__ __forceinline__ int64_t chunk(int i) const { return begin + lane + int64_t(i) * step; }
 };
 
-// Sources of a row's chunks for the passes after the first.
-template <typename TX, int E, int N> struct RegisterRow {
-    Chunk<TX, E> v[N];
+// ---------------------------------------------------------------------------
+// Sources of a row's chunks for the passes. Each hands chunks to a functor
+// as E floats; `kCentred` says whether pass 2 leaves d = x*s - m in place
+// (register rows keep their widened values and centre them, so pass 3 needs
+// no second subtraction). `reload` brings back X for the overflow redo.
+// ---------------------------------------------------------------------------
+
+// N chunks per thread held as FP32 (N*E <= 32): widened once, at load.
+template <typename TX, int E, int N> struct FloatRow {
+    static constexpr bool kCentred = true;
+    static constexpr bool kShort = true;
+    float v[N][E];
 
     // All N loads are issued before any is used: N x 16 bytes in flight per thread.
     __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
+        Chunk<TX, E> raw[N];
 #pragma unroll
-        for (int i = 0; i < N; ++i) {
-            const int64_t c = s.begin + s.lane + int64_t(i) * s.step;
-            if (c < s.end) v[i] = load_chunk<TX, E>(xr, c);
-        }
+        for (int i = 0; i < N; ++i)
+            if (s.chunk(i) < s.end) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
+#pragma unroll
+        for (int i = 0; i < N; ++i)
+            if (s.chunk(i) < s.end) widen<TX, E>(raw[i], v[i]);
     }
+    __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
+    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) {
+#pragma unroll
+        for (int i = 0; i < N; ++i)
+            if (s.chunk(i) < s.end) f(s.chunk(i), v[i]);
+    }
+};
+
+// N chunks per thread held as loaded (16-bit rows of 8 chunks: 64 floats
+// would not fit the register budget), widened on each use.
+template <typename TX, int E, int N> struct PackedRow {
+    static constexpr bool kCentred = false;
+    static constexpr bool kShort = true;
+    Chunk<TX, E> raw[N];
+
+    __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
+#pragma unroll
+        for (int i = 0; i < N; ++i)
+            if (s.chunk(i) < s.end) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
+    }
+    __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
 #pragma unroll
         for (int i = 0; i < N; ++i) {
-            const int64_t c = s.begin + s.lane + int64_t(i) * s.step;
-            if (c < s.end) f(c, v[i]);
+            if (s.chunk(i) < s.end) {
+                float x[E];
+                widen<TX, E>(raw[i], x);
+                f(s.chunk(i), x);
+            }
         }
     }
 };
 
-// Whether a source is a row held in registers (see write_row).
-template <class Src> constexpr bool kInRegisters = false;
-template <typename TX, int E, int N> constexpr bool kInRegisters<RegisterRow<TX, E, N>> = true;
+template <typename TX, int E, int N>
+using RegisterRow = std::conditional_t<(N * E <= 32), FloatRow<TX, E, N>, PackedRow<TX, E, N>>;
 
+// A block's slice of a split row, in shared memory (chunk c at cache[c - begin]).
 template <typename TX, int E> struct SharedSlice {
-    const Chunk<TX, E> *cache; // chunk c of the row at cache[c - begin]
-    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
-#pragma unroll 2
-        for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) f(c, cache[c - s.begin]);
-    }
+    static constexpr bool kCentred = false;
+    static constexpr bool kShort = false;
+    const Chunk<TX, E> *cache;
+    __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &s) const { return cache[c - s.begin]; }
+    __device__ __forceinline__ void reload(const TX *__restrict__, const Span &) {}
 };
 
+// A block's slice of a split row, re-read from global memory (L2 when it fits).
 template <typename TX, int E> struct GlobalSlice {
+    static constexpr bool kCentred = false;
+    static constexpr bool kShort = false;
     const TX *__restrict__ xr;
-    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
-#pragma unroll 2
-        for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) f(c, load_chunk<TX, E>(xr, c));
-    }
+    __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &) const { return load_chunk<TX, E>(xr, c); }
+    __device__ __forceinline__ void reload(const TX *__restrict__, const Span &) {}
 };
 
-// Adds one chunk's E values x*scale - pivot, summed pairwise, to `acc`.
-// Summing deviations from one of the row's own values keeps the pairwise
-// sums' rounding in proportion to the row's spread, not its magnitude.
-template <typename TX, int E>
-__device__ __forceinline__ void add_chunk(CSum &acc, const Chunk<TX, E> &ch, float scale, float pivot) {
-    float l[E];
+// Chunks of a slice source in groups of kGroup (loads of a group in flight
+// together): f(c, x) for each chunk, then done() after each group.
+constexpr int kGroup = 4;
+template <typename TX, int E, class Src, class F, class G>
+__device__ __forceinline__ void for_each_grouped(const Src &src, const Span &s, F f, G done) {
+    for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += kGroup * int64_t(s.step)) {
+        Chunk<TX, E> raw[kGroup];
 #pragma unroll
-    for (int e = 0; e < E; ++e) l[e] = fmaf(ch.at(e), scale, -pivot);
-    acc.add(fold<E>(l));
+        for (int u = 0; u < kGroup; ++u) {
+            const int64_t c = c0 + int64_t(u) * s.step;
+            if (c < s.end) raw[u] = src.get(c, s);
+        }
+#pragma unroll
+        for (int u = 0; u < kGroup; ++u) {
+            const int64_t c = c0 + int64_t(u) * s.step;
+            if (c < s.end) {
+                float x[E];
+                widen<TX, E>(raw[u], x);
+                f(c, x);
+            }
+        }
+        done();
+    }
 }
 
-// The sum of x*s - pivot over this thread's chunks.
+// ---------------------------------------------------------------------------
+// Pass 1: sum(x*s) over this thread's chunks, E lanes summed pairwise at the end.
+// ---------------------------------------------------------------------------
 template <typename TX, int E, class Src>
-__device__ __forceinline__ CSum thread_sum(const Src &src, const Span &s, float scale, float pivot) {
-    CSum acc;
-    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) { add_chunk<TX, E>(acc, ch, scale, pivot); });
-    return acc;
+__device__ __forceinline__ float sum_pass(Src &src, const Span &s, float scale) {
+    float l[kLanes<E>] = {};
+    auto add = [&](int64_t, const float (&x)[E]) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) l[e % kLanes<E>] = fmaf(x[e], scale, l[e % kLanes<E>]);
+    };
+    if constexpr (Src::kShort) src.for_each(s, add);
+    else for_each_grouped<TX, E>(src, s, add, [] {});
+    return fold<kLanes<E>>(l);
+}
+
+// Pass 2: d = x*s - m; S1 = sum(d), S2 = sum(d*d) over this thread's chunks.
+// Register rows keep d in place of x. Slices fold their lanes every kGroup
+// chunks into compensated sums: a thread of a split row owns up to hundreds
+// of chunks, and its error stays a few ulps.
+template <typename TX, int E, class Src>
+__device__ __forceinline__ float2 moments_pass(Src &src, const Span &s, float scale, float m) {
+    constexpr int L = kLanes<E>;
+    float a[L] = {}, b[L] = {};
+    auto acc = [&](int64_t, float (&x)[E]) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) {
+            const float d = fmaf(x[e], scale, -m);
+            if constexpr (Src::kCentred) x[e] = d;
+            a[e % L] += d;
+            b[e % L] = fmaf(d, d, b[e % L]);
+        }
+    };
+    if constexpr (Src::kShort) {
+        src.for_each(s, acc);
+        return make_float2(fold<L>(a), fold<L>(b));
+    } else {
+        CSum s1, s2;
+        for_each_grouped<TX, E>(src, s, acc, [&] {
+            s1.add(fold<L>(a));
+            s2.add(fold<L>(b));
+#pragma unroll
+            for (int e = 0; e < L; ++e) a[e] = b[e] = 0.f;
+        });
+        return make_float2(s1.value(), s2.value());
+    }
+}
+
+template <typename TX, int E, class Src> __device__ __forceinline__ float max_abs_pass(Src &src, const Span &s) {
+    float mx = 0.f;
+    auto f = [&](int64_t, const float (&x)[E]) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) mx = fmaxf(mx, fabsf(x[e]));
+    };
+    if constexpr (Src::kShort) src.for_each(s, f);
+    else for_each_grouped<TX, E>(src, s, f, [] {});
+    return mx;
 }
 
 // Pass 1 over DRAM for the split variants: U loads in flight per thread,
@@ -420,8 +567,17 @@ template <int Pending> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;" ::"n"(Pending) : "memory");
 }
 
+template <typename TX, int E>
+__device__ __forceinline__ void add_chunk(float (&l)[E], const Chunk<TX, E> &ch) {
+    float x[E];
+    widen<TX, E>(ch, x);
+#pragma unroll
+    for (int e = 0; e < E; ++e) l[e] += x[e];
+}
+
 template <typename TX, int E, bool CACHE, int U = 4>
-__device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache, float pivot) {
+__device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
+    float l[E] = {};
 #if __CUDA_ARCH__ >= 800
     if constexpr (CACHE && sizeof(Chunk<TX, E>) == 16) {
         const int64_t first = s.begin + s.lane;
@@ -437,9 +593,8 @@ __device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span
             }
             asm volatile("cp.async.commit_group;" ::: "memory");
         }
-        CSum acc;
         auto sum_group = [&](int g) {
-            for (int64_t c = group_end(g); c < group_end(g + 1); c += s.step) add_chunk<TX, E>(acc, cache[c - s.begin], 1.f, pivot);
+            for (int64_t c = group_end(g); c < group_end(g + 1); c += s.step) add_chunk<TX, E>(l, cache[c - s.begin]);
         };
         cp_async_wait<3>();
         sum_group(0);
@@ -449,10 +604,9 @@ __device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span
         sum_group(2);
         cp_async_wait<0>();
         sum_group(3);
-        return acc;
+        return fold<E>(l);
     }
 #endif
-    CSum acc;
     for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
         Chunk<TX, E> t[U];
 #pragma unroll
@@ -465,40 +619,11 @@ __device__ __forceinline__ CSum first_pass(const TX *__restrict__ xr, const Span
             const int64_t c = c0 + int64_t(u) * s.step;
             if (c < s.end) {
                 if constexpr (CACHE) cache[c - s.begin] = t[u];
-                add_chunk<TX, E>(acc, t[u], 1.f, pivot);
+                add_chunk<TX, E>(l, t[u]);
             }
         }
     }
-    return acc;
-}
-
-template <typename TX, int E, class Src>
-__device__ __forceinline__ float thread_max_abs(const Src &src, const Span &s) {
-    float m = 0.f;
-    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
-#pragma unroll
-        for (int e = 0; e < E; ++e) m = fmaxf(m, fabsf(ch.at(e)));
-    });
-    return m;
-}
-
-// Pass 2: S2 = sum(d*d) over this thread's chunks, d = x*s - m1. Each
-// chunk's squares are summed pairwise and the chunk sums compensated: the
-// error stays a few ulps however many chunks a thread owns (hundreds on the
-// scalar path of a split row).
-template <typename TX, int E, class Src>
-__device__ __forceinline__ CSum thread_squares(const Src &src, const Span &s, float scale, float m1) {
-    CSum acc;
-    src.for_each(s, [&](int64_t, const Chunk<TX, E> &ch) {
-        float l[E];
-#pragma unroll
-        for (int e = 0; e < E; ++e) {
-            const float d = fmaf(ch.at(e), scale, -m1);
-            l[e] = d * d;
-        }
-        acc.add(fold<E>(l));
-    });
-    return acc;
+    return fold<E>(l);
 }
 
 // FP16 inputs are at most 65504 in magnitude: their sums cannot overflow.
@@ -508,57 +633,55 @@ struct RowStats {
     float scale_pow2, shift, corr_rstd, rstd;
 };
 
-// From the row's compensated sum of x*s - pivot: the shift m1 (an FP32 value
-// near the mean) and the remainder c = mean - m1, evaluated with error-free
-// transformations (TwoSum, FMA products). Every deviation below is x*s - m1,
-// exact wherever x is near the mean, and c corrects them all alike.
-__device__ __forceinline__ float2 shift_and_correction(CSum sum, float n, float pivot) {
-    const float q = sum.value() / n;          // mean - pivot, rounded
-    const float m1 = pivot + q;               // pivot + q = m1 + e exactly:
-    const float bp = m1 - pivot;
-    const float e = (pivot - (m1 - bp)) + (q - bp);
-    const float p = n * q;
-    const float p_err = fmaf(n, q, -p);       // n*q = p + p_err exactly
-    const float r = ((sum.s - p) - p_err) + sum.c; // sum - n*q
-    return make_float2(m1, e + r / n);
+// 1/sqrt(v) for v > 0: the hardware estimate plus one Newton step, about an
+// ulp (IEEE sqrt and division cost ~20 instructions in every thread of every row).
+__device__ __forceinline__ float rsqrt_refined(float v) {
+    const float r = rsqrtf(v);
+    const float e = fmaf(-v * r, r, 1.f); // 1 - v*r^2
+    return fmaf(0.5f * r, e, r);
 }
 
-// Everything after pass 1 (whose per-thread sum is `sum`): pass 2, the
-// statistics, and the rescaled redo for rows whose sums overflowed.
+// Everything after pass 1 (whose per-thread sum is `sum`): the mean's
+// estimate m, pass 2, the statistics, and the rescaled redo for rows whose
+// sums overflowed.
 template <typename TX, int E, class Src, class Red>
-__device__ __forceinline__ RowStats row_statistics(const Src &src, const Span &s, const Red &red, CSum sum, float pivot,
-                                                   bool active, float n, float epsilon) {
+__device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
+                                                   float inv_n, float epsilon, const TX *__restrict__ xr) {
     float scale = 1.f;
-    CSum unused;
-    red.moments(sum, unused, 0);
-    float2 mc = shift_and_correction(sum, n, pivot);
-    CSum sq = active ? thread_squares<TX, E>(src, s, scale, mc.x) : CSum{};
-    red.moments(sq, unused, 1);
+    float t[1] = {sum};
+    red.sum(t, 0);
+    float m = t[0] * inv_n;
+    const float2 mo = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
+    float q[2] = {mo.x, mo.y};
+    red.sum(q, 1);
 
     if constexpr (kMayOverflow<TX>) {
         // Overflowed sums (|x| beyond ~1e19, or an Inf/NaN input): redo the
-        // row scaled so that max|x*s| is in [2^39, 2^40). Inf/NaN inputs stay
-        // unscaled and give NaN, as the reference does.
-        const bool overflowed = active && !(isfinite(sum.value()) && isfinite(sq.value()));
+        // row from X scaled so that max|x*s| is in [2^39, 2^40). Inf/NaN
+        // inputs stay unscaled and give NaN, as the reference does.
+        const bool overflowed = active && !(isfinite(t[0]) && isfinite(q[1]));
         if (red.any(overflowed)) {
-            const float amax = red.max(active ? thread_max_abs<TX, E>(src, s) : 0.f);
+            if (active) src.reload(xr, s);
+            const float amax = red.max(active ? max_abs_pass<TX, E>(src, s) : 0.f);
             if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
-            sum = active ? thread_sum<TX, E>(src, s, scale, pivot * scale) : CSum{};
-            red.moments(sum, unused, 0);
-            mc = shift_and_correction(sum, n, pivot * scale);
-            sq = active ? thread_squares<TX, E>(src, s, scale, mc.x) : CSum{};
-            red.moments(sq, unused, 1);
+            t[0] = active ? sum_pass<TX, E>(src, s, scale) : 0.f;
+            red.sum(t, 0);
+            m = t[0] * inv_n;
+            const float2 mo2 = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
+            q[0] = mo2.x;
+            q[1] = mo2.y;
+            red.sum(q, 1);
         }
     }
 
-    // mean((x*s - m1)^2) = var + c^2
-    const float corr = mc.y;
-    const float var = fmaxf(fmaf(-corr, corr, sq.value() / n), 0.f);
-    const float den = var + epsilon * scale * scale;
+    // mean(d^2) = var + c^2, with c = mean(d) = mean - m.
+    const float c = q[0] * inv_n;
+    const float var = fmaxf(fmaf(-c, c, q[1] * inv_n), 0.f);
+    const float den = fmaf(epsilon * scale, scale, var);
     // den == 0 only for a constant row whose eps*s^2 underflowed: every
     // deviation is then exactly 0, and so is the normalized value.
-    const float rstd = den > 0.f ? 1.f / sqrtf(den) : 0.f;
-    return RowStats{scale, mc.x, corr * rstd, rstd};
+    const float rstd = den > 0.f ? rsqrt_refined(den) : 0.f;
+    return RowStats{scale, m, c * rstd, rstd};
 }
 
 // A chunk's scale and bias as FP32 (absent ones are not read).
@@ -570,55 +693,79 @@ template <int E> struct Affine {
     }
 };
 
-// Pass 3 for one chunk: normalize, affine, one rounding at the store.
-template <typename TX, typename TY, int E>
-__device__ __forceinline__ void write_chunk(const Chunk<TX, E> &ch, int64_t c, const TlnParams &p, const RowStats &st,
+// Pass 3 for one chunk: normalize, affine, one rounding at the store. `x` is
+// d = x*s - m already when CENTRED.
+template <typename TY, int E, bool CENTRED>
+__device__ __forceinline__ void write_chunk(const float (&x)[E], int64_t c, const TlnParams &p, const RowStats &st,
                                            const Affine<E> &a, TY *__restrict__ yr) {
     float out[E];
 #pragma unroll
     for (int e = 0; e < E; ++e) {
-        // (x*s - m1 - c) * rstd as fma(x*s - m1, rstd, -c*rstd): c*rstd is tiny, and so is its rounding.
-        float v = fmaf(fmaf(ch.at(e), st.scale_pow2, -st.shift), st.rstd, -st.corr_rstd);
-        if (p.scale) v *= a.g[e];
-        if (p.bias) v += a.b[e];
-        out[e] = v;
+        const float d = CENTRED ? x[e] : fmaf(x[e], st.scale_pow2, -st.shift);
+        // (d - c) * rstd as fma(d, rstd, -c*rstd): c*rstd is small, and so is its rounding.
+        out[e] = fmaf(d, st.rstd, -st.corr_rstd);
+    }
+    // One row-uniform branch per chunk, not per element.
+    if (p.scale && p.bias) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) out[e] = fmaf(out[e], a.g[e], a.b[e]);
+    } else if (p.scale) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) out[e] *= a.g[e];
+    } else if (p.bias) {
+#pragma unroll
+        for (int e = 0; e < E; ++e) out[e] += a.b[e];
     }
     store_chunk<TY, E>(yr, c, out);
 }
 
-// Pass 3 over a row, scale and bias read chunk by chunk. A register row's
-// are L1 hits (every row of the SM uses the same columns), and its chunks
-// already fill the registers: the barrier keeps each chunk's loads after the
-// previous chunk's store, so they do not all stay live at once. A split
-// slice's are often L2 misses (a slice's parameters do not stay in L1 next to
-// the shared-memory slice); its loop is unrolled so that the next chunk's
-// loads are in flight while this one is written.
-template <typename TX, typename TY, int E, class Src>
-__device__ __forceinline__ void write_row(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
-                                          TY *__restrict__ yr) {
-    src.for_each(s, [&](int64_t c, const Chunk<TX, E> &ch) {
+// Pass 3 over a register row, scale and bias read chunk by chunk (L1 hits:
+// every row of the SM uses the same columns). The barrier keeps each chunk's
+// loads after the previous chunk's store, so they do not all stay live at once.
+template <typename TY, int E, class Src>
+__device__ __forceinline__ void write_register_row(Src &src, const Span &s, const TlnParams &p, const RowStats &st,
+                                                   TY *__restrict__ yr) {
+    src.for_each(s, [&](int64_t c, const float (&x)[E]) {
         Affine<E> a;
         a.load(p, c);
-        write_chunk<TX, TY, E>(ch, c, p, st, a, yr);
-        if constexpr (kInRegisters<Src>) asm volatile("" ::: "memory");
+        write_chunk<TY, E, Src::kCentred>(x, c, p, st, a, yr);
+        asm volatile("" ::: "memory");
     });
 }
 
+// Pass 3 over a split slice. Its scale and bias are often L2 misses (a
+// slice's parameters do not stay in L1 next to the shared-memory slice); the
+// loop is unrolled so that the next chunk's loads are in flight while this
+// one is written.
+template <typename TX, typename TY, int E, class Src>
+__device__ __forceinline__ void write_slice(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
+                                            TY *__restrict__ yr) {
+#pragma unroll 2
+    for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) {
+        Affine<E> a;
+        a.load(p, c);
+        float x[E];
+        widen<TX, E>(src.get(c, s), x);
+        write_chunk<TY, E, false>(x, c, p, st, a, yr);
+    }
+}
+
 #define TLN_BLOCK_SCRATCH                                                                                          \
-    __shared__ float s_max[TLN_MAX_THREADS_PER_BLOCK / 32];                                                        \
-    __shared__ float4 s_moments[2 * (TLN_MAX_THREADS_PER_BLOCK / 32)];
+    __shared__ float s_max[kMaxWarps];                                                                             \
+    __shared__ float4 s_sums[2 * kMaxWarps];
 
 // ---------------------------------------------------------------------------
 // regs: groups of threads_per_row threads, each row held in registers.
 // ---------------------------------------------------------------------------
 template <typename TX, typename TY, int N, int E> __device__ __forceinline__ void regs_rows(const TlnParams &p) {
     TLN_BLOCK_SCRATCH
-    const BlockReducer red{p.threads_per_row, s_max, s_moments};
+    const GroupReducer red{p.threads_per_row, s_sums, s_max};
     const int tpr = p.threads_per_row;
     const int rows_per_block = blockDim.x / tpr;
     const int group = threadIdx.x / tpr;
-    const Span s{0, p.cols / E, int(threadIdx.x % tpr), tpr};
-    const float n = static_cast<float>(p.cols);
+    const Span s{0, p.cols / E, int(threadIdx.x - group * tpr), tpr};
+    const int64_t row_step = int64_t(gridDim.x) * rows_per_block;
+    const float inv_n = 1.f / static_cast<float>(p.cols);
 
     // With one chunk per thread, a thread's columns are the same in every
     // row: scale and bias are read once, alongside the first row's X, not
@@ -628,25 +775,25 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
         if (s.lane < s.end) preloaded.load(p, s.lane);
     }
 
-    for (int64_t base = int64_t(blockIdx.x) * rows_per_block; base < p.rows; base += int64_t(gridDim.x) * rows_per_block) {
+    for (int64_t base = int64_t(blockIdx.x) * rows_per_block; base < p.rows; base += row_step) {
         const int64_t row = base + group;
         const bool active = row < p.rows;
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         RegisterRow<TX, E, N> rr;
-        CSum sum;
-        float pivot = 0.f;
+        float sum = 0.f;
         if (active) {
             rr.load(xr, s);
-            pivot = to_f32(xr[0]);
-            sum = thread_sum<TX, E>(rr, s, 1.f, pivot);
+            sum = sum_pass<TX, E>(rr, s, 1.f);
         }
-        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, pivot, active, n, p.epsilon);
+        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, inv_n, p.epsilon, xr);
         if (!active) continue;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
         if constexpr (N == 1) {
-            if (s.lane < s.end) write_chunk<TX, TY, E>(rr.v[0], s.lane, p, st, preloaded, yr);
+            rr.for_each(s, [&](int64_t c, const float (&x)[E]) {
+                write_chunk<TY, E, RegisterRow<TX, E, N>::kCentred>(x, c, p, st, preloaded, yr);
+            });
         } else {
-            write_row<TX, TY, E>(rr, s, p, st, yr);
+            write_register_row<TY, E>(rr, s, p, st, yr);
         }
     }
 }
@@ -659,24 +806,25 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     TLN_BLOCK_SCRATCH
     __shared__ float4 s_cluster_slots[4];
     const int ctas = p.cluster_ctas;
-    const ClusterReducer red{BlockReducer{int(blockDim.x), s_max, s_moments}, ctas, s_cluster_slots};
+    const ClusterReducer red{GroupReducer{int(blockDim.x), s_sums, s_max}, ctas, s_cluster_slots};
     const int rank = blockIdx.x % ctas;
     const int64_t chunks = p.cols / E;
     const int64_t begin = rank * p.slice_chunks;
     const Span s{begin, begin + p.slice_chunks < chunks ? begin + p.slice_chunks : chunks, int(threadIdx.x), int(blockDim.x)};
-    const float n = static_cast<float>(p.cols);
+    const float inv_n = 1.f / static_cast<float>(p.cols);
 
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        const float pivot = to_f32(xr[0]);
-        const CSum sum = first_pass<TX, E, CACHED>(xr, s, cache, pivot);
+        const float sum = first_pass<TX, E, CACHED>(xr, s, cache);
         if constexpr (CACHED) {
-            const SharedSlice<TX, E> src{cache};
-            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, pivot, true, n, p.epsilon), yr);
+            SharedSlice<TX, E> src{cache};
+            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr);
+            write_slice<TX, TY, E>(src, s, p, st, yr);
         } else {
-            const GlobalSlice<TX, E> src{xr};
-            write_row<TX, TY, E>(src, s, p, row_statistics<TX, E>(src, s, red, sum, pivot, true, n, p.epsilon), yr);
+            GlobalSlice<TX, E> src{xr};
+            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr);
+            write_slice<TX, TY, E>(src, s, p, st, yr);
         }
     }
     red.finish();
@@ -696,27 +844,14 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
 
 } // namespace
 
-// ---------------------------------------------------------------------------
-// Exported kernels (names: see layernorm_abi.h). Register budgets: 64 per
-// thread (two 512-thread or four 256-thread blocks per SM) where that costs
-// no spills; regs4 and regs8 keep 4 or 8 chunks per thread in registers and
-// get 80 and 96 (Nsight Compute on an H100: at 128, occupancy was 25% and the
-// kernels latency-bound). Under these caps ptxas reports spills, but the SASS
-// of the vectorized path has none: they are in the scalar path's code.
-// ---------------------------------------------------------------------------
+#define TLN_REGS_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
+    extern "C" __global__ void BOUNDS tln_regs##N##_##XN##_##YN(TlnParams p) { regs_dispatch<TX, TY, N>(p); }
+
 #define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs1_##XN##_##YN(TlnParams p) {  \
-        regs_dispatch<TX, TY, 1>(p);                                                                               \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2) tln_regs2_##XN##_##YN(TlnParams p) {  \
-        regs_dispatch<TX, TY, 2>(p);                                                                               \
-    }                                                                                                              \
-    extern "C" __global__ void __maxnreg__(80) tln_regs4_##XN##_##YN(TlnParams p) {                                \
-        regs_dispatch<TX, TY, 4>(p);                                                                               \
-    }                                                                                                              \
-    extern "C" __global__ void __maxnreg__(96) tln_regs8_##XN##_##YN(TlnParams p) {                                \
-        regs_dispatch<TX, TY, 8>(p);                                                                               \
-    }                                                                                                              \
+    TLN_REGS_KERNEL(1, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \
+    TLN_REGS_KERNEL(2, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \
+    TLN_REGS_KERNEL(4, __maxnreg__(80), XN, TX, YN, TY)                                                             \
+    TLN_REGS_KERNEL(8, __maxnreg__(96), XN, TX, YN, TY)                                                             \
     extern "C" __global__ void __launch_bounds__(TLN_SPLIT_MAX_THREADS, 4)                                       \
         tln_split_cached_##XN##_##YN(TlnParams p) {                                                                \
         extern __shared__ uint4 tln_slice[];                                                                       \
