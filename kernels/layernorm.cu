@@ -390,6 +390,12 @@ struct Span {
     int64_t begin, end;
     int lane, step;
     __device__ __forceinline__ int64_t chunk(int i) const { return begin + lane + int64_t(i) * step; }
+    // How many chunks this thread owns (register rows hold at most N): the
+    // per-chunk guard is then one 32-bit compare, not a 64-bit one.
+    __device__ __forceinline__ int owned(int n) const {
+        const int64_t first = begin + lane;
+        return first < end ? int(min(int64_t(n), (end - first + step - 1) / step)) : 0;
+    }
 };
 
 // ---------------------------------------------------------------------------
@@ -403,6 +409,7 @@ struct Span {
 template <typename TX, int E, int N> struct FloatRow {
     static constexpr bool kCentred = true;
     static constexpr bool kShort = true;
+    int owned; // chunks of this thread (Span::owned)
     float v[N][E];
 
     // All N loads are issued before any is used: N x 16 bytes in flight per thread.
@@ -410,16 +417,16 @@ template <typename TX, int E, int N> struct FloatRow {
         Chunk<TX, E> raw[N];
 #pragma unroll
         for (int i = 0; i < N; ++i)
-            if (s.chunk(i) < s.end) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
+            if (i < owned) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
 #pragma unroll
         for (int i = 0; i < N; ++i)
-            if (s.chunk(i) < s.end) widen<TX, E>(raw[i], v[i]);
+            if (i < owned) widen<TX, E>(raw[i], v[i]);
     }
     __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) {
 #pragma unroll
         for (int i = 0; i < N; ++i)
-            if (s.chunk(i) < s.end) f(s.chunk(i), v[i]);
+            if (i < owned) f(s.chunk(i), v[i]);
     }
 };
 
@@ -428,18 +435,19 @@ template <typename TX, int E, int N> struct FloatRow {
 template <typename TX, int E, int N> struct PackedRow {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = true;
+    int owned; // chunks of this thread (Span::owned)
     Chunk<TX, E> raw[N];
 
     __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
 #pragma unroll
         for (int i = 0; i < N; ++i)
-            if (s.chunk(i) < s.end) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
+            if (i < owned) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
     }
     __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
 #pragma unroll
         for (int i = 0; i < N; ++i) {
-            if (s.chunk(i) < s.end) {
+            if (i < owned) {
                 float x[E];
                 widen<TX, E>(raw[i], x);
                 f(s.chunk(i), x);
@@ -684,6 +692,20 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
     return RowStats{scale, m, c * rstd, rstd};
 }
 
+template <typename T> constexpr int32_t kDType = TLN_DTYPE_F32;
+template <> constexpr int32_t kDType<__half> = TLN_DTYPE_F16;
+template <> constexpr int32_t kDType<__nv_bfloat16> = TLN_DTYPE_BF16;
+
+// How a row applies scale and bias: kAny reads them as their types and
+// presence say; kBothAsX is the common case (both present, in X's type),
+// with no per-chunk type switch or presence test (the switch's two 16-bit
+// paths were if-converted into both conversions under predicates).
+enum AffineKind { kAny, kBothAsX };
+
+template <typename TX> __device__ __forceinline__ bool both_as_x(const TlnParams &p) {
+    return p.scale && p.bias && p.scale_dtype == kDType<TX> && p.bias_dtype == kDType<TX>;
+}
+
 // A chunk's scale and bias as FP32 (absent ones are not read).
 template <int E> struct Affine {
     float g[E], b[E];
@@ -691,11 +713,19 @@ template <int E> struct Affine {
         if (p.scale) load_param<E>(p.scale, p.scale_dtype, c, g);
         if (p.bias) load_param<E>(p.bias, p.bias_dtype, c, b);
     }
+    template <typename TX> __device__ __forceinline__ void load_as(const TlnParams &p, int64_t c) {
+        widen<TX, E>(load_chunk<TX, E>(static_cast<const TX *>(p.scale), c), g);
+        widen<TX, E>(load_chunk<TX, E>(static_cast<const TX *>(p.bias), c), b);
+    }
+    template <typename TX, AffineKind K> __device__ __forceinline__ void load_kind(const TlnParams &p, int64_t c) {
+        if constexpr (K == kBothAsX) load_as<TX>(p, c);
+        else load(p, c);
+    }
 };
 
 // Pass 3 for one chunk: normalize, affine, one rounding at the store. `x` is
 // d = x*s - m already when CENTRED.
-template <typename TY, int E, bool CENTRED>
+template <typename TY, int E, bool CENTRED, AffineKind K = kAny>
 __device__ __forceinline__ void write_chunk(const float (&x)[E], int64_t c, const TlnParams &p, const RowStats &st,
                                            const Affine<E> &a, TY *__restrict__ yr) {
     float out[E];
@@ -706,7 +736,7 @@ __device__ __forceinline__ void write_chunk(const float (&x)[E], int64_t c, cons
         out[e] = fmaf(d, st.rstd, -st.corr_rstd);
     }
     // One row-uniform branch per chunk, not per element.
-    if (p.scale && p.bias) {
+    if (K == kBothAsX || (p.scale && p.bias)) {
 #pragma unroll
         for (int e = 0; e < E; ++e) out[e] = fmaf(out[e], a.g[e], a.b[e]);
     } else if (p.scale) {
@@ -722,13 +752,13 @@ __device__ __forceinline__ void write_chunk(const float (&x)[E], int64_t c, cons
 // Pass 3 over a register row, scale and bias read chunk by chunk (L1 hits:
 // every row of the SM uses the same columns). The barrier keeps each chunk's
 // loads after the previous chunk's store, so they do not all stay live at once.
-template <typename TY, int E, class Src>
+template <typename TX, typename TY, int E, AffineKind K, class Src>
 __device__ __forceinline__ void write_register_row(Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                                    TY *__restrict__ yr) {
     src.for_each(s, [&](int64_t c, const float (&x)[E]) {
         Affine<E> a;
-        a.load(p, c);
-        write_chunk<TY, E, Src::kCentred>(x, c, p, st, a, yr);
+        a.template load_kind<TX, K>(p, c);
+        write_chunk<TY, E, Src::kCentred, K>(x, c, p, st, a, yr);
         asm volatile("" ::: "memory");
     });
 }
@@ -737,17 +767,24 @@ __device__ __forceinline__ void write_register_row(Src &src, const Span &s, cons
 // slice's parameters do not stay in L1 next to the shared-memory slice); the
 // loop is unrolled so that the next chunk's loads are in flight while this
 // one is written.
-template <typename TX, typename TY, int E, class Src>
+template <typename TX, typename TY, int E, AffineKind K, class Src>
 __device__ __forceinline__ void write_slice(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                             TY *__restrict__ yr) {
 #pragma unroll 2
     for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) {
         Affine<E> a;
-        a.load(p, c);
+        a.template load_kind<TX, K>(p, c);
         float x[E];
         widen<TX, E>(src.get(c, s), x);
-        write_chunk<TY, E, false>(x, c, p, st, a, yr);
+        write_chunk<TY, E, false, K>(x, c, p, st, a, yr);
     }
+}
+
+template <typename TX, typename TY, int E, class Src>
+__device__ __forceinline__ void write_slice(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
+                                            TY *__restrict__ yr) {
+    if (both_as_x<TX>(p)) write_slice<TX, TY, E, kBothAsX>(src, s, p, st, yr);
+    else write_slice<TX, TY, E, kAny>(src, s, p, st, yr);
 }
 
 #define TLN_BLOCK_SCRATCH                                                                                          \
@@ -764,6 +801,7 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
     const int rows_per_block = blockDim.x / tpr;
     const int group = threadIdx.x / tpr;
     const Span s{0, p.cols / E, int(threadIdx.x - group * tpr), tpr};
+    const int owned = s.owned(N);
     const int64_t row_step = int64_t(gridDim.x) * rows_per_block;
     const float inv_n = 1.f / static_cast<float>(p.cols);
 
@@ -780,6 +818,7 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
         const bool active = row < p.rows;
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
         RegisterRow<TX, E, N> rr;
+        rr.owned = owned;
         float sum = 0.f;
         if (active) {
             rr.load(xr, s);
@@ -792,8 +831,10 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
             rr.for_each(s, [&](int64_t c, const float (&x)[E]) {
                 write_chunk<TY, E, RegisterRow<TX, E, N>::kCentred>(x, c, p, st, preloaded, yr);
             });
+        } else if (both_as_x<TX>(p)) {
+            write_register_row<TX, TY, E, kBothAsX>(rr, s, p, st, yr);
         } else {
-            write_register_row<TY, E>(rr, s, p, st, yr);
+            write_register_row<TX, TY, E, kAny>(rr, s, p, st, yr);
         }
     }
 }
