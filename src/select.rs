@@ -80,8 +80,16 @@ pub const REGS_CHUNKS_PER_THREAD: [u32; 4] = [1, 2, 4, 8];
 pub const REGS_MAX_CHUNKS: u64 = TLN_MAX_THREADS_PER_BLOCK as u64 * 8;
 /// Threads per row the register variants widen to when rows are few.
 const REGS_FEW_ROWS_MAX_THREADS_PER_ROW: u32 = 256;
-/// 16-bit rows of this many chunks or more go to the split variants.
+/// FP16 rows of this many chunks or more go to the split variants.
 const REGS_16BIT_SPLIT_CHUNKS: u64 = 2048;
+/// BF16 rows: the split variants carry the overflow redo and spill more, so
+/// regs8 keeps rows up to here (H200, 4096 x 16384: regs8/256 94.6 us,
+/// split_cached 109.6 us; FP16 92.8 vs 97.4 the other way).
+const REGS_BF16_SPLIT_CHUNKS: u64 = 4096;
+/// FP32 rows of at most this many chunks (H <= 1024) take 8 chunks per
+/// thread when rows are plentiful (H200, 4096 x 768: regs8/32 11.8 us,
+/// regs4/64 13.8 us; at 4096 x 4096 regs4 wins, 47.0 vs 56.1 us).
+const REGS_F32_EIGHT_CHUNKS_MAX: u64 = 256;
 /// Blocks of fewer threads waste scheduler slots; row groups are packed up to this.
 const MIN_BLOCK_THREADS: u32 = 128;
 /// Chunks each thread of a split block should own at least (loads in flight).
@@ -169,7 +177,7 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Op
     // FP32 rows: 8 chunks (32 floats) do not fit regs8's register budget
     // without heavy spills, and 4 per thread past 256 threads leaves one
     // block per SM: longer FP32 rows go to the split variants (H100 sweep).
-    let widest = if p.x_dtype() == DType::F32 { 4 } else { 8 };
+    let widest = if p.x_dtype() == DType::F32 && chunks > REGS_F32_EIGHT_CHUNKS_MAX { 4 } else { 8 };
     if p.x_dtype() == DType::F32 && chunks > 4 * REGS_F32_MAX_THREADS_PER_ROW {
         return None;
     }
@@ -177,7 +185,12 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Op
     // variant's cp.async-filled slice beat regs8 on the H100 (78.6% vs 76.2%
     // of copy at 4096 x 16384 FP16, 75.1% vs 63.1% at 2048 x 32768); at 1536
     // chunks regs8 still won (85.9% vs 73.4% at 16384 x 12288).
-    if p.x_dtype() != DType::F32 && chunks >= REGS_16BIT_SPLIT_CHUNKS {
+    let split_from = match p.x_dtype() {
+        DType::F32 => u64::MAX,
+        DType::F16 => REGS_16BIT_SPLIT_CHUNKS,
+        DType::BF16 => REGS_BF16_SPLIT_CHUNKS,
+    };
+    if chunks >= split_from {
         return None;
     }
     let mut best = None;
@@ -308,7 +321,15 @@ mod tests {
 
     #[test]
     fn transformer_rows_use_registers() {
-        for (cols, x, name, tpr) in [(4096, F16, "regs8", 64), (8192, F16, "regs8", 128), (12288, F16, "regs8", 192), (12288, BF16, "regs8", 192), (4096, F32, "regs4", 256)] {
+        for (cols, x, name, tpr) in [
+            (4096, F16, "regs8", 64),
+            (8192, F16, "regs8", 128),
+            (12288, F16, "regs8", 192),
+            (12288, BF16, "regs8", 192),
+            (16384, BF16, "regs8", 256),
+            (768, F32, "regs8", 32),
+            (4096, F32, "regs4", 256),
+        ] {
             let pl = plan(&prob(4096, cols, x), true, &H100);
             assert_eq!((pl.variant.name(), pl.threads_per_row), (name, tpr), "{cols} {x}");
             assert_eq!(pl.block_threads, tpr.max(128));
@@ -362,7 +383,7 @@ mod tests {
         let pl = plan(&prob(8192, 8192, F32), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 1));
         let pl = plan(&prob(4096, 768, F32), true, &H100);
-        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs4", 64));
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs8", 32));
     }
 
     #[test]
