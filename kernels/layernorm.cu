@@ -585,9 +585,13 @@ __device__ __forceinline__ void add_chunk(float (&l)[E], const Chunk<TX, E> &ch)
 
 template <typename TX, int E, bool CACHE, int U = 4>
 __device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
-    float l[E] = {};
 #if __CUDA_ARCH__ >= 800
-    if constexpr (CACHE && sizeof(Chunk<TX, E>) == 16) {
+    constexpr bool kAsyncFill = CACHE && sizeof(Chunk<TX, E>) == 16;
+#else
+    constexpr bool kAsyncFill = false;
+#endif
+    float l[E] = {};
+    if constexpr (kAsyncFill) {
         const int64_t first = s.begin + s.lane;
         const int64_t mine = first < s.end ? (s.end - first + s.step - 1) / s.step : 0; // chunks of this thread
         const int64_t per_group = max((mine + 3) / 4, int64_t(4)); // short slices: fewer, fuller groups
@@ -612,22 +616,21 @@ __device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Spa
         sum_group(2);
         cp_async_wait<0>();
         sum_group(3);
-        return fold<E>(l);
-    }
-#endif
-    for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
-        Chunk<TX, E> t[U];
+    } else {
+        for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
+            Chunk<TX, E> t[U];
 #pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int64_t c = c0 + int64_t(u) * s.step;
-            if (c < s.end) t[u] = load_chunk<TX, E>(xr, c);
-        }
+            for (int u = 0; u < U; ++u) {
+                const int64_t c = c0 + int64_t(u) * s.step;
+                if (c < s.end) t[u] = load_chunk<TX, E>(xr, c);
+            }
 #pragma unroll
-        for (int u = 0; u < U; ++u) {
-            const int64_t c = c0 + int64_t(u) * s.step;
-            if (c < s.end) {
-                if constexpr (CACHE) cache[c - s.begin] = t[u];
-                add_chunk<TX, E>(l, t[u]);
+            for (int u = 0; u < U; ++u) {
+                const int64_t c = c0 + int64_t(u) * s.step;
+                if (c < s.end) {
+                    if constexpr (CACHE) cache[c - s.begin] = t[u];
+                    add_chunk<TX, E>(l, t[u]);
+                }
             }
         }
     }
@@ -885,6 +888,16 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
 
 } // namespace
 
+// ---------------------------------------------------------------------------
+// Exported kernels (names: see layernorm_abi.h). Register budgets: 64 per
+// thread (two 512-thread or four 256-thread blocks per SM) for regs1, regs2
+// and the split variants; regs4 and regs8 keep 4 or 8 chunks per thread in
+// registers and get 80 and 96 (Nsight Compute on an H100: at 128, occupancy
+// was 25% and the kernels latency-bound). ptxas reports spills under these
+// caps, most in the scalar path and the overflow redo; compiled alone, the
+// vectorized path of regs8 FP16 has none, and regs4's widened 16-bit rows
+// spill a few registers per row (at 64 they spilled hundreds of bytes).
+// ---------------------------------------------------------------------------
 #define TLN_REGS_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
     extern "C" __global__ void BOUNDS tln_regs##N##_##XN##_##YN(TlnParams p) { regs_dispatch<TX, TY, N>(p); }
 
