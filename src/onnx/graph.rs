@@ -1,6 +1,8 @@
 //! Read-only index over one ONNX graph: who produces and who consumes each
 //! tensor, which tensors are graph outputs, constant values (initializers and
-//! `Constant` nodes), and the element types and shapes the model declares.
+//! `Constant` nodes), the element types and shapes the model declares, the
+//! shapes (ranks, and sizes where they follow) inferred forward from those
+//! through the common ops, and which nodes are dead (reach no graph output).
 
 use super::io::is_external;
 use super::proto::{attribute_proto::AttributeType, type_proto, GraphProto, NodeProto, TensorProto};
@@ -56,6 +58,11 @@ pub struct GraphIndex<'g> {
     pub graph_inputs: HashSet<&'g str>,
     pub initializers: HashMap<&'g str, &'g TensorProto>,
     declared: HashMap<&'g str, (Option<i32>, Option<Vec<Dim>>)>,
+    /// Shapes inferred forward through the graph (see [`infer_shapes`]).
+    inferred: HashMap<&'g str, Vec<Dim>>,
+    /// Nodes none of whose outputs reaches a graph output (through any chain
+    /// of consumers, subgraph reads included).
+    pub dead: HashSet<usize>,
 }
 
 impl<'g> GraphIndex<'g> {
@@ -101,7 +108,7 @@ impl<'g> GraphIndex<'g> {
                 declared.insert(name, (t.elem_type, shape));
             }
         }
-        GraphIndex {
+        let mut ix = GraphIndex {
             graph,
             producer,
             consumers,
@@ -109,7 +116,12 @@ impl<'g> GraphIndex<'g> {
             graph_inputs: graph.input.iter().filter_map(|o| o.name.as_deref()).collect(),
             initializers: graph.initializer.iter().filter_map(|t| Some((t.name.as_deref()?, t))).collect(),
             declared,
-        }
+            inferred: HashMap::new(),
+            dead: HashSet::new(),
+        };
+        ix.inferred = infer_shapes(&ix);
+        ix.dead = dead_nodes(&ix);
+        ix
     }
 
     pub fn node(&self, i: usize) -> &'g NodeProto {
@@ -164,8 +176,20 @@ impl<'g> GraphIndex<'g> {
     }
 
     /// The shape of a tensor as declared (value_info, graph inputs/outputs) or
-    /// as stored (initializers, constants).
+    /// as stored (initializers, constants), completed by what shape inference
+    /// found (see [`infer_shapes`]); a declared size wins over an inferred one.
     pub fn shape(&self, name: &str) -> Option<Vec<Dim>> {
+        let known = self.stated_shape(name);
+        match (known, self.inferred.get(name)) {
+            (Some(d), Some(i)) if d.len() == i.len() => Some(d.iter().zip(i).map(|(a, b)| a.or(*b)).collect()),
+            (Some(d), _) => Some(d),
+            (None, Some(i)) => Some(i.clone()),
+            (None, None) => None,
+        }
+    }
+
+    /// The shape the model states: stored (initializers, constants) or declared.
+    fn stated_shape(&self, name: &str) -> Option<Vec<Dim>> {
         if let Some(t) = self.initializers.get(name) {
             return Some(t.dims.iter().map(|&d| Some(d)).collect());
         }
@@ -176,6 +200,32 @@ impl<'g> GraphIndex<'g> {
             return Some(c.dims.iter().map(|&d| Some(d)).collect());
         }
         None
+    }
+
+    /// Whether the tensor's value depends on nothing but constants and the
+    /// shapes of tensors (`Shape`, `Size` and ops over such values), so a node
+    /// computing it reads no tensor data.
+    pub fn is_shape_only(&self, name: &str) -> bool {
+        self.shape_only_depth(name, 0)
+    }
+
+    fn shape_only_depth(&self, name: &str, depth: usize) -> bool {
+        if self.constant(name).is_some() {
+            return true;
+        }
+        if depth > 32 {
+            return false;
+        }
+        let Some(p) = self.producer_node(name) else { return false };
+        let n = self.node(p);
+        if !n.attribute.iter().all(|a| a.g.is_none() && a.graphs.is_empty()) {
+            return false;
+        }
+        match onnx_op(n) {
+            "Shape" | "Size" => true,
+            "" => false,
+            _ => n.input.iter().filter(|i| !i.is_empty()).all(|i| self.shape_only_depth(i, depth + 1)),
+        }
     }
 
     /// The element type of a tensor: declared, stored, or followed back
@@ -211,6 +261,352 @@ impl<'g> GraphIndex<'g> {
             "Where" => self.elem_type_depth(n.input.get(1)?, depth + 1),
             _ => None,
         }
+    }
+}
+
+/// Which nodes are dead: none of their outputs reaches a graph output.
+fn dead_nodes(ix: &GraphIndex) -> HashSet<usize> {
+    let n = ix.graph.node.len();
+    // Tensors each node reads (inputs and names its subgraphs read).
+    let mut reads: Vec<Vec<&str>> = vec![vec![]; n];
+    for (t, cs) in &ix.consumers {
+        for &c in cs {
+            reads[c].push(t);
+        }
+    }
+    let mut live = vec![false; n];
+    let mut work: Vec<usize> = ix.graph_outputs.iter().filter_map(|o| ix.producer_node(o)).collect();
+    while let Some(i) = work.pop() {
+        if std::mem::replace(&mut live[i], true) {
+            continue;
+        }
+        work.extend(reads[i].iter().filter_map(|t| ix.producer_node(t)).filter(|&p| !live[p]));
+    }
+    (0..n).filter(|&i| !live[i]).collect()
+}
+
+/// Forward shape inference over the main graph, in node order (a node whose
+/// inputs come later, as in a graph that is not sorted, learns nothing).
+///
+/// Only what follows for every input the model admits: a size is known when
+/// it is computed from known sizes, else `None`; ranks follow from the ranks
+/// of the inputs. Covered: elementwise and broadcasting ops, `Cast`,
+/// `MatMul`, `Gemm`, `Reshape` with a constant shape, `Transpose`, `Flatten`,
+/// reductions, `Unsqueeze`/`Squeeze`, `Concat`, `Shape`, `Size`, `Gather`,
+/// `Expand`, `Slice`, `Split`, `Conv`, normalizations. Arithmetic is checked:
+/// hostile sizes give `None`, never a panic.
+pub fn infer_shapes<'g>(ix: &GraphIndex<'g>) -> HashMap<&'g str, Vec<Dim>> {
+    let mut out: HashMap<&'g str, Vec<Dim>> = HashMap::new();
+    for n in &ix.graph.node {
+        let get = |out: &HashMap<&'g str, Vec<Dim>>, i: usize| -> Option<Vec<Dim>> {
+            let name = n.input.get(i).filter(|s| !s.is_empty())?;
+            let stated = ix.stated_shape(name);
+            match (stated, out.get(name.as_str())) {
+                (Some(d), Some(inf)) if d.len() == inf.len() => Some(d.iter().zip(inf).map(|(a, b)| a.or(*b)).collect()),
+                (Some(d), _) => Some(d),
+                (None, inf) => inf.cloned(),
+            }
+        };
+        let consts = |i: usize| -> Option<Vec<i64>> {
+            let c = ix.constant(n.input.get(i).filter(|s| !s.is_empty())?)?;
+            c.values.iter().map(|&v| (v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)).collect()
+        };
+        let axes_of = |i: usize| -> Option<Option<Vec<i64>>> {
+            match attr_ints(n, "axes").filter(|a| !a.is_empty()) {
+                Some(a) => Some(Some(a)),
+                None => match n.input.get(i).filter(|s| !s.is_empty()) {
+                    Some(_) => consts(i).map(Some),
+                    None => Some(None),
+                },
+            }
+        };
+        let shape = infer_node(n, &|i| get(&out, i), &consts, &axes_of);
+        if let Some(results) = shape {
+            for (k, s) in results.into_iter().enumerate() {
+                if let (Some(o), Some(s)) = (n.output.get(k).filter(|o| !o.is_empty()), s) {
+                    if s.len() <= MAX_INFER_RANK {
+                        out.insert(o.as_str(), s);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Ranks beyond this are not tracked (hostile graphs).
+const MAX_INFER_RANK: usize = 64;
+
+/// Normalizes an axis against `rank` (`None` when out of range).
+fn norm_axis(a: i64, rank: usize) -> Option<usize> {
+    let r = i64::try_from(rank).ok()?;
+    let v = if a < 0 { a.checked_add(r)? } else { a };
+    (0..r).contains(&v).then_some(v as usize)
+}
+
+/// Numpy broadcasting of known shapes.
+fn broadcast(shapes: &[Vec<Dim>]) -> Option<Vec<Dim>> {
+    let r = shapes.iter().map(Vec::len).max()?;
+    let mut out = vec![Some(1i64); r];
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut known: Option<i64> = Some(1);
+        let mut unknown_not_one = false;
+        for s in shapes {
+            let off = r - s.len();
+            if j < off {
+                continue;
+            }
+            match s[j - off] {
+                Some(1) => {}
+                Some(v) => match known {
+                    Some(1) => known = Some(v),
+                    Some(k) if k == v => {}
+                    _ => known = None,
+                },
+                None => unknown_not_one = true,
+            }
+        }
+        // An unknown size broadcast with 1s only stays unknown; with a known
+        // size > 1 it must be that size (or the model is invalid).
+        *o = match known {
+            Some(1) if unknown_not_one => None,
+            k => k,
+        };
+    }
+    Some(out)
+}
+
+fn product(dims: &[Dim]) -> Dim {
+    dims.iter().try_fold(1i64, |acc, d| acc.checked_mul((*d)?).filter(|v| *v >= 0))
+}
+
+type ShapeOf<'a> = dyn Fn(usize) -> Option<Vec<Dim>> + 'a;
+type ConstOf<'a> = dyn Fn(usize) -> Option<Vec<i64>> + 'a;
+type AxesOf<'a> = dyn Fn(usize) -> Option<Option<Vec<i64>>> + 'a;
+
+/// The output shapes of one node (per output; `None` where unknown).
+fn infer_node(n: &NodeProto, shape: &ShapeOf, consts: &ConstOf, axes_of: &AxesOf) -> Option<Vec<Option<Vec<Dim>>>> {
+    let one = |s: Option<Vec<Dim>>| Some(vec![s]);
+    let op = onnx_op(n);
+    match op {
+        "Cast" | "CastLike" | "Relu" | "Tanh" | "Sigmoid" | "Gelu" | "Erf" | "Neg" | "Abs" | "Sqrt" | "Reciprocal" | "Exp"
+        | "Log" | "Identity" | "Dropout" | "Softmax" | "LogSoftmax" | "Clip" | "LeakyRelu" | "Elu" | "Selu"
+        | "HardSigmoid" | "HardSwish" | "Softplus" | "Mish" | "Not" | "Floor" | "Ceil" | "Round" | "Sign" | "Sin"
+        | "Cos" | "IsNaN" | "IsInf" | "LayerNormalization" | "InstanceNormalization" | "BatchNormalization"
+        | "LpNormalization" => one(shape(0)),
+        "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Sum" | "Mean" | "Where" | "Equal" | "Less"
+        | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" | "PRelu" | "Mod" | "BitShift" => {
+            let shapes: Option<Vec<Vec<Dim>>> = (0..n.input.len()).map(shape).collect();
+            one(broadcast(&shapes?))
+        }
+        "MatMul" => {
+            let (a, b) = (shape(0)?, shape(1)?);
+            let r = match (a.len(), b.len()) {
+                (0, _) | (_, 0) => return None,
+                (1, 1) => vec![],
+                (1, _) => {
+                    let mut v = b.clone();
+                    v.remove(v.len() - 2);
+                    v
+                }
+                (_, 1) => a[..a.len() - 1].to_vec(),
+                _ => {
+                    let mut v = broadcast(&[a[..a.len() - 2].to_vec(), b[..b.len() - 2].to_vec()])?;
+                    v.push(a[a.len() - 2]);
+                    v.push(b[b.len() - 1]);
+                    v
+                }
+            };
+            one(Some(r))
+        }
+        "Gemm" => {
+            let (a, b) = (shape(0)?, shape(1)?);
+            if a.len() != 2 || b.len() != 2 {
+                return None;
+            }
+            let m = if attr_i(n, "transA").unwrap_or(0) != 0 { a[1] } else { a[0] };
+            let nn = if attr_i(n, "transB").unwrap_or(0) != 0 { b[0] } else { b[1] };
+            one(Some(vec![m, nn]))
+        }
+        "Reshape" => {
+            let target = consts(1)?;
+            let input = shape(0);
+            let allowzero = attr_i(n, "allowzero").unwrap_or(0) != 0;
+            let mut dims: Vec<Dim> = Vec::with_capacity(target.len());
+            let mut infer_at = None;
+            for (j, &v) in target.iter().enumerate() {
+                dims.push(match v {
+                    -1 if infer_at.is_none() => {
+                        infer_at = Some(j);
+                        None
+                    }
+                    0 if allowzero => Some(0),
+                    0 => input.as_ref().and_then(|s| s.get(j).copied().flatten()),
+                    v if v > 0 => Some(v),
+                    _ => return None,
+                });
+            }
+            if let Some(j) = infer_at {
+                // Dims copied by 0 appear on both sides and cancel (an unknown
+                // batch size copied through still lets -1 be computed).
+                let copied = |k: usize| !allowzero && target.get(k) == Some(&0);
+                let total = input.as_ref().and_then(|s| product(&s.iter().enumerate().filter(|(k, _)| !copied(*k)).map(|(_, d)| *d).collect::<Vec<_>>()));
+                let rest = product(&dims.iter().enumerate().filter(|(k, _)| *k != j && !copied(*k)).map(|(_, d)| *d).collect::<Vec<_>>());
+                dims[j] = match (total, rest) {
+                    (Some(t), Some(r)) if r > 0 && t % r == 0 => Some(t / r),
+                    _ => None,
+                };
+            }
+            one(Some(dims))
+        }
+        "Transpose" => {
+            let s = shape(0)?;
+            let perm: Vec<i64> = attr_ints(n, "perm").filter(|p| !p.is_empty()).unwrap_or_else(|| (0..s.len() as i64).rev().collect());
+            let mut seen = vec![false; s.len()];
+            let mut out = Vec::with_capacity(s.len());
+            if perm.len() != s.len() {
+                return None;
+            }
+            for &p in &perm {
+                let p = norm_axis(p, s.len())?;
+                if std::mem::replace(&mut seen[p], true) {
+                    return None;
+                }
+                out.push(s[p]);
+            }
+            one(Some(out))
+        }
+        "Flatten" => {
+            let a = attr_i(n, "axis").unwrap_or(1);
+            match shape(0) {
+                Some(s) => {
+                    let r = s.len() as i64;
+                    let a = if a < 0 { a + r } else { a };
+                    if !(0..=r).contains(&a) {
+                        return None;
+                    }
+                    let (head, tail) = s.split_at(a as usize);
+                    one(Some(vec![product(head), product(tail)]))
+                }
+                // Rank 2 whatever the input.
+                None => one(Some(vec![None, None])),
+            }
+        }
+        "ReduceMean" | "ReduceSum" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2"
+        | "ReduceSumSquare" | "ReduceLogSum" | "ReduceLogSumExp" => {
+            let s = shape(0)?;
+            let keep = attr_i(n, "keepdims").unwrap_or(1) != 0;
+            let axes: Vec<usize> = match axes_of(1)? {
+                Some(a) => a.iter().map(|&v| norm_axis(v, s.len())).collect::<Option<_>>()?,
+                None if attr_i(n, "noop_with_empty_axes").unwrap_or(0) != 0 => return one(Some(s)),
+                None => (0..s.len()).collect(),
+            };
+            let out = s
+                .iter()
+                .enumerate()
+                .filter_map(|(j, d)| match (axes.contains(&j), keep) {
+                    (true, true) => Some(Some(1)),
+                    (true, false) => None,
+                    (false, _) => Some(*d),
+                })
+                .collect();
+            one(Some(out))
+        }
+        "Unsqueeze" => {
+            let s = shape(0)?;
+            let axes = axes_of(1)??;
+            let r = s.len().checked_add(axes.len())?;
+            let mut ones = vec![false; r];
+            for &a in &axes {
+                if std::mem::replace(&mut ones[norm_axis(a, r)?], true) {
+                    return None;
+                }
+            }
+            let mut it = s.into_iter();
+            let out = ones.iter().map(|&one| if one { Some(Some(1)) } else { it.next() }).collect::<Option<Vec<Dim>>>()?;
+            one(Some(out))
+        }
+        "Squeeze" => {
+            let s = shape(0)?;
+            let axes: Vec<usize> = match axes_of(1)? {
+                Some(a) => a.iter().map(|&v| norm_axis(v, s.len())).collect::<Option<_>>()?,
+                None if s.iter().all(Option::is_some) => (0..s.len()).filter(|&j| s[j] == Some(1)).collect(),
+                None => return None,
+            };
+            one(Some(s.iter().enumerate().filter(|(j, _)| !axes.contains(j)).map(|(_, d)| *d).collect()))
+        }
+        "Concat" => {
+            let shapes: Vec<Vec<Dim>> = (0..n.input.len()).map(shape).collect::<Option<_>>()?;
+            let r = shapes.first()?.len();
+            if shapes.iter().any(|s| s.len() != r) {
+                return None;
+            }
+            let a = norm_axis(attr_i(n, "axis")?, r)?;
+            let out = (0..r)
+                .map(|j| {
+                    if j == a {
+                        shapes.iter().try_fold(0i64, |acc, s| acc.checked_add(s[j]?))
+                    } else {
+                        shapes.iter().find_map(|s| s[j])
+                    }
+                })
+                .collect();
+            one(Some(out))
+        }
+        "Shape" => {
+            let len = match (shape(0), attr_i(n, "start"), attr_i(n, "end")) {
+                (Some(s), start, end) => {
+                    let r = s.len() as i64;
+                    let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) };
+                    let (b, e) = (clamp(start.unwrap_or(0)), clamp(end.unwrap_or(r)));
+                    Some((e - b).max(0))
+                }
+                (None, ..) => None,
+            };
+            one(Some(vec![len]))
+        }
+        "Size" => one(Some(vec![])),
+        "Gather" => {
+            let (data, idx) = (shape(0)?, shape(1)?);
+            let a = norm_axis(attr_i(n, "axis").unwrap_or(0), data.len())?;
+            let mut out = data[..a].to_vec();
+            out.extend(idx);
+            out.extend_from_slice(&data[a + 1..]);
+            one(Some(out))
+        }
+        "Expand" => {
+            let s = shape(0)?;
+            let target: Vec<Dim> = consts(1)?.into_iter().map(|v| (v >= 0).then_some(v)).collect();
+            one(broadcast(&[s, target]))
+        }
+        "Slice" => {
+            let s = shape(0)?;
+            // Sizes of the axes not sliced stay; the sliced ones are not computed.
+            let out = match consts(3) {
+                Some(axes) => {
+                    let axes: Vec<usize> = axes.iter().map(|&a| norm_axis(a, s.len())).collect::<Option<_>>()?;
+                    s.iter().enumerate().map(|(j, d)| if axes.contains(&j) { None } else { *d }).collect()
+                }
+                None if n.input.get(3).is_none_or(|a| a.is_empty()) => {
+                    let k = consts(1).map_or(s.len(), |v| v.len());
+                    s.iter().enumerate().map(|(j, d)| if j < k { None } else { *d }).collect()
+                }
+                None => vec![None; s.len()],
+            };
+            one(Some(out))
+        }
+        "Split" => {
+            let s = shape(0)?;
+            let a = norm_axis(attr_i(n, "axis").unwrap_or(0), s.len())?;
+            let mut base = s.clone();
+            base[a] = None;
+            Some(vec![Some(base); n.output.len()])
+        }
+        "Conv" | "ConvTranspose" | "MaxPool" | "AveragePool" => {
+            let s = shape(0)?;
+            one(Some(vec![None; s.len()]))
+        }
+        _ => None,
     }
 }
 

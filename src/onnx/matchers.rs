@@ -8,13 +8,22 @@
 //!   `Cast` to FP32 before the statistics and back after them (mixed precision);
 //! - the `tf.nn.moments` + `tf.nn.batch_normalization` form tf2onnx emits for
 //!   Keras/TF LayerNorms (`Sub`, `Mul(d, d)`, `ReduceMean`, `Add(eps)`, `Sqrt`,
-//!   `Reciprocal`, `[Mul(gamma)]`, `Mul(x, ·)`, `Mul(mean, ·)`, `Sub`/`Neg`, `Add`).
+//!   `Reciprocal`, `[Mul(gamma)]`, `Mul(x, ·)`, `Mul(mean, ·)`, `Sub`/`Neg`, `Add`);
+//! - `Div(1, Sqrt(var + eps))` then `Mul(x - mean, ·)`: `torch.rsqrt` as the
+//!   TorchScript exporter writes it;
+//! - ONNX's own LayerNormalization function body (`onnx.inliner`): `Flatten`,
+//!   stash-type `Cast`s, the one-pass variance `ReduceMean(x·x) - mean·mean`,
+//!   `Reshape(·, Shape(X))`; the summary says the variance formula changes.
+//!
+//! Recognised and refused: epsilon 0 (`Sqrt(var)` with no `Add`, or
+//! `Add(var, 0)`), and any match the plugin's field checks would refuse.
 //!
 //! A decomposed candidate starts at a `ReduceMean` whose output feeds
 //! `Sub(x, mean)` with the same `x` (the centring step). Every candidate either
 //! becomes a [`Candidate`] or a [`Rejected`] with the reason.
 
 use super::graph::{attr_f, attr_i, attr_ints, dt, onnx_op, Dim, GraphIndex};
+use crate::plugin::config::PluginConfig;
 use std::collections::HashSet;
 
 /// A proven LayerNorm, ready to be replaced by one plugin node.
@@ -38,6 +47,9 @@ pub struct Candidate {
     /// without the cast back): the node needs `output_type = 1`.
     pub output_fp32: bool,
     pub notes: Vec<String>,
+    /// The graph computed the variance as E[x^2] - E[x]^2 (ONNX's function
+    /// body); the plugin's two-pass variance differs where that cancelled.
+    pub variance_changed: bool,
 }
 
 /// A LayerNorm-like candidate that is not replaced, and why.
@@ -66,6 +78,7 @@ pub fn find_candidates(ix: &GraphIndex) -> Vec<Found> {
             "ReduceMean" => match_decomposed(ix, i),
             _ => None,
         };
+        let found = found.map(validate);
         match found {
             Some(Found::Match(c)) if c.nodes.iter().any(|n| taken.contains(n)) => out.push(Found::Reject(Rejected {
                 label: c.label,
@@ -81,6 +94,19 @@ pub fn find_candidates(ix: &GraphIndex) -> Vec<Found> {
         }
     }
     out
+}
+
+/// A match the plugin would refuse at build time (its field checks:
+/// epsilon finite and > 0, axis in range) is reported instead of replaced.
+fn validate(f: Found) -> Found {
+    let Found::Match(c) = f else { return f };
+    let checked = i32::try_from(c.axis)
+        .map_err(|_| format!("axis {} is out of range", c.axis))
+        .and_then(|axis| PluginConfig::new(c.epsilon, axis, 0).map_err(|e| e.to_string()));
+    match checked {
+        Ok(_) => Found::Match(c),
+        Err(e) => Found::Reject(Rejected { label: c.label, anchor: c.anchor, reason: format!("FP32LayerNorm would refuse it ({e}); not replaced") }),
+    }
 }
 
 fn display(ix: &GraphIndex, i: usize) -> String {
@@ -192,6 +218,7 @@ fn match_native(ix: &GraphIndex, i: usize) -> Found {
         epsilon,
         output_fp32: false,
         notes: vec![],
+        variance_changed: false,
     })
 }
 
@@ -283,6 +310,160 @@ fn out0(ix: &GraphIndex, i: usize) -> String {
     ix.node(i).output.first().cloned().unwrap_or_default()
 }
 
+/// The node `n` squares `t`: `Mul(t, t)` or `Pow(t, 2)`. `Some(cast)` with
+/// the `Cast` of the exponent constant, if any; `Err` for a `Pow` of `t`
+/// whose exponent is not the constant 2.
+fn square_of(ix: &GraphIndex, n: usize, t: &str) -> Option<Result<Option<usize>, String>> {
+    let node = ix.node(n);
+    match onnx_op(node) {
+        "Mul" if node.input.len() == 2 && node.input[0] == t && node.input[1] == t => Some(Ok(None)),
+        "Pow" if node.input.first().map(String::as_str) == Some(t) => Some(match node.input.get(1).and_then(|e| scalar_const(ix, e)) {
+            Some((2.0, cast)) => Ok(cast),
+            _ => Err("Pow exponent is not the constant 2".into()),
+        }),
+        _ => None,
+    }
+}
+
+/// The one-pass variance `Sub(ReduceMean(x·x), mean·mean)` of ONNX's own
+/// LayerNormalization function body (`MeanOfSquare - SquareOfMean`), with
+/// the squares as `Mul(t, t)` or `Pow(t, 2)`: its nodes, the second
+/// ReduceMean, and the variance tensor.
+fn one_pass_variance(ix: &GraphIndex, x: &str, mean: &str) -> Option<(Vec<usize>, usize, String)> {
+    for sqm in ix.consumer_nodes(mean) {
+        let Some(Ok(c1)) = square_of(ix, sqm, mean) else { continue };
+        let sm = out0(ix, sqm);
+        let Some(vsub) = ix.consumer_nodes(&sm).into_iter().find(|&c| {
+            let n = ix.node(c);
+            onnx_op(n) == "Sub" && n.input.len() == 2 && n.input[1] == sm
+        }) else {
+            continue;
+        };
+        let Some(r2) = ix.producer_node(&ix.node(vsub).input[0]).filter(|&p| onnx_op(ix.node(p)) == "ReduceMean") else { continue };
+        let Some(sqx) = ix.node(r2).input.first().and_then(|t| ix.producer_node(t)) else { continue };
+        let Some(Ok(c2)) = square_of(ix, sqx, x) else { continue };
+        let mut nodes = vec![sqm, vsub, r2, sqx];
+        nodes.extend(c1);
+        nodes.extend(c2);
+        return Some((nodes, r2, out0(ix, vsub)));
+    }
+    None
+}
+
+/// `Div(1, t)` with a constant one of at most the rank of `x` (the TorchScript
+/// exporter's `rsqrt`: `Div(Constant([1.]), Sqrt(·))`): the node and the
+/// `Cast` of the constant, if any.
+fn div_one(ix: &GraphIndex, t: &str, xrank: Option<usize>) -> Option<(usize, Option<usize>)> {
+    ix.consumer_nodes(t).into_iter().find_map(|c| {
+        let n = ix.node(c);
+        if onnx_op(n) != "Div" || n.input.len() != 2 || n.input[1] != t {
+            return None;
+        }
+        let (v, cast) = scalar_const(ix, &n.input[0])?;
+        let dims = ix.shape(&n.input[0])?.len();
+        (v == 1.0 && (dims <= 1 || xrank.is_some_and(|r| dims <= r))).then_some((c, cast))
+    })
+}
+
+/// ONNX's LayerNormalization function body wraps the statistics in
+/// `Flatten(X, axis)` ... `Reshape(·, Shape(X))`: X, the Flatten node, and
+/// the plugin axis and normalized-dims count in terms of X.
+struct FlattenWrap {
+    flatten: usize,
+    x: String,
+    axis: Result<(i64, usize), String>,
+}
+
+fn flatten_wrap(ix: &GraphIndex, x2d: &str) -> Option<FlattenWrap> {
+    let f = ix.producer_node(x2d)?;
+    let n = ix.node(f);
+    if onnx_op(n) != "Flatten" {
+        return None;
+    }
+    let x = n.input.first().filter(|s| !s.is_empty())?.clone();
+    let a = attr_i(n, "axis").unwrap_or(1);
+    let r = rank(ix, &x);
+    let axis = match (a, r) {
+        (a, Some(r)) if a < 0 && a >= -(r as i64) => Ok((a, (-a) as usize)),
+        (a, Some(r)) if a >= 0 && (a as u64) < r as u64 => Ok((a - r as i64, r - a as usize)),
+        (a, None) if a < 0 => Ok((a, (-a) as usize)),
+        (a, None) => Err(format!("Flatten axis {a} is not negative and the rank of X is unknown")),
+        (a, Some(r)) => Err(format!("Flatten axis {a} normalizes no dims of the rank-{r} X")),
+    };
+    Some(FlattenWrap { flatten: f, x, axis })
+}
+
+/// `Reshape(t, Shape(x))` (whole shape) as the single consumer of `t`,
+/// after an optional `Identity`: the nodes (Identity, Reshape, Shape) and the output.
+fn reshape_back(ix: &GraphIndex, t: &str, x: &str) -> Option<(Vec<usize>, String)> {
+    let single = |t: &str, op: &str| -> Option<usize> {
+        let cs = ix.consumer_nodes(t);
+        (cs.len() == 1 && onnx_op(ix.node(cs[0])) == op && !ix.graph_outputs.contains(t)).then(|| cs[0])
+    };
+    let mut nodes = vec![];
+    let mut cur = t.to_string();
+    if let Some(i) = single(&cur, "Identity") {
+        nodes.push(i);
+        cur = out0(ix, i);
+    }
+    let rs = single(&cur, "Reshape")?;
+    let rn = ix.node(rs);
+    if rn.input.len() != 2 || rn.input[0] != cur || attr_i(rn, "allowzero").unwrap_or(0) != 0 {
+        return None;
+    }
+    let sh = ix.producer_node(&rn.input[1])?;
+    let sn = ix.node(sh);
+    let whole = attr_i(sn, "start").unwrap_or(0) == 0 && attr_i(sn, "end").is_none();
+    if onnx_op(sn) != "Shape" || sn.input.first().map(String::as_str) != Some(x) || !whole {
+        return None;
+    }
+    nodes.extend([rs, sh]);
+    Some((nodes, out0(ix, rs)))
+}
+
+/// Adds to `nodes` what only they need: dead nodes (reaching no graph
+/// output) that read their outputs, and producers of their inputs that are
+/// dead or compute only from shapes (`Shape(X)` and the like) and whose every
+/// consumer is in the set or dead. Never a producer of `keep` (the plugin's
+/// inputs) or a `Constant` (the rewrite removes dead constants itself).
+fn absorb_support(ix: &GraphIndex, nodes: &mut Vec<usize>, keep: &[&str]) {
+    let mut set: HashSet<usize> = nodes.iter().copied().collect();
+    loop {
+        let mut added = vec![];
+        for &d in &ix.dead {
+            if !set.contains(&d) && ix.node(d).input.iter().any(|t| ix.producer_node(t).is_some_and(|p| set.contains(&p))) {
+                added.push(d);
+            }
+        }
+        for &n in &set {
+            for t in &ix.node(n).input {
+                let Some(p) = ix.producer_node(t) else { continue };
+                if set.contains(&p) || added.contains(&p) || onnx_op(ix.node(p)) == "Constant" {
+                    continue;
+                }
+                let pn = ix.node(p);
+                let outs: Vec<&String> = pn.output.iter().filter(|o| !o.is_empty()).collect();
+                let ok = outs.iter().all(|o| {
+                    !keep.contains(&o.as_str())
+                        && !ix.graph_outputs.contains(o.as_str())
+                        && ix.consumers(o).iter().all(|c| set.contains(c) || ix.dead.contains(c))
+                }) && (ix.dead.contains(&p) || outs.iter().all(|o| ix.is_shape_only(o)));
+                if ok {
+                    added.push(p);
+                }
+            }
+        }
+        if added.is_empty() {
+            break;
+        }
+        for a in added {
+            if set.insert(a) {
+                nodes.push(a);
+            }
+        }
+    }
+}
+
 fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     let rn = ix.node(r1);
     let xin = rn.input.first()?.clone();
@@ -305,31 +486,30 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     let mut label = String::from("decomposed");
     let rej = |label: &str, reason: String| Some(Found::Reject(Rejected { label: label.to_string(), anchor: anchor.clone(), reason }));
 
-    // Square: Pow(d, 2) or Mul(d, d).
-    let sq = ix.consumer_nodes(&d).into_iter().find(|&c| {
-        let n = ix.node(c);
-        match onnx_op(n) {
-            "Pow" => n.input.first() == Some(&d),
-            "Mul" => n.input.len() == 2 && n.input[0] == d && n.input[1] == d,
-            _ => false,
-        }
-    });
-    let Some(sq) = sq else { return rej(&label, "no square of x - mean (Pow(d, 2) or Mul(d, d))".into()) };
+    // Variance: the mean of the squared deviation, Pow(d, 2) or Mul(d, d);
+    // or E[x^2] - E[x]^2 (ONNX's own LayerNormalization function body).
     let mut nodes = vec![r1, sub];
     nodes.extend(head_nodes);
-    nodes.push(sq);
-    let sq_kind = onnx_op(ix.node(sq)).to_string();
-    if sq_kind == "Pow" {
-        let e = ix.node(sq).input.get(1).and_then(|t| scalar_const(ix, t));
-        match e {
-            Some((v, cast)) if v == 2.0 => nodes.extend(cast),
-            _ => return rej(&label, "Pow exponent is not the constant 2".into()),
+    let sq = ix.consumer_nodes(&d).into_iter().find_map(|c| square_of(ix, c, &d).map(|r| (c, r)));
+    let (sq_kind, r2, one_pass, var) = match sq {
+        Some((_, Err(e))) => return rej(&label, e),
+        Some((sq, Ok(cast))) => {
+            nodes.push(sq);
+            nodes.extend(cast);
+            let Some(r2) = next_op(ix, &out0(ix, sq), &["ReduceMean"]) else {
+                return rej(&label, "the square is not averaged by a ReduceMean".into());
+            };
+            nodes.push(r2);
+            (onnx_op(ix.node(sq)).to_string(), r2, false, out0(ix, r2))
         }
-    }
-    let Some(r2) = next_op(ix, &out0(ix, sq), &["ReduceMean"]) else {
-        return rej(&label, "the square is not averaged by a ReduceMean".into());
+        None => match one_pass_variance(ix, &xin, &mean) {
+            Some((vn, r2, var)) => {
+                nodes.extend(vn);
+                ("E[x^2]-E[x]^2".to_string(), r2, true, var)
+            }
+            None => return rej(&label, "no square of x - mean (Pow(d, 2) or Mul(d, d)) nor E[x^2] - E[x]^2".into()),
+        },
     };
-    nodes.push(r2);
     let axes1 = match reduce_axes(ix, r1) {
         Ok(a) => a,
         Err(e) => return rej(&label, e),
@@ -346,40 +526,49 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     if trailing_axis(&axes2, xrank).map(|v| v.0) != Ok(axis) {
         return rej(&label, "mean and variance reduce over different axes".into());
     }
-    let var = out0(ix, r2);
-    let Some(add_eps) = next_op(ix, &var, &["Add"]) else { return rej(&label, "variance is not followed by Add(eps)".into()) };
-    nodes.push(add_eps);
-    let eps_t = other_input(ix.node(add_eps), &var).unwrap_or("").to_string();
-    let epsilon = match scalar_const(ix, &eps_t) {
-        Some((v, cast)) if v.is_finite() && v >= 0.0 => {
-            nodes.extend(cast);
-            v as f32
+    // Epsilon: Add(var, eps); an exporter's optimizer may have folded a zero
+    // epsilon away (Sqrt(var)): recognised, then refused below.
+    let (std_in, epsilon, folded) = match next_op(ix, &var, &["Add"]) {
+        Some(add_eps) => {
+            nodes.push(add_eps);
+            let eps_t = other_input(ix.node(add_eps), &var).unwrap_or("").to_string();
+            match scalar_const(ix, &eps_t) {
+                Some((v, cast)) if v.is_finite() && v >= 0.0 => {
+                    nodes.extend(cast);
+                    (out0(ix, add_eps), v, false)
+                }
+                Some((v, _)) => return rej(&label, format!("epsilon '{eps_t}' = {v:e} is negative or not finite")),
+                None => return rej(&label, format!("epsilon '{eps_t}' is not a scalar constant")),
+            }
         }
-        _ => return rej(&label, format!("epsilon '{eps_t}' is not a scalar constant")),
+        None if next_op(ix, &var, &["Sqrt"]).is_some() => (var.clone(), 0.0, true),
+        None => return rej(&label, "variance is not followed by Add(eps)".into()),
     };
-    let Some(sqrt) = next_op(ix, &out0(ix, add_eps), &["Sqrt"]) else { return rej(&label, "variance + eps is not followed by Sqrt".into()) };
+    let Some(sqrt) = next_op(ix, &std_in, &["Sqrt"]) else { return rej(&label, "variance + eps is not followed by Sqrt".into()) };
     nodes.push(sqrt);
     let std = out0(ix, sqrt);
 
-    // Torch: Div(d, std) or Mul(d, Reciprocal(std)). Moments: Reciprocal → [Mul(gamma)] → Mul(x, ·), Mul(mean, ·).
+    // Torch: Div(d, std), Mul(d, Reciprocal(std)) or Mul(d, Div(1, std)) (rsqrt).
+    // Moments: Reciprocal → [Mul(gamma)] → Mul(x, ·), Mul(mean, ·).
     let mut scale = None;
     let mut bias = None;
     let mut notes = vec![];
-    let y: String;
+    let mut y: String;
     let div = ix.consumer_nodes(&std).into_iter().find(|&c| onnx_op(ix.node(c)) == "Div" && ix.node(c).input.len() == 2 && ix.node(c).input[0] == d && ix.node(c).input[1] == std);
-    let recip = next_op(ix, &std, &["Reciprocal"]);
+    let recip = next_op(ix, &std, &["Reciprocal"]).map(|r| (r, None, "Reciprocal+Mul")).or_else(|| div_one(ix, &std, xrank).map(|(r, c)| (r, c, "Div(1, ·)+Mul")));
     let mut torch_norm: Option<usize> = None;
     let mut moments = false;
     let norm_kind;
     if let Some(div) = div {
         torch_norm = Some(div);
         norm_kind = "Div";
-    } else if let Some(rc) = recip {
+    } else if let Some((rc, cast, kind)) = recip {
         nodes.push(rc);
+        nodes.extend(cast);
         let inv = out0(ix, rc);
         if let Some(m) = ix.consumer_nodes(&inv).into_iter().find(|&c| onnx_op(ix.node(c)) == "Mul" && other_input(ix.node(c), &inv) == Some(d.as_str())) {
             torch_norm = Some(m);
-            norm_kind = "Reciprocal+Mul";
+            norm_kind = kind;
         } else {
             moments = true;
             norm_kind = "moments";
@@ -389,6 +578,15 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     }
     let mut head_cast: Option<usize> = None;
     let mut tail_cast: Option<usize> = None;
+    // ONNX's function body: X2D = Flatten(X, axis), XU = Cast(X2D), ... Reshape(·, Shape(X)).
+    let x2d = match ix.producer_node(&xin) {
+        Some(p) if onnx_op(ix.node(p)) == "Cast" => ix.node(p).input.first().cloned().unwrap_or_default(),
+        _ => xin.clone(),
+    };
+    let wrap = if axis == -1 && xrank == Some(2) { flatten_wrap(ix, &x2d) } else { None };
+    // A parameter that is Flatten(P, axis = 0) of the normalized shape of the
+    // wrapped X (the function body's Scale2D, B2D), and the Flatten node.
+    let mut flat_params = vec![];
 
     if let Some(nm) = torch_norm {
         label = format!("decomposed ({sq_kind}, {norm_kind}");
@@ -405,11 +603,27 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
             let cs = ix.consumer_nodes(t);
             (cs.len() == 1 && onnx_op(ix.node(cs[0])) == op && !ix.graph_outputs.contains(t)).then(|| cs[0])
         };
+        let param = |what: &str, p: String| -> Result<(String, Option<usize>), String> {
+            let direct = check_param(ix, what, &p, &xin, k);
+            if direct.is_ok() {
+                return Ok((p, None));
+            }
+            if let Some(FlattenWrap { x, axis: Ok((_, k0)), .. }) = &wrap {
+                if let Some(f) = ix.producer_node(&p).filter(|&f| onnx_op(ix.node(f)) == "Flatten" && attr_i(ix.node(f), "axis") == Some(0)) {
+                    let p0 = ix.node(f).input.first().cloned().unwrap_or_default();
+                    if ix.consumer_nodes(&p).len() == 1 && check_param(ix, what, &p0, x, Some(*k0)).is_ok() {
+                        return Ok((p0, Some(f)));
+                    }
+                }
+            }
+            direct.map(|()| (p, None))
+        };
         if let Some(m) = single(&cur, "Mul") {
             let p = other_input(ix.node(m), &cur).unwrap_or("").to_string();
-            match check_param(ix, "scale", &p, &xin, k) {
-                Ok(()) => {
+            match param("scale", p) {
+                Ok((p, f)) => {
                     scale = Some(p);
+                    flat_params.extend(f);
                     nodes.push(m);
                     cur = out0(ix, m);
                 }
@@ -418,9 +632,10 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         }
         if let Some(a) = single(&cur, "Add") {
             let p = other_input(ix.node(a), &cur).unwrap_or("").to_string();
-            match check_param(ix, "bias", &p, &xin, k) {
-                Ok(()) => {
+            match param("bias", p) {
+                Ok((p, f)) => {
                     bias = Some(p);
+                    flat_params.extend(f);
                     nodes.push(a);
                     cur = out0(ix, a);
                 }
@@ -431,7 +646,7 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     } else {
         debug_assert!(moments);
         label = "moments (tf.nn.moments + batch_normalization".to_string();
-        let rc = *nodes.last().unwrap();
+        let rc = *nodes.last()?;
         let mut inv = out0(ix, rc);
         // Optional Mul(inv, gamma): the Mul whose other input is not x or mean.
         let inv_cons = ix.consumer_nodes(&inv);
@@ -505,23 +720,10 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     if head_cast.is_some() || tail_cast.is_some() {
         label.push_str(", Cast");
     }
-    label.push(')');
-
-    // No intermediate may be used outside the pattern or be a graph output.
-    let set: HashSet<usize> = nodes.iter().copied().collect();
-    for &n in &nodes {
-        for o in &ix.node(n).output {
-            if o.is_empty() || *o == y {
-                continue;
-            }
-            if ix.graph_outputs.contains(o.as_str()) {
-                return rej(&label, format!("intermediate '{o}' is a graph output"));
-            }
-            if let Some(&c) = ix.consumers(o).iter().find(|c| !set.contains(c)) {
-                return rej(&label, format!("intermediate '{o}' is also used by '{}'", display(ix, c)));
-            }
-        }
+    if one_pass {
+        label = label.replacen("decomposed (", "LayerNormalization function body (", 1);
     }
+    label.push(')');
 
     // Element types: X as the plugin sees it, and the pattern's output type.
     let mut x = xin.clone();
@@ -560,14 +762,68 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
             _ => return rej(&label, "unsupported Cast around the statistics".into()),
         }
     }
+
+    // The function body's Flatten(X) ... Reshape(·, Shape(X)): the plugin
+    // takes X itself and normalizes its trailing dims from the Flatten axis.
+    let mut axis = axis;
+    let back = wrap.as_ref().filter(|w| x == x2d && ix.node(w.flatten).output.first() == Some(&x2d)).and_then(|w| reshape_back(ix, &y, &w.x).map(|b| (w, b)));
+    match back {
+        Some((w, (extra, y2))) => match &w.axis {
+            Ok((a, _)) => {
+                axis = *a;
+                x = w.x.clone();
+                y = y2;
+                nodes.extend(extra);
+                nodes.push(w.flatten);
+                nodes.extend(flat_params.iter().copied());
+            }
+            Err(e) => return rej(&label, e.clone()),
+        },
+        None if !flat_params.is_empty() => {
+            return rej(&label, "the Flatten of X is not undone by Reshape(·, Shape(X)), so its flattened scale/bias cannot be absorbed".into());
+        }
+        None => {}
+    }
+    let keep: Vec<&str> = [Some(x.as_str()), scale.as_deref(), bias.as_deref()].into_iter().flatten().collect();
+    absorb_support(ix, &mut nodes, &keep);
+
+    // No intermediate may be used outside the pattern or be a graph output.
+    let set: HashSet<usize> = nodes.iter().copied().collect();
+    for &n in &nodes {
+        for o in &ix.node(n).output {
+            if o.is_empty() || *o == y {
+                continue;
+            }
+            if ix.graph_outputs.contains(o.as_str()) {
+                return rej(&label, format!("intermediate '{o}' is a graph output"));
+            }
+            if let Some(&c) = ix.consumers(o).iter().find(|c| !set.contains(c)) {
+                return rej(&label, format!("intermediate '{o}' is also used by '{}'", display(ix, c)));
+            }
+        }
+    }
+
+    // A LayerNorm with epsilon 0: the plugin requires epsilon > 0, and its
+    // constant rows (rstd = 0, y = bias) would differ from the graph's 0/0 = NaN.
+    if folded {
+        return rej(&label, "epsilon folded away (Sqrt(var) with no Add): FP32LayerNorm needs epsilon > 0; not replaced".into());
+    }
+    let epsilon = epsilon as f32;
+    if epsilon <= 0.0 {
+        return rej(&label, "epsilon is 0 in float32: FP32LayerNorm needs epsilon > 0; not replaced".into());
+    }
     nodes.sort_unstable();
     nodes.dedup();
     let name = plugin_name(ix, &nodes, &y);
     if !notes.is_empty() && scale.is_none() && bias.is_none() {
         notes.insert(0, "matched without affine".into());
     }
-    Some(Found::Match(Candidate { label, name, anchor, nodes, x, scale, bias, y, axis, epsilon, output_fp32, notes }))
+    Some(Found::Match(Candidate { label, name, anchor, nodes, x, scale, bias, y, axis, epsilon, output_fp32, notes, variance_changed: one_pass }))
 }
+
+/// What the summary line of a replaced one-pass variance says.
+pub const VARIANCE_NOTE: &str =
+    "variance formula changed: the graph's E[x^2] - E[x]^2 (cancels when |mean| >> std) becomes the plugin's mean of (x - mean)^2";
 
 /// `/prefix/FP32LayerNorm` when the replaced nodes share a `/`-scoped prefix
 /// (as PyTorch names them), else `Y/FP32LayerNorm`.

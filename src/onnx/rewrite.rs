@@ -108,7 +108,11 @@ pub fn apply(model: &mut ModelProto, cands: &[Candidate], attrs: &PluginAttrs) -
             k += 1;
         }
         used_names.insert(name.clone());
-        at.insert(*c.nodes.iter().max().expect("non-empty match"), plugin_node(c, &name, attrs));
+        // Where the node producing Y was: after everything Y depends on and
+        // before every consumer of Y (dead nodes of the match may lie later).
+        let place = c.nodes.iter().copied().find(|&n| graph.node[n].output.contains(&c.y));
+        let Some(place) = place.or_else(|| c.nodes.iter().copied().max()) else { continue };
+        at.insert(place, plugin_node(c, &name, attrs));
     }
 
     // Tensors the removed nodes read: candidates for dead constants/initializers.

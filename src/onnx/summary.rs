@@ -45,13 +45,14 @@ pub fn render(s: &SummaryInput) -> String {
         };
         writeln!(
             out,
-            "  + {name}: {} nodes -> 1, axis={} epsilon={:e} {params}{}, X='{}' Y='{}'",
+            "  + {name}: {} nodes -> 1, axis={} epsilon={:e} {params}{}, X='{}' Y='{}'{}",
             c.nodes.len(),
             c.axis,
             c.epsilon,
             if c.output_fp32 { ", output_type=1 (pattern output is fp32)" } else { "" },
             c.x,
-            c.y
+            c.y,
+            if c.variance_changed { format!("; {}", super::matchers::VARIANCE_NOTE) } else { String::new() }
         )
         .unwrap();
         for note in &c.notes {

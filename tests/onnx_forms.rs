@@ -1,0 +1,289 @@
+//! `trt-layernorm patch` on the LayerNorm forms of issue 12, item 6
+//! (fixtures from tests/onnx/make_more_forms_fixtures.py):
+//! the TorchScript `rsqrt` form, a folded (zero) epsilon that must be
+//! recognised and refused, ranks known only through shape inference, and
+//! ONNX's own LayerNormalization function body as `onnx.inliner` writes it.
+//! Each test checks the count replaced, the epsilon and axis read, and that
+//! nothing else in the graph changed; an ONNX Runtime check runs where
+//! Python has numpy, onnx and onnxruntime (`PYTHON=...`).
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use trt_layernorm::onnx::graph::GraphIndex;
+use trt_layernorm::onnx::matchers::VARIANCE_NOTE;
+use trt_layernorm::onnx::proto::{ModelProto, NodeProto, ValueInfoProto};
+use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PatchReport, PLUGIN_OP};
+
+fn fixtures() -> PathBuf {
+    let root = std::env::var_os("TLN_SOURCE_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    root.join("tests/fixtures/onnx")
+}
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tln-forms-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn load(name: &str) -> ModelProto {
+    io::read_model(&fixtures().join(name)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
+    m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP)).collect()
+}
+
+fn eps_axis(n: &NodeProto) -> (f32, i64) {
+    let a = |k: &str| n.attribute.iter().find(|a| a.name.as_deref() == Some(k)).unwrap_or_else(|| panic!("no {k}"));
+    (a("epsilon").f.unwrap(), a("axis").i.unwrap())
+}
+
+/// Patches `name`; checks that the plugin nodes have `want` (epsilon, axis,
+/// inputs) in graph order, and that nothing else changed: the other nodes
+/// are the original ones in their order, a node disappeared only if it was
+/// in a match or was a Constant only a match used, and inputs, outputs,
+/// initializers and metadata are untouched; every node input is produced.
+fn patch_and_check(name: &str, want: &[(f32, i64, &[&str])]) -> (ModelProto, ModelProto, PatchReport) {
+    let orig = load(name);
+    let mut patched = orig.clone();
+    let report = patch_model(&mut patched, &PatchOptions::default()).unwrap();
+    assert_eq!(report.replaced.len(), want.len(), "{name}: replaced");
+    let plugins = plugin_nodes(&patched);
+    assert_eq!(plugins.len(), want.len(), "{name}: plugin nodes");
+    for (p, (eps, axis, inputs)) in plugins.iter().zip(want) {
+        assert_eq!(eps_axis(p), (*eps, *axis), "{name}: {:?}", p.name);
+        assert_eq!(p.input.iter().map(String::as_str).collect::<Vec<_>>(), *inputs, "{name}: {:?}", p.name);
+    }
+    let replaced: HashSet<usize> = report.replaced.iter().flat_map(|(c, _)| c.nodes.iter().copied()).collect();
+    let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| n.op_type.as_deref() != Some(PLUGIN_OP)).collect();
+    let mut it = kept.iter().peekable();
+    for (i, n) in orig.graph.node.iter().enumerate() {
+        if it.peek().is_some_and(|k| **k == n) {
+            it.next();
+        } else {
+            assert!(replaced.contains(&i) || n.op_type.as_deref() == Some("Constant"), "{name}: node #{i} {:?} removed", n.op_type);
+        }
+    }
+    assert!(it.next().is_none(), "{name}: nodes reordered or changed");
+    assert_eq!(patched.graph.initializer, orig.graph.initializer, "{name}");
+    assert_eq!(patched.graph.input, orig.graph.input, "{name}");
+    assert_eq!(patched.graph.output, orig.graph.output, "{name}");
+    assert_eq!(patched.metadata_props, orig.metadata_props, "{name}");
+    let mut known: HashSet<&str> = patched.graph.input.iter().filter_map(|v| v.name.as_deref()).collect();
+    known.extend(patched.graph.initializer.iter().filter_map(|t| t.name.as_deref()));
+    for n in &patched.graph.node {
+        for i in n.input.iter().filter(|i| !i.is_empty()) {
+            assert!(known.contains(i.as_str()), "{name}: {:?} reads '{i}' before it is produced", n.name);
+        }
+        known.extend(n.output.iter().map(String::as_str));
+    }
+    for o in &patched.graph.output {
+        assert!(known.contains(o.name.as_deref().unwrap()), "{name}: output {:?} not produced", o.name);
+    }
+    // Patching again finds nothing more.
+    let mut twice = patched.clone();
+    assert!(patch_model(&mut twice, &PatchOptions::default()).unwrap().replaced.is_empty(), "{name}");
+    (orig, patched, report)
+}
+
+fn reasons(r: &PatchReport) -> HashMap<&str, &str> {
+    r.rejected.iter().map(|x| (x.anchor.as_str(), x.reason.as_str())).collect()
+}
+
+#[test]
+fn torchscript_rsqrt_is_replaced() {
+    let (_, _, r) = patch_and_check(
+        "synthetic_torch_rsqrt_op13.onnx",
+        &[(1e-5, -1, &["input", "ln_a.weight", "ln_a.bias"]), (1e-6, -1, &["/act/Tanh_output_0"])],
+    );
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    for (c, _) in &r.replaced {
+        assert_eq!(c.label, "decomposed (Pow, Div(1, ·)+Mul)");
+        assert!(!c.variance_changed);
+    }
+    // Div(1, Sqrt) and the Mul, with the two statistics, Pow, Add(eps), Sqrt, affine.
+    assert_eq!(r.replaced[0].0.nodes.len(), 10);
+    assert_eq!(r.replaced[1].0.nodes.len(), 8);
+}
+
+#[test]
+fn folded_epsilon_is_recognised_and_refused() {
+    let (_, patched, r) = patch_and_check("synthetic_eps_folded_op13.onnx", &[(1e-5, -1, &["/act/Tanh_output_0", "ok.weight", "ok.bias"])]);
+    let why = reasons(&r);
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert_eq!(
+        why["/folded/ReduceMean"],
+        "epsilon folded away (Sqrt(var) with no Add): FP32LayerNorm needs epsilon > 0; not replaced"
+    );
+    assert!(why["/zero/ReduceMean"].contains("FP32LayerNorm needs epsilon > 0; not replaced"), "{why:?}");
+    // The refused LayerNorms are all there.
+    for n in ["/folded/Sqrt", "/folded/Div", "/folded/Mul", "/zero/Add", "/zero/Sqrt", "/zero/Div"] {
+        assert!(patched.graph.node.iter().any(|x| x.name.as_deref() == Some(n)), "{n} kept");
+    }
+}
+
+#[test]
+fn native_layernorm_with_epsilon_zero_is_refused() {
+    let mut m = load("synthetic_bert_block_op17.onnx");
+    let g = m.graph.as_mut().unwrap();
+    let ln = g.node.iter_mut().find(|n| n.op_type.as_deref() == Some("LayerNormalization")).unwrap();
+    let name = ln.name.clone().unwrap();
+    ln.attribute.iter_mut().find(|a| a.name.as_deref() == Some("epsilon")).unwrap().f = Some(0.0);
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert_eq!(r.replaced.len(), 2);
+    let why = reasons(&r);
+    assert!(why[name.as_str()].contains("epsilon") && why[name.as_str()].contains("not replaced"), "{why:?}");
+}
+
+#[test]
+fn ranks_are_inferred_through_the_graph() {
+    let m = load("synthetic_rank_inferred_op13.onnx");
+    assert!(m.graph.value_info.is_empty(), "the fixture declares no intermediate shapes");
+    let ix = GraphIndex::new(m.graph.as_ref().unwrap());
+    // MatMul, Add, Reshape([0, 0, 2, 16]), Transpose([0, 2, 1, 3]) of a [batch, 4, 16] input.
+    assert_eq!(ix.shape("/proj/MatMul_output_0"), Some(vec![None, Some(4), Some(32)]));
+    assert_eq!(ix.shape("/split/Reshape_output_0"), Some(vec![None, Some(4), Some(2), Some(16)]));
+    assert_eq!(ix.shape("/split/Transpose_output_0"), Some(vec![None, Some(2), Some(4), Some(16)]));
+    assert_eq!(ix.shape("/merge/Reshape_output_0"), Some(vec![None, Some(4), Some(32)]));
+    let (_, _, r) = patch_and_check(
+        "synthetic_rank_inferred_op13.onnx",
+        &[
+            (1e-5, -1, &["/split/Transpose_output_0", "ln_pos.weight", "ln_pos.bias"]),
+            (1e-5, -2, &["/act/Relu_output_0", "ln_two.weight", "ln_two.bias"]),
+            (1e-5, -1, &["/merge/Reshape_output_0", "ln_out.weight", "ln_out.bias"]),
+        ],
+    );
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+
+    // Without the input's declared shape, the Reshape to a constant shape still gives rank 4 ...
+    let mut m = load("synthetic_rank_inferred_op13.onnx");
+    let g = m.graph.as_mut().unwrap();
+    g.input[0] = ValueInfoProto { name: g.input[0].name.clone(), ..Default::default() };
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert_eq!(r.replaced.len(), 3, "{:?}", r.rejected);
+
+    // ... but where nothing fixes the rank, a positive axis is still refused, with the reason.
+    let mut m = load("synthetic_variants_op18.onnx");
+    let g = m.graph.as_mut().unwrap();
+    g.value_info.clear();
+    g.input[0] = ValueInfoProto { name: g.input[0].name.clone(), ..Default::default() };
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert_eq!(r.replaced.len(), 4);
+    let why = reasons(&r);
+    assert_eq!(why.len(), 1, "{why:?}");
+    assert!(why["/v/ln_positive_axis/ReduceMean"].contains("rank of X is unknown"), "{why:?}");
+}
+
+#[test]
+fn shape_inference_survives_hostile_graphs() {
+    use trt_layernorm::onnx::proto::{GraphProto, TensorProto};
+    let node = |op: &str, ins: &[&str], out: &str| NodeProto {
+        op_type: Some(op.into()),
+        input: ins.iter().map(|s| s.to_string()).collect(),
+        output: vec![out.into()],
+        ..Default::default()
+    };
+    let shape = TensorProto {
+        name: Some("shape".into()),
+        data_type: Some(7),
+        dims: vec![3],
+        int64_data: vec![i64::MAX, -1, i64::MAX],
+        ..Default::default()
+    };
+    // A cycle (a -> b -> a), a Reshape to huge sizes, a Flatten of it, a
+    // Transpose with no known input.
+    let g = GraphProto {
+        node: vec![
+            node("Add", &["b", "c"], "a"),
+            node("Relu", &["a"], "b"),
+            node("Reshape", &["a", "shape"], "r"),
+            node("Flatten", &["r"], "f"),
+            node("Transpose", &["zz"], "t"),
+            node("ReduceMean", &["f"], "m"),
+            node("Sub", &["f", "m"], "d"),
+        ],
+        initializer: vec![shape],
+        ..Default::default()
+    };
+    let ix = GraphIndex::new(&g);
+    assert_eq!(ix.shape("f").map(|s| s.len()), Some(2));
+    assert_eq!(ix.shape("t"), None);
+    let mut m = ModelProto { graph: Some(g).into(), ..Default::default() };
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert!(r.replaced.is_empty());
+}
+
+#[test]
+fn onnx_function_body_is_replaced() {
+    for f in ["onnx_ln_function_op17.onnx", "onnx_ln_function_fp16_op18.onnx"] {
+        let (orig, patched, r) = patch_and_check(
+            f,
+            &[(1e-5, -1, &["input", "ln_1.weight", "ln_1.bias"]), (1e-6, -2, &["act_out", "ln_2.weight"])],
+        );
+        assert!(r.rejected.is_empty(), "{f}: {:?}", r.rejected);
+        assert!(!orig.graph.node.iter().any(|n| n.op_type.as_deref() == Some("LayerNormalization")));
+        // Only the Relu between them is left; the unused Mean/InvStdDev nodes went with them.
+        let ops: Vec<&str> = patched.graph.node.iter().map(|n| n.op_type.as_deref().unwrap()).collect();
+        assert_eq!(ops, [PLUGIN_OP, "Relu", PLUGIN_OP], "{f}");
+        for (c, _) in &r.replaced {
+            assert!(c.variance_changed, "{f}");
+            assert!(c.label.starts_with("LayerNormalization function body (E[x^2]-E[x]^2, Div, Cast"), "{}", c.label);
+        }
+        let dir = tmpdir("fb");
+        let s = patch_file(&fixtures().join(f), &dir.join(f), &PatchOptions::default()).unwrap();
+        println!("{s}");
+        assert_eq!(s.lines().filter(|l| l.starts_with("  + ") && l.ends_with(VARIANCE_NOTE)).count(), 2, "{s}");
+    }
+}
+
+#[test]
+fn function_body_with_a_used_statistic_is_refused() {
+    // The InvStdDev branch (Reciprocal of StdDev) made a graph output: the plugin has no such output.
+    let mut m = load("onnx_ln_function_op17.onnx");
+    let g = m.graph.as_mut().unwrap();
+    let rc = g.node.iter().find(|n| n.op_type.as_deref() == Some("Reciprocal")).unwrap().output[0].clone();
+    g.output.push(ValueInfoProto { name: Some(rc.clone()), ..Default::default() });
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert_eq!(r.replaced.len(), 1);
+    assert_eq!(r.rejected.len(), 1);
+    assert!(r.rejected[0].reason.contains("is also used by"), "{:?}", r.rejected);
+}
+
+/// Python with numpy, onnx and onnxruntime, if this machine has it.
+fn python_with_ort() -> Result<String, String> {
+    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    match std::process::Command::new(&py).args(["-c", "import numpy, onnx, onnxruntime"]).output() {
+        Ok(o) if o.status.success() => Ok(py),
+        Ok(_) => Err(format!("{py} lacks numpy/onnx/onnxruntime")),
+        Err(e) => Err(format!("no {py}: {e}")),
+    }
+}
+
+#[test]
+fn patched_forms_compute_what_the_originals_do() {
+    let py = match python_with_ort() {
+        Ok(p) => p,
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "skipped: {why}");
+            return;
+        }
+    };
+    let dir = tmpdir("ort");
+    for f in [
+        "synthetic_torch_rsqrt_op13.onnx",
+        "synthetic_eps_folded_op13.onnx",
+        "synthetic_rank_inferred_op13.onnx",
+        "onnx_ln_function_op17.onnx",
+        "onnx_ln_function_fp16_op18.onnx",
+    ] {
+        patch_file(&fixtures().join(f), &dir.join(f), &PatchOptions::default()).unwrap();
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_check.py");
+    let out = std::process::Command::new(py).arg(script).arg("check").arg(fixtures()).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "patched models differ from the originals:\n{text}");
+    assert!(text.contains("all outputs match") && text.matches("ok ").count() == 5, "{text}");
+}
