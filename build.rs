@@ -3,7 +3,9 @@
 //!      supported GPU architecture plus PTX for newer ones), embedded by src/fatbin.rs;
 //!   2. run bindgen on `kernels/layernorm_abi.h`, the one definition of the
 //!      launch parameters, so Rust and CUDA cannot drift;
-//!   3. build the TensorRT plugin classes in `plugin_cpp/` when TensorRT headers are found.
+//!   3. build the TensorRT plugin classes in `plugin_cpp/` when TensorRT headers are found;
+//!   4. generate the ONNX protobuf messages from the vendored `src/onnx/proto/onnx-ml.proto`
+//!      (rust-protobuf's pure-Rust parser: no `protoc`), included by src/onnx/proto/mod.rs.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ fn main() {
     compile_kernels(&find_nvcc(), &archs, &out_dir);
     generate_abi_bindings(&out_dir);
     build_tensorrt_plugin(&out_dir);
+    generate_onnx_messages(&out_dir);
 }
 
 // ---------------------------------------------------------------------------
@@ -289,4 +292,26 @@ fn build_harness(source: &str, name: &str, targets: &str, trt_include: &Path, cu
     println!("cargo:rustc-link-arg-{targets}={}", out_dir.join(format!("lib{name}.a")).display());
     println!("cargo:rustc-link-arg-{targets}=-lstdc++");
     println!("cargo:rustc-link-arg-{targets}=-ldl");
+}
+
+// ---------------------------------------------------------------------------
+// 4. ONNX messages
+// ---------------------------------------------------------------------------
+
+/// Writes `OUT_DIR/onnx/{mod.rs,onnx_ml.rs}` from the vendored schema.
+/// protobuf-codegen is pinned to the `protobuf` runtime's version (Cargo.toml):
+/// generated code checks that it runs against the runtime it was made for.
+fn generate_onnx_messages(out_dir: &Path) {
+    let dir = "src/onnx/proto";
+    let proto = format!("{dir}/onnx-ml.proto");
+    println!("cargo:rerun-if-changed={proto}");
+    let gen_dir = out_dir.join("onnx");
+    std::fs::create_dir_all(&gen_dir).expect("create OUT_DIR/onnx");
+    protobuf_codegen::Codegen::new()
+        .pure()
+        .include(dir)
+        .input(&proto)
+        .out_dir(&gen_dir)
+        .run()
+        .unwrap_or_else(|e| panic!("trt-layernorm: protobuf-codegen failed on {proto}: {e:#}"));
 }
