@@ -511,3 +511,65 @@ mod gpu {
         assert!(failures.is_empty(), "out of bounds: {failures:?}");
     }
 }
+
+/// Found by the `onnx_graph` fuzz target: a constant whose dims multiply past
+/// i64 (or are negative) overflowed the element count (a panic with overflow
+/// checks; without them, [2^62, 4] wrapped to 0 elements and an empty tensor
+/// passed as that constant). Such a tensor is no constant, and `patch` refuses
+/// what depends on it instead of panicking.
+#[test]
+fn constants_with_hostile_dims_are_not_constants() {
+    use trt_layernorm::onnx::graph::decode_tensor;
+    use trt_layernorm::onnx::proto::TensorProto;
+    let tensor = |dims: Vec<i64>, values: usize| TensorProto { dims, data_type: Some(1), float_data: vec![2.0; values], ..Default::default() };
+    for dims in [vec![1 << 62, 4], vec![i64::MAX, 2], vec![-1, -1], vec![-1], vec![i64::MIN, 0]] {
+        assert!(decode_tensor(&tensor(dims.clone(), 0)).is_none(), "{dims:?}");
+        assert!(decode_tensor(&tensor(dims.clone(), 1)).is_none(), "{dims:?}");
+    }
+    assert_eq!(decode_tensor(&tensor(vec![1, 1], 1)).map(|c| c.values), Some(vec![2.0]));
+    assert_eq!(decode_tensor(&tensor(vec![0, 1 << 62], 0)).map(|c| c.values.len()), Some(0));
+
+    // Every Constant of a fixture with hostile dims: patch refuses, never panics.
+    let base = load(&fixtures().join("synthetic_negatives_op13.onnx"));
+    for dims in [vec![1 << 62, 1 << 62], vec![i64::MAX, 2], vec![-1]] {
+        let mut m = base.clone();
+        for n in m.graph.mut_or_insert_default().node.iter_mut().filter(|n| n.op_type.as_deref() == Some("Constant")) {
+            for a in &mut n.attribute {
+                if let Some(t) = a.t.as_mut() {
+                    t.dims = dims.clone();
+                }
+            }
+        }
+        let report = patch_model(&mut m, &PatchOptions::default()).unwrap();
+        assert!(report.replaced.is_empty(), "{dims:?}: replaced {:?}", report.replaced.iter().map(|r| &r.1).collect::<Vec<_>>());
+    }
+}
+
+/// Found by the `onnx_graph` fuzz target: a LayerNormalization with
+/// `axis = i64::MIN` negated the axis with overflow (a panic with overflow
+/// checks). It is refused with the reason, like every axis the plugin cannot take.
+#[test]
+fn layernormalization_with_hostile_axis_is_refused() {
+    use trt_layernorm::onnx::proto::{attribute_proto::AttributeType, AttributeProto};
+    let base = load(&fixtures().join("torch_vit_block_op17.onnx"));
+    assert!(base.graph.node.iter().any(|n| n.op_type.as_deref() == Some("LayerNormalization")));
+    for axis in [i64::MIN, i64::MIN + 1, i64::MAX, -(1 << 40), 1 << 40] {
+        let mut m = base.clone();
+        for n in m.graph.mut_or_insert_default().node.iter_mut().filter(|n| n.op_type.as_deref() == Some("LayerNormalization")) {
+            n.attribute.retain(|a| a.name.as_deref() != Some("axis"));
+            n.attribute.push(AttributeProto {
+                name: Some("axis".into()),
+                type_: Some(protobuf::EnumOrUnknown::new(AttributeType::INT)),
+                i: Some(axis),
+                ..Default::default()
+            });
+        }
+        let report = patch_model(&mut m, &PatchOptions::default()).unwrap();
+        assert!(report.replaced.iter().all(|(c, _)| c.label != "LayerNormalization"), "axis {axis}: a LayerNormalization was replaced");
+        assert!(
+            report.rejected.iter().any(|r| r.label == "LayerNormalization"),
+            "axis {axis}: no LayerNormalization refused: {:?}",
+            report.rejected
+        );
+    }
+}

@@ -636,7 +636,8 @@ pub fn decode_tensor(t: &TensorProto) -> Option<Const> {
         return None;
     }
     let dtype = t.data_type?;
-    let count: i64 = t.dims.iter().product();
+    // Hostile dims (negative, or a product past i64) describe no tensor: not a constant.
+    let count = t.dims.iter().try_fold(1i64, |acc, &d| if d < 0 { None } else { acc.checked_mul(d) })?;
     let raw = t.raw_data.as_deref();
     let values: Vec<f64> = match dtype {
         dt::FLOAT => match raw {

@@ -187,7 +187,8 @@ fn match_native(ix: &GraphIndex, i: usize) -> Found {
     }
     let axis = attr_i(n, "axis").unwrap_or(-1);
     let epsilon = attr_f(n, "epsilon").unwrap_or(1e-5);
-    let k = if axis < 0 { Some((-axis) as usize) } else { rank(ix, &x).and_then(|r| r.checked_sub(axis as usize)) };
+    // `unsigned_abs`: -i64::MIN overflows (found by the onnx_graph fuzz target); `validate` refuses such an axis.
+    let k = if axis < 0 { usize::try_from(axis.unsigned_abs()).ok() } else { rank(ix, &x).and_then(|r| r.checked_sub(axis as usize)) };
     let param = |slot: usize| n.input.get(slot).filter(|s| !s.is_empty()).cloned();
     let (scale, bias) = (param(1), param(2));
     for (what, p) in [("scale", &scale), ("bias", &bias)] {
