@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Short libFuzzer runs of the CPU-side parsers (fuzz/: targets `wire` and `fields`), for CI.
+# Short libFuzzer runs of the CPU-side parsers (fuzz/: targets `wire` and `fields`, the plugin's
+# parsers; `onnx` and `onnx_graph`, the ONNX reader and `patch`), for CI.
 # Each target runs FUZZ_SECONDS (default 30) from the committed seeds (fuzz/seeds/<target>)
-# in a scratch corpus; both run at once. A crash fails the script (exit 1) and leaves the
-# input under fuzz/artifacts/<target>/.
+# in a scratch corpus; all run at once (on 2 cores each gets about half a core: the wall
+# time stays FUZZ_SECONDS plus the build). A crash, an input running over 25 s (a hang) or
+# one over libFuzzer's 2 GB memory limit fails the script (exit 1) and leaves the input
+# under fuzz/artifacts/<target>/.
 #
 # Needs cargo-fuzz (installed with `cargo install --locked cargo-fuzz` when missing, unless
 # FUZZ_NO_INSTALL=1) and the nightly-only `-Zsanitizer` flag, which a stable toolchain allows
@@ -13,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-30}"
-targets=(wire fields)
+targets=(wire fields onnx onnx_graph)
 # The kernels play no part here: one architecture keeps the build short.
 export TRT_LAYERNORM_CUDA_ARCHS="${TRT_LAYERNORM_CUDA_ARCHS:-90}"
 export RUSTC_BOOTSTRAP=1
@@ -43,7 +46,7 @@ pids=()
 for t in "${targets[@]}"; do
   mkdir -p "$probe/corpus/$t"
   cargo fuzz run -O "$t" "$probe/corpus/$t" "fuzz/seeds/$t" -- \
-    -max_total_time="$seconds" -print_final_stats=1 >"$probe/$t.log" 2>&1 &
+    -max_total_time="$seconds" -timeout=25 -print_final_stats=1 >"$probe/$t.log" 2>&1 &
   pids+=($!)
 done
 status=0

@@ -1,9 +1,13 @@
 //! Writes the committed seed corpus: `cargo run --bin gen_corpus -- <fuzz dir>`
 //! (default `.`) fills `seeds/wire` and `seeds/fields` with a few valid inputs
-//! and edge cases.
+//! and edge cases, `seeds/onnx` with slimmed fixtures (large weights emptied)
+//! and truncated, corrupted and hostile versions of them, and `seeds/onnx_graph`
+//! with edit scripts over each base model.
 
 use std::path::PathBuf;
 use trt_layernorm::plugin::{wire, PluginConfig};
+use protobuf::Message;
+use trt_layernorm_fuzz::onnx::{edit, slim, BASES};
 use trt_layernorm_fuzz::{seal, write_field, FuzzField};
 
 fn field(name: &str, type_code: i32, value: [u8; 4]) -> FuzzField {
@@ -107,6 +111,64 @@ fn main() -> std::io::Result<()> {
         set.iter().for_each(|f| write_field(&mut bytes, f));
         std::fs::write(fields_dir.join(name), bytes)?;
     }
-    println!("{} wire seeds, {} field seeds under {}", wire_seeds.len(), sets.len(), root.display());
+
+    // onnx: the slimmed fixtures, then truncated, corrupted and hostile versions.
+    let (onnx_dir, graph_dir) = (root.join("onnx"), root.join("onnx_graph"));
+    std::fs::create_dir_all(&onnx_dir)?;
+    std::fs::create_dir_all(&graph_dir)?;
+    // Edit scripts (see trt_layernorm_fuzz::onnx::edit): op, a, b, c.
+    let scripts: &[(&str, &[u8])] = &[
+        ("none", &[]),
+        ("cycle", &[1, 0, 0, 5, 1, 3, 1, 9]),
+        ("self_loop", &[2, 1, 0, 0, 2, 4, 1, 0]),
+        ("dangling", &[0, 2, 1, 0xF0, 7, 1, 0, 0]),
+        ("missing_initializers", &[3, 0, 0, 0, 3, 1, 0, 0, 3, 2, 0, 0]),
+        ("huge_dims", &[4, 0, 0, 0, 4, 1, 0x81, 1, 5, 0, 0, 8, 17, 0, 1, 3]),
+        ("hostile_attrs", &[6, 0, 0, 0, 6, 1, 4, 0xC0, 6, 2, 5, 3, 6, 3, 1, 1]),
+        ("unsorted", &[9, 0, 7, 0, 9, 2, 5, 0, 8, 1, 0, 0]),
+        ("nested", &[15, 0, 7, 0, 14, 0, 0, 3]),
+        ("types", &[12, 0, 0, 4, 12, 1, 1, 2, 10, 2, 9, 0, 11, 0, 0, 0, 11, 1, 0, 0]),
+    ];
+    let mut onnx_seeds = 0;
+    for (k, (name, bytes)) in BASES.iter().enumerate() {
+        let model = slim(bytes);
+        let valid = model.write_to_bytes().expect("serializes");
+        std::fs::write(onnx_dir.join(format!("{name}.onnx")), &valid)?;
+        onnx_seeds += 1;
+        if k < 3 {
+            for (what, cut) in [("half", valid.len() / 2), ("minus1", valid.len() - 1), ("head", 24)] {
+                std::fs::write(onnx_dir.join(format!("{name}.truncated_{what}")), &valid[..cut])?;
+                onnx_seeds += 1;
+            }
+            let mut flipped = valid.clone();
+            for i in (7..flipped.len()).step_by(97) {
+                flipped[i] ^= 0x5A;
+            }
+            std::fs::write(onnx_dir.join(format!("{name}.corrupted")), flipped)?;
+            onnx_seeds += 1;
+        }
+        for (sname, script) in scripts {
+            let mut seed = vec![k as u8];
+            seed.extend_from_slice(script);
+            std::fs::write(graph_dir.join(format!("{name}.{sname}")), &seed)?;
+            if k < 2 && !script.is_empty() {
+                let mut m = model.clone();
+                for e in script.chunks_exact(4) {
+                    edit(m.graph.as_mut().expect("graph"), e[0], e[1], e[2], e[3]);
+                }
+                std::fs::write(onnx_dir.join(format!("{name}.{sname}.onnx")), m.write_to_bytes().expect("serializes"))?;
+                onnx_seeds += 1;
+            }
+        }
+    }
+    std::fs::write(onnx_dir.join("empty"), b"")?;
+    std::fs::write(onnx_dir.join("png"), b"\x89PNG\r\n\x1a\n")?;
+    println!(
+        "{} wire seeds, {} field seeds, {onnx_seeds} onnx seeds, {} onnx_graph seeds under {}",
+        wire_seeds.len(),
+        sets.len(),
+        BASES.len() * scripts.len(),
+        root.display()
+    );
     Ok(())
 }

@@ -8,6 +8,10 @@
 //! — what the C++ side hands Rust for one `PluginField` (the value is read by
 //! the declared type, as `bridge::read_collection` does). A trailing partial
 //! record is dropped.
+//!
+//! The ONNX targets (`onnx`, `onnx_graph`) share [`onnx`].
+
+pub mod onnx;
 
 use trt_layernorm::plugin::fields::{FieldType, FieldValue, RawField};
 use trt_layernorm::plugin::{wire, PluginConfig};
