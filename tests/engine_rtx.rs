@@ -52,9 +52,12 @@ fn engine_rtx() {
 
 #[cfg(trt_plugin)]
 mod fp16_models;
+#[cfg(trt_plugin)]
+mod plugin_lib;
 
 #[cfg(trt_plugin)]
 mod rtx {
+    use super::plugin_lib::plugin_path;
     use super::{fp16_models, say};
     use serde_json::Value;
     use std::collections::BTreeSet;
@@ -86,21 +89,6 @@ mod rtx {
         "synthetic_vit_block_op13",
         "synthetic_vit_block_op17",
     ];
-
-    fn plugin_path() -> PathBuf {
-        if let Some(p) = std::env::var_os("TRT_LAYERNORM_PLUGIN_LIB") {
-            return PathBuf::from(p);
-        }
-        // `cargo test` links the cdylib into deps/ (next to this test) without copying it up
-        // to target/<profile>/, where `cargo build` puts it.
-        let exe = std::env::current_exe().expect("test executable path");
-        let deps = exe.parent().expect("target/<profile>/deps");
-        let here = deps.join("libtrt_layernorm.so");
-        if here.is_file() {
-            return here;
-        }
-        deps.parent().expect("target/<profile>").join("libtrt_layernorm.so")
-    }
 
     struct TempDir(PathBuf);
     impl Drop for TempDir {

@@ -13,9 +13,8 @@
 //! Environment:
 //! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
 //!   its major version must be the one of the headers this crate was built with;
-//! - `TRT_LAYERNORM_PLUGIN_LIB`: the plugin library (default: `libtrt_layernorm.so`
-//!   next to this test's `deps/` directory; `cargo test` does not relink it, so
-//!   run `cargo build` with the same profile and headers first);
+//! - `TRT_LAYERNORM_PLUGIN_LIB`: the plugin library (default: the one `cargo test`
+//!   links into `target/<profile>/deps/`, else `target/<profile>/`; see tests/plugin_lib);
 //! - `TRT_LEAN_REQUIRE_GPU=1`: fail instead of skipping the GPU part.
 //!
 //! e.g. `TENSORRT_INCLUDE_DIR=/opt/tensorrt-headers/11.1/include cargo build --release &&
@@ -44,10 +43,13 @@ fn lean_runtime_child() {
 }
 
 #[cfg(trt_plugin)]
+mod plugin_lib;
+
+#[cfg(trt_plugin)]
 mod lean {
+    use super::plugin_lib::plugin_path;
     use half::{bf16, f16};
     use std::ffi::{c_char, CStr, CString};
-    use std::path::PathBuf;
     use trt_layernorm::{launch_raw, DType, DevicePtrs, Problem};
 
     #[repr(C)]
@@ -98,14 +100,6 @@ mod lean {
             println!("  {line}");
         }
         (rc, text)
-    }
-
-    fn plugin_path() -> PathBuf {
-        if let Some(p) = std::env::var_os("TRT_LAYERNORM_PLUGIN_LIB") {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().expect("test executable path");
-        exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps").join("libtrt_layernorm.so")
     }
 
     pub const CHILD_ENV: &str = "TLN_LEAN_CHILD";
