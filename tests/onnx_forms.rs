@@ -7,32 +7,18 @@
 //! nothing else in the graph changed; an ONNX Runtime check runs where
 //! Python has numpy, onnx and onnxruntime (`PYTHON=...`).
 
+mod onnx_support;
+use onnx_support::{fixtures, plugin_nodes, python_with_ort, tmpdir};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use trt_layernorm::onnx::graph::GraphIndex;
 use trt_layernorm::onnx::matchers::VARIANCE_NOTE;
 use trt_layernorm::onnx::proto::{ModelProto, NodeProto, ValueInfoProto};
 use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PatchReport, PLUGIN_OP};
 
-fn fixtures() -> PathBuf {
-    let root = std::env::var_os("TLN_SOURCE_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    root.join("tests/fixtures/onnx")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tln-forms-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn load(name: &str) -> ModelProto {
     io::read_model(&fixtures().join(name)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
-    m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP)).collect()
 }
 
 fn eps_axis(n: &NodeProto) -> (f32, i64) {
@@ -231,7 +217,7 @@ fn onnx_function_body_is_replaced() {
             assert!(c.variance_changed, "{f}");
             assert!(c.label.starts_with("LayerNormalization function body (E[x^2]-E[x]^2, Div, Cast"), "{}", c.label);
         }
-        let dir = tmpdir("fb");
+        let dir = tmpdir("forms", "fb");
         let s = patch_file(&fixtures().join(f), &dir.join(f), &PatchOptions::default()).unwrap();
         println!("{s}");
         assert_eq!(s.lines().filter(|l| l.starts_with("  + ") && l.ends_with(VARIANCE_NOTE)).count(), 2, "{s}");
@@ -251,16 +237,6 @@ fn function_body_with_a_used_statistic_is_refused() {
     assert!(r.rejected[0].reason.contains("is also used by"), "{:?}", r.rejected);
 }
 
-/// Python with numpy, onnx and onnxruntime, if this machine has it.
-fn python_with_ort() -> Result<String, String> {
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    match std::process::Command::new(&py).args(["-c", "import numpy, onnx, onnxruntime"]).output() {
-        Ok(o) if o.status.success() => Ok(py),
-        Ok(_) => Err(format!("{py} lacks numpy/onnx/onnxruntime")),
-        Err(e) => Err(format!("no {py}: {e}")),
-    }
-}
-
 #[test]
 fn patched_forms_compute_what_the_originals_do() {
     let py = match python_with_ort() {
@@ -270,7 +246,7 @@ fn patched_forms_compute_what_the_originals_do() {
             return;
         }
     };
-    let dir = tmpdir("ort");
+    let dir = tmpdir("forms", "ort");
     for f in [
         "synthetic_torch_rsqrt_op13.onnx",
         "synthetic_eps_folded_op13.onnx",

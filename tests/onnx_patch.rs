@@ -5,32 +5,17 @@
 //! check of our kernel on the LayerNorm inputs ONNX Runtime saw (skipped
 //! without a CUDA device).
 
+mod onnx_support;
+use onnx_support::{fixtures, plugin_nodes, python_with_ort, tmpdir};
 use protobuf::Message;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use trt_layernorm::onnx::proto::{tensor_proto, ModelProto, NodeProto, StringStringEntryProto};
 use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN, PLUGIN_OP};
 
-fn fixtures() -> PathBuf {
-    // TLN_SOURCE_DIR: the checkout, where a staged test binary runs away from its build tree.
-    let root = std::env::var_os("TLN_SOURCE_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
-    root.join("tests/fixtures/onnx")
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("tln-onnx-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 fn load(p: &Path) -> ModelProto {
     io::read_model(p).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
-    m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP)).collect()
 }
 
 fn attr<'a>(n: &'a NodeProto, name: &str) -> &'a trt_layernorm::onnx::proto::AttributeProto {
@@ -92,7 +77,7 @@ fn assert_topological(m: &ModelProto, what: &str) {
 
 #[test]
 fn every_fixture_layernorm_is_replaced_and_nothing_else() {
-    let dir = tmpdir("all");
+    let dir = tmpdir("onnx", "all");
     for (f, expected) in all_fixtures() {
         let input = fixtures().join(&f);
         let output = dir.join(&f);
@@ -206,7 +191,7 @@ fn options_only_version_output_type_dry_run() {
     let mut m = orig.clone();
     assert!(patch_model(&mut m, &PatchOptions { plugin_version: "3".into(), ..Default::default() }).is_err());
 
-    let dir = tmpdir("dry");
+    let dir = tmpdir("onnx", "dry");
     let out = dir.join("out.onnx");
     let s = patch_file(&f, &out, &PatchOptions { dry_run: true, ..Default::default() }).unwrap();
     assert!(s.starts_with("dry run on "), "{s}");
@@ -232,7 +217,7 @@ fn expect_error(input: &Path, output: &Path, what: &str) -> String {
 
 #[test]
 fn malformed_inputs_give_one_line_errors_and_no_output() {
-    let dir = tmpdir("bad");
+    let dir = tmpdir("onnx", "bad");
     let good = std::fs::read(fixtures().join("synthetic_bert_block_op13.onnx")).unwrap();
     let out = dir.join("out.onnx");
 
@@ -295,7 +280,7 @@ fn entry(k: &str, v: &str) -> StringStringEntryProto {
 
 #[test]
 fn external_data_and_unknown_fields_survive() {
-    let dir = tmpdir("ext");
+    let dir = tmpdir("onnx", "ext");
     let mut m = load(&fixtures().join("synthetic_gpt2_block_op13.onnx"));
     // Move every initializer of more than 1 KiB to weights.bin, as onnx's
     // save_as_external_data does (location, offset, length).
@@ -343,16 +328,6 @@ fn external_data_and_unknown_fields_survive() {
     assert!(e.contains("has only"), "{e}");
 }
 
-/// Python with numpy, onnx and onnxruntime, if this machine has it.
-fn python_with_ort() -> Result<String, String> {
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    match std::process::Command::new(&py).args(["-c", "import numpy, onnx, onnxruntime"]).output() {
-        Ok(o) if o.status.success() => Ok(py),
-        Ok(_) => Err(format!("{py} lacks numpy/onnx/onnxruntime")),
-        Err(e) => Err(format!("no {py}: {e}")),
-    }
-}
-
 #[test]
 fn patched_models_compute_what_the_originals_do() {
     let py = match python_with_ort() {
@@ -362,7 +337,7 @@ fn patched_models_compute_what_the_originals_do() {
             return;
         }
     };
-    let dir = tmpdir("ort");
+    let dir = tmpdir("onnx", "ort");
     for (f, _) in all_fixtures() {
         patch_file(&fixtures().join(&f), &dir.join(&f), &PatchOptions::default()).unwrap();
     }

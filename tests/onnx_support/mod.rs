@@ -1,0 +1,36 @@
+//! What the ONNX test files share: the fixtures, scratch directories, the
+//! plugin nodes of a model, and the Python that checks against ONNX Runtime.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::PathBuf;
+use trt_layernorm::onnx::proto::{ModelProto, NodeProto};
+use trt_layernorm::onnx::PLUGIN_OP;
+
+/// tests/fixtures/onnx; TLN_SOURCE_DIR names the checkout where a staged test
+/// binary runs away from its build tree.
+pub fn fixtures() -> PathBuf {
+    let root = std::env::var_os("TLN_SOURCE_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    root.join("tests/fixtures/onnx")
+}
+
+/// A fresh scratch directory for this process, `prefix` and `name` telling tests apart.
+pub fn tmpdir(prefix: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tln-{prefix}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
+    m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP)).collect()
+}
+
+/// Python with numpy, onnx and onnxruntime (`PYTHON`, default python3), if this machine has it.
+pub fn python_with_ort() -> Result<String, String> {
+    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    match std::process::Command::new(&py).args(["-c", "import numpy, onnx, onnxruntime"]).output() {
+        Ok(o) if o.status.success() => Ok(py),
+        Ok(_) => Err(format!("{py} lacks numpy/onnx/onnxruntime")),
+        Err(e) => Err(format!("no {py}: {e}")),
+    }
+}
