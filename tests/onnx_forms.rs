@@ -8,7 +8,7 @@
 //! Python has numpy, onnx and onnxruntime (`PYTHON=...`).
 
 mod onnx_support;
-use onnx_support::{fixtures, plugin_nodes, python_with_ort, tmpdir};
+use onnx_support::{assert_only_matches_changed, fixtures, plugin_nodes, python_with_ort, tmpdir};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
@@ -42,21 +42,7 @@ fn patch_and_check(name: &str, want: &[(f32, i64, &[&str])]) -> (ModelProto, Mod
         assert_eq!(eps_axis(p), (*eps, *axis), "{name}: {:?}", p.name);
         assert_eq!(p.input.iter().map(String::as_str).collect::<Vec<_>>(), *inputs, "{name}: {:?}", p.name);
     }
-    let replaced: HashSet<usize> = report.replaced.iter().flat_map(|(c, _)| c.nodes.iter().copied()).collect();
-    let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| n.op_type.as_deref() != Some(PLUGIN_OP)).collect();
-    let mut it = kept.iter().peekable();
-    for (i, n) in orig.graph.node.iter().enumerate() {
-        if it.peek().is_some_and(|k| **k == n) {
-            it.next();
-        } else {
-            assert!(replaced.contains(&i) || n.op_type.as_deref() == Some("Constant"), "{name}: node #{i} {:?} removed", n.op_type);
-        }
-    }
-    assert!(it.next().is_none(), "{name}: nodes reordered or changed");
-    assert_eq!(patched.graph.initializer, orig.graph.initializer, "{name}");
-    assert_eq!(patched.graph.input, orig.graph.input, "{name}");
-    assert_eq!(patched.graph.output, orig.graph.output, "{name}");
-    assert_eq!(patched.metadata_props, orig.metadata_props, "{name}");
+    assert_only_matches_changed(&orig, &patched, &report, name);
     let mut known: HashSet<&str> = patched.graph.input.iter().filter_map(|v| v.name.as_deref()).collect();
     known.extend(patched.graph.initializer.iter().filter_map(|t| t.name.as_deref()));
     for n in &patched.graph.node {

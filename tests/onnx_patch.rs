@@ -6,13 +6,13 @@
 //! without a CUDA device).
 
 mod onnx_support;
-use onnx_support::{fixtures, plugin_nodes, python_with_ort, tmpdir};
+use onnx_support::{assert_only_matches_changed, fixtures, plugin_nodes, python_with_ort, tmpdir};
 use protobuf::Message;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use trt_layernorm::onnx::proto::{tensor_proto, ModelProto, NodeProto, StringStringEntryProto};
-use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN, PLUGIN_OP};
+use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN};
 
 fn load(p: &Path) -> ModelProto {
     io::read_model(p).unwrap_or_else(|e| panic!("{e}"))
@@ -106,28 +106,7 @@ fn every_fixture_layernorm_is_replaced_and_nothing_else() {
             assert!(p.input.len() == 3 || f.contains("variants") || f.contains("tf_moments"), "{f}: scale and bias absorbed");
         }
 
-        // Nothing else changed: the other nodes are the original ones, in the
-        // original order; a node disappeared only if it was in a match or a
-        // Constant only the match used.
-        let replaced: HashSet<usize> = report.replaced.iter().flat_map(|(c, _)| c.nodes.iter().copied()).collect();
-        let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| n.op_type.as_deref() != Some(PLUGIN_OP)).collect();
-        let mut it = kept.iter().peekable();
-        for (i, n) in orig.graph.node.iter().enumerate() {
-            if it.peek().is_some_and(|k| **k == n) {
-                it.next();
-            } else {
-                assert!(replaced.contains(&i) || n.op_type.as_deref() == Some("Constant"), "{f}: node {:?} removed", n.name);
-            }
-        }
-        assert!(it.next().is_none(), "{f}: nodes reordered or changed");
-        // Initializers, inputs, outputs, metadata, producer: identical; opset: plus ours.
-        assert_eq!(patched.graph.initializer, orig.graph.initializer, "{f}");
-        assert_eq!(patched.graph.input, orig.graph.input, "{f}");
-        assert_eq!(patched.graph.output, orig.graph.output, "{f}");
-        assert_eq!(patched.metadata_props, orig.metadata_props, "{f}");
-        assert_eq!(patched.producer_name, orig.producer_name, "{f}");
-        assert_eq!(patched.ir_version, orig.ir_version, "{f}");
-        assert_eq!(&patched.opset_import[..orig.opset_import.len()], &orig.opset_import[..], "{f}");
+        assert_only_matches_changed(&orig, &patched, &report, &f);
         assert_eq!(patched.opset_import.last().unwrap().domain.as_deref(), Some(PLUGIN_DOMAIN));
         // value_info: the original entries minus the removed intermediates.
         let vi: HashSet<&str> = patched.graph.value_info.iter().filter_map(|v| v.name.as_deref()).collect();

@@ -2,9 +2,10 @@
 //! plugin nodes of a model, and the Python that checks against ONNX Runtime.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use trt_layernorm::onnx::proto::{ModelProto, NodeProto};
-use trt_layernorm::onnx::PLUGIN_OP;
+use trt_layernorm::onnx::{PatchReport, PLUGIN_OP};
 
 /// tests/fixtures/onnx; TLN_SOURCE_DIR names the checkout where a staged test
 /// binary runs away from its build tree.
@@ -33,4 +34,30 @@ pub fn python_with_ort() -> Result<String, String> {
         Ok(_) => Err(format!("{py} lacks numpy/onnx/onnxruntime")),
         Err(e) => Err(format!("no {py}: {e}")),
     }
+}
+
+/// Nothing but the matches changed: the other nodes are the original ones, in
+/// the original order (a node disappeared only if it was in a match, or was a
+/// Constant only the match used); initializers, inputs, outputs, metadata,
+/// producer and IR version are identical; the opsets are the original ones
+/// plus ours.
+pub fn assert_only_matches_changed(orig: &ModelProto, patched: &ModelProto, report: &PatchReport, what: &str) {
+    let replaced: HashSet<usize> = report.replaced.iter().flat_map(|(c, _)| c.nodes.iter().copied()).collect();
+    let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| n.op_type.as_deref() != Some(PLUGIN_OP)).collect();
+    let mut it = kept.iter().peekable();
+    for (i, n) in orig.graph.node.iter().enumerate() {
+        if it.peek().is_some_and(|k| **k == n) {
+            it.next();
+        } else {
+            assert!(replaced.contains(&i) || n.op_type.as_deref() == Some("Constant"), "{what}: node #{i} {:?} ({:?}) removed", n.name, n.op_type);
+        }
+    }
+    assert!(it.next().is_none(), "{what}: nodes reordered or changed");
+    assert_eq!(patched.graph.initializer, orig.graph.initializer, "{what}");
+    assert_eq!(patched.graph.input, orig.graph.input, "{what}");
+    assert_eq!(patched.graph.output, orig.graph.output, "{what}");
+    assert_eq!(patched.metadata_props, orig.metadata_props, "{what}");
+    assert_eq!(patched.producer_name, orig.producer_name, "{what}");
+    assert_eq!(patched.ir_version, orig.ir_version, "{what}");
+    assert_eq!(&patched.opset_import[..orig.opset_import.len()], &orig.opset_import[..], "{what}");
 }
