@@ -8,8 +8,8 @@
 //! Python has numpy, onnx and onnxruntime (`PYTHON=...`).
 
 mod onnx_support;
-use onnx_support::{assert_only_matches_changed, fixtures, plugin_nodes, python_with_ort, tmpdir};
-use std::collections::{HashMap, HashSet};
+use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, python_with_ort, tmpdir};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use trt_layernorm::onnx::graph::GraphIndex;
@@ -43,17 +43,7 @@ fn patch_and_check(name: &str, want: &[(f32, i64, &[&str])]) -> (ModelProto, Mod
         assert_eq!(p.input.iter().map(String::as_str).collect::<Vec<_>>(), *inputs, "{name}: {:?}", p.name);
     }
     assert_only_matches_changed(&orig, &patched, &report, name);
-    let mut known: HashSet<&str> = patched.graph.input.iter().filter_map(|v| v.name.as_deref()).collect();
-    known.extend(patched.graph.initializer.iter().filter_map(|t| t.name.as_deref()));
-    for n in &patched.graph.node {
-        for i in n.input.iter().filter(|i| !i.is_empty()) {
-            assert!(known.contains(i.as_str()), "{name}: {:?} reads '{i}' before it is produced", n.name);
-        }
-        known.extend(n.output.iter().map(String::as_str));
-    }
-    for o in &patched.graph.output {
-        assert!(known.contains(o.name.as_deref().unwrap()), "{name}: output {:?} not produced", o.name);
-    }
+    assert_topological(&patched, name);
     // Patching again finds nothing more.
     let mut twice = patched.clone();
     assert!(patch_model(&mut twice, &PatchOptions::default()).unwrap().replaced.is_empty(), "{name}");

@@ -6,7 +6,7 @@
 //! without a CUDA device).
 
 mod onnx_support;
-use onnx_support::{assert_only_matches_changed, fixtures, plugin_nodes, python_with_ort, tmpdir};
+use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, python_with_ort, tmpdir};
 use protobuf::Message;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -56,23 +56,6 @@ fn all_fixtures() -> Vec<(String, usize)> {
     let mut v: Vec<(String, usize)> = EXPECTED.iter().map(|(f, n)| (f.to_string(), *n)).collect();
     v.extend(torch_fixtures());
     v
-}
-
-/// Every input of every node is a graph input, an initializer, or an output
-/// of an earlier node.
-fn assert_topological(m: &ModelProto, what: &str) {
-    let g = &m.graph;
-    let mut known: HashSet<&str> = g.input.iter().filter_map(|v| v.name.as_deref()).collect();
-    known.extend(g.initializer.iter().filter_map(|t| t.name.as_deref()));
-    for n in &g.node {
-        for i in n.input.iter().filter(|i| !i.is_empty()) {
-            assert!(known.contains(i.as_str()), "{what}: node {:?} reads '{i}' before it is produced", n.name);
-        }
-        known.extend(n.output.iter().map(String::as_str));
-    }
-    for o in &g.output {
-        assert!(known.contains(o.name.as_deref().unwrap()), "{what}: graph output {:?} is produced by no node", o.name);
-    }
 }
 
 #[test]

@@ -61,3 +61,20 @@ pub fn assert_only_matches_changed(orig: &ModelProto, patched: &ModelProto, repo
     assert_eq!(patched.ir_version, orig.ir_version, "{what}");
     assert_eq!(&patched.opset_import[..orig.opset_import.len()], &orig.opset_import[..], "{what}");
 }
+
+/// Every input of every node is a graph input, an initializer, or an output
+/// of an earlier node.
+pub fn assert_topological(m: &ModelProto, what: &str) {
+    let g = &m.graph;
+    let mut known: HashSet<&str> = g.input.iter().filter_map(|v| v.name.as_deref()).collect();
+    known.extend(g.initializer.iter().filter_map(|t| t.name.as_deref()));
+    for n in &g.node {
+        for i in n.input.iter().filter(|i| !i.is_empty()) {
+            assert!(known.contains(i.as_str()), "{what}: node {:?} reads '{i}' before it is produced", n.name);
+        }
+        known.extend(n.output.iter().map(String::as_str));
+    }
+    for o in &g.output {
+        assert!(known.contains(o.name.as_deref().unwrap()), "{what}: graph output {:?} is produced by no node", o.name);
+    }
+}
