@@ -81,7 +81,7 @@ pub const REGS_MAX_CHUNKS: u64 = TLN_MAX_THREADS_PER_BLOCK as u64 * 8;
 /// Threads per row the register variants widen to when rows are few.
 const REGS_FEW_ROWS_MAX_THREADS_PER_ROW: u32 = 256;
 /// FP16 rows of this many chunks or more go to the split variants.
-const REGS_16BIT_SPLIT_CHUNKS: u64 = 2048;
+const REGS_F16_SPLIT_CHUNKS: u64 = 2048;
 /// BF16 rows: the split variants carry the overflow redo and spill more, so
 /// regs8 keeps rows up to here (H200, 4096 x 16384: regs8/256 94.6 us,
 /// split_cached 109.6 us; FP16 92.8 vs 97.4 the other way).
@@ -174,9 +174,10 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Op
     let rows = p.rows();
     let target = sm_count as u64 * REGS_TARGET_THREADS_PER_SM;
     let fits = |n: u32| regs_threads_per_row(chunks, n);
-    // FP32 rows: 8 chunks (32 floats) do not fit regs8's register budget
-    // without heavy spills, and 4 per thread past 256 threads leaves one
-    // block per SM: longer FP32 rows go to the split variants (H100 sweep).
+    // FP32 rows: 8 chunks (32 floats) spill under regs8's register budget,
+    // which only rows of up to 256 chunks repay (see REGS_F32_EIGHT_CHUNKS_MAX);
+    // 4 per thread past 256 threads leaves one block per SM: longer FP32 rows
+    // go to the split variants (H100 sweep).
     let widest = if p.x_dtype() == DType::F32 && chunks > REGS_F32_EIGHT_CHUNKS_MAX { 4 } else { 8 };
     if p.x_dtype() == DType::F32 && chunks > 4 * REGS_F32_MAX_THREADS_PER_ROW {
         return None;
@@ -187,7 +188,7 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Op
     // chunks regs8 still won (85.9% vs 73.4% at 16384 x 12288).
     let split_from = match p.x_dtype() {
         DType::F32 => u64::MAX,
-        DType::F16 => REGS_16BIT_SPLIT_CHUNKS,
+        DType::F16 => REGS_F16_SPLIT_CHUNKS,
         DType::BF16 => REGS_BF16_SPLIT_CHUNKS,
     };
     if chunks >= split_from {

@@ -183,6 +183,16 @@ fn set_attr_i(n: &mut NodeProto, name: &str, v: i64) {
 }
 
 /// Sets a dim of a declared shape (input, output or value_info).
+/// Points input `b` (modulo the inputs) of `n` at `name`; a node without inputs gets it as its first.
+fn set_input(n: &mut NodeProto, b: u8, name: String) {
+    if n.input.is_empty() {
+        n.input.push(name);
+    } else {
+        let j = b as usize % n.input.len();
+        n.input[j] = name;
+    }
+}
+
 fn set_declared_dim(g: &mut GraphProto, a: u8, b: u8, v: i64) {
     let total = g.input.len() + g.output.len() + g.value_info.len();
     if total == 0 {
@@ -215,13 +225,7 @@ pub fn edit(g: &mut GraphProto, op: u8, a: u8, b: u8, c: u8) {
         0 => {
             let name = name_for(g, c);
             if let Some(i) = node(a) {
-                let n = &mut g.node[i];
-                if n.input.is_empty() {
-                    n.input.push(name);
-                } else {
-                    let j = b as usize % n.input.len();
-                    n.input[j] = name;
-                }
+                set_input(&mut g.node[i], b, name);
             }
         }
         // A cycle through a later node: node a reads node c's output, c >= a.
@@ -229,27 +233,15 @@ pub fn edit(g: &mut GraphProto, op: u8, a: u8, b: u8, c: u8) {
             if let (Some(i), Some(j)) = (node(a), node(c)) {
                 let (lo, hi) = (i.min(j), i.max(j));
                 if let Some(o) = g.node[hi].output.first().cloned() {
-                    let n = &mut g.node[lo];
-                    let k = if n.input.is_empty() { 0 } else { b as usize % n.input.len() };
-                    if k < n.input.len() {
-                        n.input[k] = o;
-                    } else {
-                        n.input.push(o);
-                    }
+                    set_input(&mut g.node[lo], b, o);
                 }
             }
         }
         // Self-loop: a node reads its own output.
         2 => {
             if let Some(i) = node(a) {
-                let n = &mut g.node[i];
-                if let Some(o) = n.output.first().cloned() {
-                    if n.input.is_empty() {
-                        n.input.push(o);
-                    } else {
-                        let j = b as usize % n.input.len();
-                        n.input[j] = o;
-                    }
+                if let Some(o) = g.node[i].output.first().cloned() {
+                    set_input(&mut g.node[i], b, o);
                 }
             }
         }
