@@ -5,7 +5,7 @@
 //! ONNX's own LayerNormalization function body as `onnx.inliner` writes it.
 //! Each test checks the count replaced, the epsilon and axis read, and that
 //! nothing else in the graph changed; an ONNX Runtime check runs where
-//! Python has numpy, onnx and onnxruntime (`PYTHON=...`).
+//! Python has numpy, onnx and onnxruntime (`PYTHON=...`; scripts/with-cuda.sh sets it).
 
 mod onnx_support;
 use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, python_with_ort, tmpdir};

@@ -1,9 +1,9 @@
 //! `trt-layernorm patch` on the fixtures of tests/fixtures/onnx: structure of
 //! the patched models, the candidates it must refuse, malformed inputs, the
 //! lossless round trip (unknown fields, external data), a CPU semantic check
-//! through ONNX Runtime (skipped without Python's onnx/onnxruntime), and a GPU
-//! check of our kernel on the LayerNorm inputs ONNX Runtime saw (skipped
-//! without a CUDA device).
+//! through ONNX Runtime (skipped without Python's onnx/onnxruntime, which
+//! scripts/with-cuda.sh provides), and a GPU check of our kernel on the
+//! LayerNorm inputs ONNX Runtime saw (skipped without a CUDA device).
 
 mod onnx_support;
 use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, python_with_ort, tmpdir};

@@ -27,13 +27,14 @@ pub fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
     m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP)).collect()
 }
 
-/// Python with numpy, onnx and onnxruntime (`PYTHON`, default python3), if
-/// this machine has it; otherwise None, after one `skipped: ...` line on stderr.
+/// Python with numpy, onnx and onnxruntime (`PYTHON`, default python3; run
+/// under scripts/with-cuda.sh, `PYTHON` is its pinned venv), if this machine
+/// has it; otherwise None, after one `skipped: ...` line on stderr.
 pub fn python_with_ort() -> Option<String> {
     let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let why = match std::process::Command::new(&py).args(["-c", "import numpy, onnx, onnxruntime"]).output() {
         Ok(o) if o.status.success() => return Some(py),
-        Ok(_) => format!("{py} lacks numpy/onnx/onnxruntime"),
+        Ok(_) => format!("{py} lacks numpy/onnx/onnxruntime (scripts/with-cuda.sh provides a Python that has them)"),
         Err(e) => format!("no {py}: {e}"),
     };
     // Straight to stderr: the test harness captures print macros of passing tests.
