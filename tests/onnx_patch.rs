@@ -521,3 +521,76 @@ fn plugin_names_from_non_ascii_node_names() {
         assert_eq!(*name, format!("{}/FP32LayerNorm", c.y), "no common '/'-prefix: named after Y");
     }
 }
+
+/// `stash_type` says in which precision LayerNormalization computes its mean
+/// and variance (default 1, float32). FP32LayerNorm computes them in float32
+/// only, so a node asking for any other (11: float64) is refused with the
+/// value in the reason, and left as it was; absent or 1, it is replaced.
+#[test]
+fn layernormalization_stash_type_other_than_float_is_refused() {
+    use trt_layernorm::onnx::proto::{attribute_proto::AttributeType, AttributeProto};
+    let base = load(&fixtures().join("synthetic_gpt2_block_op17.onnx"));
+    let is_ln = |n: &NodeProto| n.op_type.as_deref() == Some("LayerNormalization");
+    let lns: Vec<String> = base.graph.node.iter().filter(|n| is_ln(n)).map(|n| n.name.clone().unwrap()).collect();
+    assert_eq!(lns.len(), 5);
+    assert!(base.graph.node.iter().filter(|n| is_ln(n)).all(|n| n.attribute.iter().all(|a| a.name.as_deref() != Some("stash_type"))));
+    // stash_type = `value` on the LayerNormalization nodes named in `on`.
+    let with = |value: Option<i64>, on: &[String]| {
+        let mut m = base.clone();
+        for n in m.graph.mut_or_insert_default().node.iter_mut().filter(|n| is_ln(n) && on.contains(n.name.as_ref().unwrap())) {
+            n.attribute.push(AttributeProto {
+                name: Some("stash_type".into()),
+                type_: Some(protobuf::EnumOrUnknown::new(AttributeType::INT)),
+                i: value,
+                ..Default::default()
+            });
+        }
+        m
+    };
+
+    // Absent (the fixture) or 1: every one replaced.
+    for m in [base.clone(), with(Some(1), &lns)] {
+        let mut p = m.clone();
+        let r = patch_model(&mut p, &PatchOptions::default()).unwrap();
+        assert_eq!(r.replaced.len(), 5, "{:?}", r.rejected);
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+        assert!(!p.graph.node.iter().any(is_ln));
+    }
+
+    // Anything else: refused, named with its value, the node left in the graph.
+    for (value, ty) in [(11, "float64"), (10, "float16"), (16, "bfloat16"), (0, "type 0"), (-1, "type -1"), (1 << 40, "type 1099511627776")] {
+        let orig = with(Some(value), &lns);
+        let mut p = orig.clone();
+        let r = patch_model(&mut p, &PatchOptions::default()).unwrap();
+        assert!(r.replaced.is_empty(), "stash_type {value}: replaced {:?}", r.replaced.iter().map(|c| &c.1).collect::<Vec<_>>());
+        assert_eq!(r.rejected.len(), 5, "stash_type {value}: {:?}", r.rejected);
+        for (rej, name) in r.rejected.iter().zip(&lns) {
+            assert_eq!(rej.label, "LayerNormalization");
+            assert_eq!(&rej.anchor, name);
+            let want = format!("stash_type = {value} ({ty}): FP32LayerNorm computes mean and variance in float32 only");
+            assert!(rej.reason.starts_with(&want), "stash_type {value}: {:?}", rej.reason);
+        }
+        assert_eq!(p.graph.node, orig.graph.node, "stash_type {value}: a refused node changed");
+    }
+
+    // An attribute without an integer value is refused too.
+    let mut p = with(None, &lns);
+    let r = patch_model(&mut p, &PatchOptions::default()).unwrap();
+    assert!(r.replaced.is_empty());
+    assert!(r.rejected.iter().all(|rej| rej.reason == "stash_type is not an integer attribute"), "{:?}", r.rejected);
+
+    // Mixed: only the node asking for float64 stays; the rest are replaced as usual.
+    let orig = with(Some(11), &lns[1..2]);
+    let mut p = orig.clone();
+    let r = patch_model(&mut p, &PatchOptions::default()).unwrap();
+    assert_eq!(r.replaced.len(), 4);
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].anchor, lns[1]);
+    assert!(r.rejected[0].reason.contains("stash_type = 11 (float64)"), "{}", r.rejected[0].reason);
+    assert_only_matches_changed(&orig, &p, &r, "stash_type 11 on one node");
+    assert_topological(&p, "stash_type 11 on one node");
+    let kept: Vec<&NodeProto> = p.graph.node.iter().filter(|n| is_ln(n)).collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].name.as_ref(), Some(&lns[1]));
+    assert_eq!(plugin_nodes(&p).len(), 4);
+}

@@ -1,7 +1,8 @@
 //! Pattern matchers: find every LayerNorm in a graph and prove it is one.
 //!
 //! Recognized:
-//! - `LayerNormalization` (opset >= 17), when its Mean/InvStdDev outputs are unused;
+//! - `LayerNormalization` (opset >= 17), when its Mean/InvStdDev outputs are unused
+//!   and its `stash_type` is absent or 1 (float32 statistics);
 //! - the decomposition PyTorch's exporter emits below opset 17
 //!   (`ReduceMean → Sub → Pow(2) → ReduceMean → Add(eps) → Sqrt → Div → [Mul(scale)] → [Add(bias)]`),
 //!   with `Mul(d, d)` for the square, `Reciprocal` + `Mul` for the division, and
@@ -22,7 +23,7 @@
 //! `Sub(x, mean)` with the same `x` (the centring step). Every candidate either
 //! becomes a [`Candidate`] or a [`Rejected`] with the reason.
 
-use super::graph::{attr_f, attr_i, attr_ints, dt, onnx_op, Dim, GraphIndex};
+use super::graph::{attr, attr_f, attr_i, attr_ints, dt, onnx_op, Dim, GraphIndex};
 use crate::plugin::config::PluginConfig;
 use std::collections::HashSet;
 
@@ -178,6 +179,18 @@ fn match_native(ix: &GraphIndex, i: usize) -> Found {
             if !ix.consumers(o).is_empty() || ix.graph_outputs.contains(o.as_str()) {
                 return reject(format!("its {what} output '{o}' is used; the plugin has no such output"));
             }
+        }
+    }
+    // stash_type: the precision of the mean and variance (ONNX default 1, float32).
+    // The plugin has no other; 11 (float64) in particular asks for more than it gives.
+    if let Some(a) = attr(n, "stash_type") {
+        match a.i {
+            Some(1) => {}
+            Some(t) => {
+                let ty = i32::try_from(t).map_or_else(|_| format!("type {t}"), dt::name);
+                return reject(format!("stash_type = {t} ({ty}): FP32LayerNorm computes mean and variance in float32 only (stash_type 1)"));
+            }
+            None => return reject("stash_type is not an integer attribute".into()),
         }
     }
     if let Some(t) = ix.elem_type(&x) {
