@@ -85,8 +85,10 @@ template <> struct Chunk<__half, 8> : Words {
     }
 };
 
-template <typename T, int E>
-__device__ __forceinline__ Chunk<T, E> load_chunk(const T *__restrict__ row, int64_t c) {
+// Chunk indices are int64_t in split rows and int in register rows (at most
+// 4096 chunks): a 32-bit index makes each address one IMAD.WIDE.
+template <typename T, int E, typename I>
+__device__ __forceinline__ Chunk<T, E> load_chunk(const T *__restrict__ row, I c) {
     if constexpr (sizeof(Chunk<T, E>) == 16) {
         uint4 raw = __ldg(reinterpret_cast<const uint4 *>(row) + c);
         return *reinterpret_cast<Chunk<T, E> *>(&raw);
@@ -119,10 +121,10 @@ template <typename TY, int E> __device__ __forceinline__ uint32_t packed_word(co
 // the destination is 16-byte aligned and each 16 bytes go out as one
 // st.global.v4: built from an array reinterpreted as uint4, ptxas split most
 // of regs8's stores into four 4-byte ones.
-template <typename TY, int E>
-__device__ __forceinline__ void store_chunk(TY *__restrict__ row, int64_t c, const float (&v)[E]) {
+template <typename TY, int E, typename I>
+__device__ __forceinline__ void store_chunk(TY *__restrict__ row, I c, const float (&v)[E]) {
     if constexpr (sizeof(TY) * E >= 16) {
-        uint4 *dst = reinterpret_cast<uint4 *>(row + c * E);
+        uint4 *dst = reinterpret_cast<uint4 *>(row) + c * int(sizeof(TY) * E / 16);
 #pragma unroll
         for (int k = 0; k < int(sizeof(TY) * E / 16); ++k) {
             const uint4 q = make_uint4(packed_word<TY, E>(v, 4 * k), packed_word<TY, E>(v, 4 * k + 1),
@@ -141,9 +143,8 @@ __device__ __forceinline__ void store_chunk(TY *__restrict__ row, int64_t c, con
 
 // Scale and bias may each be any of the three types, whatever X is: a
 // row-uniform switch, with the widest aligned load on the vectorized path.
-template <int E>
-__device__ __forceinline__ void load_param(const void *__restrict__ p, int32_t dtype, int64_t c,
-                                           float (&out)[E]) {
+template <int E, typename I>
+__device__ __forceinline__ void load_param(const void *__restrict__ p, int32_t dtype, I c, float (&out)[E]) {
     const int64_t i0 = c * E;
     switch (dtype) {
     case TLN_DTYPE_F32: {
@@ -163,7 +164,7 @@ __device__ __forceinline__ void load_param(const void *__restrict__ p, int32_t d
     case TLN_DTYPE_F16: {
         const __half *h = static_cast<const __half *>(p) + i0;
         if constexpr (E == 8) {
-            Chunk<__half, 8> q = load_chunk<__half, 8>(h, 0);
+            Chunk<__half, 8> q = load_chunk<__half, 8>(h, 0LL);
 #pragma unroll
             for (int e = 0; e < 8; ++e) out[e] = q.at(e);
         } else {
@@ -175,7 +176,7 @@ __device__ __forceinline__ void load_param(const void *__restrict__ p, int32_t d
     default: { // TLN_DTYPE_BF16 (Rust validates the code before launch)
         const __nv_bfloat16 *b = static_cast<const __nv_bfloat16 *>(p) + i0;
         if constexpr (E == 8) {
-            Chunk<__nv_bfloat16, 8> q = load_chunk<__nv_bfloat16, 8>(b, 0);
+            Chunk<__nv_bfloat16, 8> q = load_chunk<__nv_bfloat16, 8>(b, 0LL);
 #pragma unroll
             for (int e = 0; e < 8; ++e) out[e] = q.at(e);
         } else {
@@ -253,7 +254,9 @@ struct GroupReducer {
     int grp;         // this thread's group in the block (divisions by tpr once, not per sum)
 
     __device__ __forceinline__ GroupReducer(int threads_per_row, float4 *sums, float *maxes)
-        : tpr(threads_per_row), scratch(sums), s_max(maxes), grp(threadIdx.x / threads_per_row) {}
+        : GroupReducer(threads_per_row, sums, maxes, threadIdx.x / threads_per_row) {}
+    __device__ __forceinline__ GroupReducer(int threads_per_row, float4 *sums, float *maxes, int group)
+        : tpr(threads_per_row), scratch(sums), s_max(maxes), grp(group) {}
 
     __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
     __device__ __forceinline__ int group() const { return grp; }
@@ -281,6 +284,25 @@ struct GroupReducer {
                 slots[threadIdx.x / 32] = q;
             }
             barrier();
+            if constexpr (!COMPENSATED) {
+                // Each lane reads one warp's partials (lane l: warp l mod
+                // p2, p2 the warps rounded up to a power of two, so every
+                // aligned p2 lanes hold them all) and log2(p2) butterfly
+                // steps finish the sum: one shared-memory read per thread
+                // instead of one per warp.
+                const int warps = tpr / 32;
+                const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
+                const int w = (threadIdx.x % 32) & (p2 - 1);
+                const float4 q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
+                const float qs[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+                for (int k = 0; k < K; ++k) v[k] = qs[k];
+                for (int o = p2 / 2; o > 0; o /= 2) {
+#pragma unroll
+                    for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+                }
+                return;
+            }
             CSum acc[K];
 #pragma unroll
             for (int k = 0; k < K; ++k) v[k] = 0.f;
@@ -389,12 +411,13 @@ struct ClusterReducer {
 struct Span {
     int64_t begin, end;
     int lane, step;
-    __device__ __forceinline__ int64_t chunk(int i) const { return begin + lane + int64_t(i) * step; }
-    // How many chunks this thread owns (register rows hold at most N): the
-    // per-chunk guard is then one 32-bit compare, not a 64-bit one.
-    __device__ __forceinline__ int owned(int n) const {
-        const int64_t first = begin + lane;
-        return first < end ? int(min(int64_t(n), (end - first + step - 1) / step)) : 0;
+    // Register rows (begin = 0, at most 4096 chunks): the index in 32 bits.
+    __device__ __forceinline__ int chunk32(int i) const { return lane + i * step; }
+    // Chunks a register-row thread owns of its N: N compares, no division.
+    __device__ __forceinline__ int owned32(int n) const {
+        int k = 0;
+        for (int i = 0; i < n; ++i) k += chunk32(i) < int(end);
+        return k;
     }
 };
 
@@ -412,12 +435,19 @@ template <typename TX, int E, int N> struct FloatRow {
     int owned; // chunks of this thread (Span::owned)
     float v[N][E];
 
-    // All N loads are issued before any is used: N x 16 bytes in flight per thread.
+    // All N loads are issued before any is used: N x 16 bytes in flight per
+    // thread. The loads are unconditional (a chunk past the row's end reads
+    // the thread's first chunk again, or the row's first): predicated on
+    // `i < owned`, ptxas issued each load after the previous one's
+    // conversions, one DRAM round trip per chunk.
     __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
         Chunk<TX, E> raw[N];
 #pragma unroll
-        for (int i = 0; i < N; ++i)
-            if (i < owned) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
+        for (int i = 0; i < N; ++i) raw[i] = load_chunk<TX, E>(xr, source_chunk(s, i));
+        widen_from(raw);
+    }
+    __device__ __forceinline__ int source_chunk(const Span &s, int i) const { return i < owned ? s.chunk32(i) : 0; }
+    __device__ __forceinline__ void widen_from(const Chunk<TX, E> (&raw)[N]) {
 #pragma unroll
         for (int i = 0; i < N; ++i)
             if (i < owned) widen<TX, E>(raw[i], v[i]);
@@ -426,7 +456,7 @@ template <typename TX, int E, int N> struct FloatRow {
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) {
 #pragma unroll
         for (int i = 0; i < N; ++i)
-            if (i < owned) f(s.chunk(i), v[i]);
+            if (i < owned) f(s.chunk32(i), v[i]);
     }
 };
 
@@ -441,7 +471,7 @@ template <typename TX, int E, int N> struct PackedRow {
     __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
 #pragma unroll
         for (int i = 0; i < N; ++i)
-            if (i < owned) raw[i] = load_chunk<TX, E>(xr, s.chunk(i));
+            if (i < owned) raw[i] = load_chunk<TX, E>(xr, s.chunk32(i));
     }
     __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
@@ -450,7 +480,7 @@ template <typename TX, int E, int N> struct PackedRow {
             if (i < owned) {
                 float x[E];
                 widen<TX, E>(raw[i], x);
-                f(s.chunk(i), x);
+                f(s.chunk32(i), x);
             }
         }
     }
@@ -508,7 +538,7 @@ __device__ __forceinline__ void for_each_grouped(const Src &src, const Span &s, 
 template <typename TX, int E, class Src>
 __device__ __forceinline__ float sum_pass(Src &src, const Span &s, float scale) {
     float l[kLanes<E>] = {};
-    auto add = [&](int64_t, const float (&x)[E]) {
+    auto add = [&](auto, const float (&x)[E]) {
 #pragma unroll
         for (int e = 0; e < E; ++e) l[e % kLanes<E>] = fmaf(x[e], scale, l[e % kLanes<E>]);
     };
@@ -525,7 +555,7 @@ template <typename TX, int E, class Src>
 __device__ __forceinline__ float2 moments_pass(Src &src, const Span &s, float scale, float m) {
     constexpr int L = kLanes<E>;
     float a[L] = {}, b[L] = {};
-    auto acc = [&](int64_t, float (&x)[E]) {
+    auto acc = [&](auto, float (&x)[E]) {
 #pragma unroll
         for (int e = 0; e < E; ++e) {
             const float d = fmaf(x[e], scale, -m);
@@ -551,7 +581,7 @@ __device__ __forceinline__ float2 moments_pass(Src &src, const Span &s, float sc
 
 template <typename TX, int E, class Src> __device__ __forceinline__ float max_abs_pass(Src &src, const Span &s) {
     float mx = 0.f;
-    auto f = [&](int64_t, const float (&x)[E]) {
+    auto f = [&](auto, const float (&x)[E]) {
 #pragma unroll
         for (int e = 0; e < E; ++e) mx = fmaxf(mx, fabsf(x[e]));
     };
@@ -712,15 +742,15 @@ template <typename TX> __device__ __forceinline__ bool both_as_x(const TlnParams
 // A chunk's scale and bias as FP32 (absent ones are not read).
 template <int E> struct Affine {
     float g[E], b[E];
-    __device__ __forceinline__ void load(const TlnParams &p, int64_t c) {
+    template <typename I> __device__ __forceinline__ void load(const TlnParams &p, I c) {
         if (p.scale) load_param<E>(p.scale, p.scale_dtype, c, g);
         if (p.bias) load_param<E>(p.bias, p.bias_dtype, c, b);
     }
-    template <typename TX> __device__ __forceinline__ void load_as(const TlnParams &p, int64_t c) {
+    template <typename TX, typename I> __device__ __forceinline__ void load_as(const TlnParams &p, I c) {
         widen<TX, E>(load_chunk<TX, E>(static_cast<const TX *>(p.scale), c), g);
         widen<TX, E>(load_chunk<TX, E>(static_cast<const TX *>(p.bias), c), b);
     }
-    template <typename TX, AffineKind K> __device__ __forceinline__ void load_kind(const TlnParams &p, int64_t c) {
+    template <typename TX, AffineKind K, typename I> __device__ __forceinline__ void load_kind(const TlnParams &p, I c) {
         if constexpr (K == kBothAsX) load_as<TX>(p, c);
         else load(p, c);
     }
@@ -728,8 +758,8 @@ template <int E> struct Affine {
 
 // Pass 3 for one chunk: normalize, affine, one rounding at the store. `x` is
 // d = x*s - m already when CENTRED.
-template <typename TY, int E, bool CENTRED, AffineKind K = kAny>
-__device__ __forceinline__ void write_chunk(const float (&x)[E], int64_t c, const TlnParams &p, const RowStats &st,
+template <typename TY, int E, bool CENTRED, AffineKind K = kAny, typename I>
+__device__ __forceinline__ void write_chunk(const float (&x)[E], I c, const TlnParams &p, const RowStats &st,
                                            const Affine<E> &a, TY *__restrict__ yr) {
     float out[E];
 #pragma unroll
@@ -758,7 +788,7 @@ __device__ __forceinline__ void write_chunk(const float (&x)[E], int64_t c, cons
 template <typename TX, typename TY, int E, AffineKind K, class Src>
 __device__ __forceinline__ void write_register_row(Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                                    TY *__restrict__ yr) {
-    src.for_each(s, [&](int64_t c, const float (&x)[E]) {
+    src.for_each(s, [&](auto c, const float (&x)[E]) {
         Affine<E> a;
         a.template load_kind<TX, K>(p, c);
         write_chunk<TY, E, Src::kCentred, K>(x, c, p, st, a, yr);
@@ -795,16 +825,19 @@ __device__ __forceinline__ void write_slice(const Src &src, const Span &s, const
     __shared__ float4 s_sums[2 * kMaxWarps];
 
 // ---------------------------------------------------------------------------
-// regs: groups of threads_per_row threads, each row held in registers.
+// regs: groups of threads_per_row threads, each row held in registers as
+// `Row` (FloatRow or PackedRow). K = kBothAsX: scale and bias are known to
+// be both present in X's type; kAny: pass 3 checks, once per row.
 // ---------------------------------------------------------------------------
-template <typename TX, typename TY, int N, int E> __device__ __forceinline__ void regs_rows(const TlnParams &p) {
+template <typename TX, typename TY, int N, int E, class Row, AffineKind K>
+__device__ __forceinline__ void regs_rows(const TlnParams &p) {
     TLN_BLOCK_SCRATCH
     const GroupReducer red{p.threads_per_row, s_sums, s_max};
     const int tpr = p.threads_per_row;
     const int rows_per_block = blockDim.x / tpr;
     const int group = threadIdx.x / tpr;
     const Span s{0, p.cols / E, int(threadIdx.x - group * tpr), tpr};
-    const int owned = s.owned(N);
+    const int owned = s.owned32(N);
     const int64_t row_step = int64_t(gridDim.x) * rows_per_block;
     const float inv_n = 1.f / static_cast<float>(p.cols);
 
@@ -813,14 +846,14 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
     // after each row's statistics (on a tiny tensor, one DRAM round trip less).
     Affine<E> preloaded;
     if constexpr (N == 1) {
-        if (s.lane < s.end) preloaded.load(p, s.lane);
+        if (s.lane < s.end) preloaded.template load_kind<TX, K>(p, s.lane);
     }
 
     for (int64_t base = int64_t(blockIdx.x) * rows_per_block; base < p.rows; base += row_step) {
         const int64_t row = base + group;
         const bool active = row < p.rows;
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
-        RegisterRow<TX, E, N> rr;
+        Row rr;
         rr.owned = owned;
         float sum = 0.f;
         if (active) {
@@ -831,15 +864,64 @@ template <typename TX, typename TY, int N, int E> __device__ __forceinline__ voi
         if (!active) continue;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
         if constexpr (N == 1) {
-            rr.for_each(s, [&](int64_t c, const float (&x)[E]) {
-                write_chunk<TY, E, RegisterRow<TX, E, N>::kCentred>(x, c, p, st, preloaded, yr);
+            rr.for_each(s, [&](auto c, const float (&x)[E]) {
+                write_chunk<TY, E, Row::kCentred, K>(x, c, p, st, preloaded, yr);
             });
-        } else if (both_as_x<TX>(p)) {
+        } else if (K == kBothAsX || both_as_x<TX>(p)) {
             write_register_row<TX, TY, E, kBothAsX>(rr, s, p, st, yr);
         } else {
             write_register_row<TX, TY, E, kAny>(rr, s, p, st, yr);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// fast: the common case alone in its kernel, so that nothing else competes
+// for its registers: 16-byte chunks, scale and bias both present in X's
+// type, each row held widened to FP32 (N*E floats per thread).
+//
+// One row group per block and straight-line code: in a loop over rows the
+// compiler kept every chunk's scale and bias addresses live across rows and
+// spilled them. (A one-wave grid whose blocks copied their next row into
+// shared memory with cp.async lost to this on the H200 at every shape but
+// one; see the closing note of issue 10.)
+// ---------------------------------------------------------------------------
+
+// Where a fast block's rows are. Several rows per block only when they are
+// narrower than 128 threads, and then tpr and the block are powers of two
+// (src/select.rs): no integer division.
+struct FastLayout {
+    int tpr, group, rows_shift;
+    bool one_row;
+    __device__ __forceinline__ explicit FastLayout(int threads_per_row) : tpr(threads_per_row) {
+        one_row = int(blockDim.x) == tpr;
+        const int shift = __ffs(tpr) - 1;
+        group = one_row ? 0 : int(threadIdx.x) >> shift;
+        rows_shift = __ffs(blockDim.x) - 1 - shift; // log2(rows per block) when !one_row
+    }
+    // The first row of the row groups numbered `block`.
+    __device__ __forceinline__ int64_t first_row(int64_t block) const { return one_row ? block : block << rows_shift; }
+};
+
+// One row group per block (the grid covers the rows).
+template <typename TX, typename TY, int N> __device__ __forceinline__ void fast_rows(const TlnParams &p) {
+    constexpr int E = 16 / sizeof(TX);
+    TLN_BLOCK_SCRATCH
+    const FastLayout l(p.threads_per_row);
+    const GroupReducer red{l.tpr, s_sums, s_max, l.group};
+    const Span s{0, p.cols / E, int(threadIdx.x) - l.group * l.tpr, l.tpr};
+    const int64_t row = l.first_row(blockIdx.x) + l.group;
+    const bool active = row < p.rows;
+    const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
+    FloatRow<TX, E, N> rr;
+    rr.owned = s.owned32(N);
+    float sum = 0.f;
+    if (active) {
+        rr.load(xr, s);
+        sum = sum_pass<TX, E>(rr, s, 1.f);
+    }
+    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, xr);
+    if (active) write_register_row<TX, TY, E, kBothAsX>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
 }
 
 // ---------------------------------------------------------------------------
@@ -875,8 +957,12 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
 }
 
 template <typename TX, typename TY, int N> __device__ __forceinline__ void regs_dispatch(const TlnParams &p) {
-    if (p.vectorized) regs_rows<TX, TY, N, 16 / sizeof(TX)>(p);
-    else regs_rows<TX, TY, N, 1>(p);
+    constexpr int EV = 16 / sizeof(TX);
+    if (p.vectorized) {
+        regs_rows<TX, TY, N, EV, RegisterRow<TX, EV, N>, kAny>(p);
+    } else {
+        regs_rows<TX, TY, N, 1, RegisterRow<TX, 1, N>, kAny>(p);
+    }
 }
 
 template <typename TX, typename TY, bool CACHED>
@@ -897,15 +983,27 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
 // caps, most in the scalar path and the overflow redo; compiled alone, the
 // vectorized path of regs8 FP16 has none, and regs4's widened 16-bit rows
 // spill a few registers per row (at 64 they spilled hundreds of bytes).
+// The fast kernels: 64, and for 8 chunks per thread 96 (FP32 X) or 112
+// (16-bit X: at 96 and 104, ptxas converted the first chunk before issuing
+// the last loads, reusing its registers: a second DRAM round trip per row,
+// H200 8192 x 8192 FP16 87.9 us against 74.3 with all eight in flight;
+// scripts/check-sass.sh counts the loads issued before the first use).
 // ---------------------------------------------------------------------------
 #define TLN_REGS_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
     extern "C" __global__ void BOUNDS tln_regs##N##_##XN##_##YN(TlnParams p) { regs_dispatch<TX, TY, N>(p); }
+
+#define TLN_FAST_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
+    extern "C" __global__ void BOUNDS tln_fast##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N>(p); }
 
 #define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
     TLN_REGS_KERNEL(1, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \
     TLN_REGS_KERNEL(2, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \
     TLN_REGS_KERNEL(4, __maxnreg__(80), XN, TX, YN, TY)                                                             \
     TLN_REGS_KERNEL(8, __maxnreg__(96), XN, TX, YN, TY)                                                             \
+    TLN_FAST_KERNEL(1, __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)                                              \
+    TLN_FAST_KERNEL(2, __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)                                              \
+    TLN_FAST_KERNEL(4, __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)                                              \
+    TLN_FAST_KERNEL(8, __maxnreg__(sizeof(TX) == 4 ? TLN_FAST8_F32_MAX_REGS : TLN_FAST8_16BIT_MAX_REGS), XN, TX, YN, TY) \
     extern "C" __global__ void __launch_bounds__(TLN_SPLIT_MAX_THREADS, 4)                                       \
         tln_split_cached_##XN##_##YN(TlnParams p) {                                                                \
         extern __shared__ uint4 tln_slice[];                                                                       \

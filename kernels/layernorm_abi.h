@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 2
+#define TLN_ABI_VERSION 3
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -24,6 +24,9 @@ typedef enum TlnDType {
  * Kernel variants. Exported kernels are named
  *   tln_regs<N>_<x>_<y>     N in {1, 2, 4, 8}: rows held in registers, N chunks per thread;
  *                           several rows per block (blockDim.x / threads_per_row).
+ *   tln_fast<N>_<x>_<y>     N in {1, 2, 4, 8}: the register rows of the common case alone
+ *                           (vectorized, scale and bias both present in X's type), one row
+ *                           group per block: gridDim.x * rows per block >= rows.
  *   tln_split_cached_<x>_<y> one row per cluster of `cluster_ctas` blocks (1 on GPUs
  *                           without clusters), each block's slice of the row held in
  *                           dynamic shared memory (slice_chunks chunks).
@@ -42,6 +45,11 @@ typedef enum TlnVariant {
 #define TLN_MAX_THREADS_PER_BLOCK 512
 /* Largest block of the split variants (several share an SM). */
 #define TLN_SPLIT_MAX_THREADS 256
+/* Registers per thread the fast kernels are compiled for at most (N chunks per thread; FAST8: N = 8
+ * with FP32 or 16-bit X): Rust counts the rows an SM holds from these when it picks N. */
+#define TLN_FAST_MAX_REGS 64
+#define TLN_FAST8_F32_MAX_REGS 96
+#define TLN_FAST8_16BIT_MAX_REGS 112
 /* Largest cluster the split variants are launched with (16 needs non-portable cluster sizes). */
 #define TLN_MAX_CLUSTER_CTAS 16
 

@@ -442,7 +442,7 @@ mod tests {
     fn measure_flags_unwritten_and_wrong_outputs() {
         let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default() };
         let host = generate(&case);
-        let mut exact = vec![0.0; 8];
+        let mut exact = [0.0; 8];
         for r in 0..2 {
             layernorm_row(&host.x[r * 4..(r + 1) * 4], None, None, 1e-5, &mut exact[r * 4..(r + 1) * 4]);
         }

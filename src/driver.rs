@@ -70,13 +70,15 @@ pub(crate) struct Kernel {
 struct KernelSet {
     /// Indexed like `REGS_CHUNKS_PER_THREAD`.
     regs: [Kernel; 4],
+    /// Indexed like `REGS_CHUNKS_PER_THREAD`.
+    fast: [Kernel; 4],
     split_cached: Kernel,
     split_stream: Kernel,
 }
 
 impl KernelSet {
     fn all(&self) -> impl Iterator<Item = &Kernel> {
-        self.regs.iter().chain([&self.split_cached, &self.split_stream])
+        self.regs.iter().chain(&self.fast).chain([&self.split_cached, &self.split_stream])
     }
 }
 
@@ -123,11 +125,10 @@ impl ContextKernels {
     pub(crate) fn kernel(&self, variant: Variant, x: DType, y: DType) -> Kernel {
         let set = self.sets[x.abi() as usize][usize::from(y != x)]
             .expect("every (x, y) that Problem::new admits is loaded in ContextKernels::load");
+        let index = |n: u32| REGS_CHUNKS_PER_THREAD.iter().position(|&c| c == n).expect("plans use compiled chunk counts");
         match variant {
-            Variant::Regs { chunks_per_thread } => {
-                let i = REGS_CHUNKS_PER_THREAD.iter().position(|&n| n == chunks_per_thread).expect("plans use compiled chunk counts");
-                set.regs[i]
-            }
+            Variant::Regs { chunks_per_thread } => set.regs[index(chunks_per_thread)],
+            Variant::Fast { chunks_per_thread } => set.fast[index(chunks_per_thread)],
             Variant::SplitCached => set.split_cached,
             Variant::SplitStream => set.split_stream,
         }
@@ -158,6 +159,10 @@ impl ContextKernels {
         );
         let sm_count = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?;
         let smem_optin = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)?;
+        let per_sm = |a: CUdevice_attribute| -> Result<u32> { Ok(attr(a)?.max(0) as u32) };
+        let regs_per_sm = per_sm(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR)?;
+        let max_threads_per_sm = per_sm(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)?;
+        let max_blocks_per_sm = per_sm(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR)?;
 
         let mut module = std::ptr::null_mut();
         // SAFETY: the fatbin is a complete, 64-byte aligned image that lives for the process.
@@ -180,12 +185,16 @@ impl ContextKernels {
             let ys: &[DType] = if x == DType::F32 { &[DType::F32] } else { &[x, DType::F32] };
             for &y in ys {
                 let name = |variant: &str| format!("tln_{variant}_{}_{}", x.name(), y.name());
-                let mut regs = [Kernel { function: std::ptr::null_mut() }; 4];
-                for (k, n) in regs.iter_mut().zip(REGS_CHUNKS_PER_THREAD) {
-                    *k = resolve(module, &name(&format!("regs{n}")))?;
-                }
+                let family = |prefix: &str| -> Result<[Kernel; 4]> {
+                    let mut ks = [Kernel { function: std::ptr::null_mut() }; 4];
+                    for (k, n) in ks.iter_mut().zip(REGS_CHUNKS_PER_THREAD) {
+                        *k = resolve(module, &name(&format!("{prefix}{n}")))?;
+                    }
+                    Ok(ks)
+                };
                 sets[x.abi() as usize][usize::from(y != x)] = Some(KernelSet {
-                    regs,
+                    regs: family("regs")?,
+                    fast: family("fast")?,
                     split_cached: resolve(module, &name("split_cached"))?,
                     split_stream: resolve(module, &name("split_stream"))?,
                 });
@@ -235,7 +244,14 @@ impl ContextKernels {
             context_id,
             sets,
             empty,
-            limits: DeviceLimits { sm_count: sm_count as u32, max_dynamic_smem_per_block: max_dynamic as u32, max_cluster_ctas },
+            limits: DeviceLimits {
+                sm_count: sm_count as u32,
+                max_dynamic_smem_per_block: max_dynamic as u32,
+                max_cluster_ctas,
+                regs_per_sm,
+                max_threads_per_sm,
+                max_blocks_per_sm,
+            },
             compute_capability: cc,
         })
     }

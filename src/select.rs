@@ -5,6 +5,9 @@
 //! - `Regs`: rows of up to [`REGS_MAX_CHUNKS`] chunks live in registers, a
 //!   group of threads per row, several rows per block: X is read once and no
 //!   shared memory is touched. N chunks per thread, N in {1, 2, 4, 8}.
+//! - `Fast`: the register rows of the common case in kernels of their own
+//!   (16-byte chunks, scale and bias both present in X's type; see
+//!   [`fast_eligible`]): rows widened to FP32 once, one row group per block.
 //! - `SplitCached`: longer rows (or few rows) are split over a cluster of
 //!   blocks, each keeping its slice in shared memory (filled with cp.async on
 //!   sm_80+): X is still read once. FP32 rows past 1024 chunks and 16-bit
@@ -13,7 +16,9 @@
 //!   cached slices would leave one block per SM, are re-read by the later
 //!   passes (from L2 when the working set fits).
 
-use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS};
+use crate::abi::{
+    TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
+};
 use crate::dtype::DType;
 use crate::problem::{DevicePtrs, Problem};
 
@@ -25,11 +30,17 @@ pub struct DeviceLimits {
     pub max_dynamic_smem_per_block: u32,
     /// Largest thread-block cluster the split kernels can be launched with (1: no clusters).
     pub max_cluster_ctas: u32,
+    /// Per SM: registers, threads and blocks (how many rows of a fast
+    /// kernel an SM holds at once).
+    pub regs_per_sm: u32,
+    pub max_threads_per_sm: u32,
+    pub max_blocks_per_sm: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
     Regs { chunks_per_thread: u32 },
+    Fast { chunks_per_thread: u32 },
     SplitCached,
     SplitStream,
 }
@@ -41,6 +52,10 @@ impl Variant {
             Variant::Regs { chunks_per_thread: 2 } => "regs2",
             Variant::Regs { chunks_per_thread: 4 } => "regs4",
             Variant::Regs { .. } => "regs8",
+            Variant::Fast { chunks_per_thread: 1 } => "fast1",
+            Variant::Fast { chunks_per_thread: 2 } => "fast2",
+            Variant::Fast { chunks_per_thread: 4 } => "fast4",
+            Variant::Fast { .. } => "fast8",
             Variant::SplitCached => "split_cached",
             Variant::SplitStream => "split_stream",
         }
@@ -55,6 +70,9 @@ pub struct PlanHints {
     pub chunks_per_thread: Option<u32>,
     /// Blocks per row of the split variants (a power of two up to the device's cluster limit).
     pub cluster_ctas: Option<u32>,
+    /// `Some(false)`: the general register kernels even where `Fast` applies
+    /// (benchmarks compare the two).
+    pub fast: Option<bool>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -133,6 +151,38 @@ fn row_chunks(p: &Problem, vectorized: bool) -> u64 {
     p.cols() / (chunk_bytes(p, vectorized) / p.x_dtype().size_bytes() as u64)
 }
 
+/// Whether the `Fast` kernels apply: 16-byte chunks, and scale and bias
+/// both present in X's type (what every exporter's LayerNorm has).
+pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
+    let x = Some(p.x_dtype());
+    vectorized && p.scale_dtype() == x && p.bias_dtype() == x
+}
+
+/// Chunks per thread a `Fast` row of `chunks` holds at most: 8 (64 values
+/// for 16-bit rows, 32 for FP32: up to 112 or 96 registers) unless that
+/// lets an SM hold fewer rows at once than 4 (64 registers). Fewer threads
+/// per row mean fewer barriers and partial sums per element. H200,
+/// `trt-layernorm bench --per-thread 4,8`, 2026-12-01, us, fast8 vs fast4:
+/// - FP16 4096 x 768 5.40 vs 6.55, 4096 x 4096 23.15 vs 27.36 (as many
+///   rows per SM); 8192 x 8192 73.9 vs 74.3, 4096 x 16384 79.4 vs 82.5;
+/// - BF16 8192 x 8192 74.6 vs 72.5 and 16384 x 12288 264.9 vs 250.8: the
+///   rule's misses (3% and 5%);
+/// - FP32 4096 x 768 8.49 vs 11.80 (20 rows per SM against 16), 8192 x 8192
+///   139.4 vs 140.1.
+fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64) -> u32 {
+    if fast_rows_per_sm(limits, x, chunks, 8) >= fast_rows_per_sm(limits, x, chunks, 4) {
+        8
+    } else {
+        4
+    }
+}
+
+/// FP32 rows of more than 2048 chunks and fewer than 4096 stay with the
+/// split variants: fast8 puts one block of 384 threads on an SM there
+/// (H200, 16384 x 12288: fast8 545 us, split_cached 515), while at 4096
+/// chunks it wins (4096 x 16384: 166 vs 244 us).
+const FAST_F32_SPLIT_CHUNKS: std::ops::Range<u64> = 2049..4096;
+
 /// The plan the kernels use.
 pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
     plan_with(p, vectorized, limits, PlanHints::default())
@@ -142,12 +192,17 @@ pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan 
 pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
     let chunks = row_chunks(p, vectorized);
     let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
-    let regs = if hints.cluster_ctas.is_some() {
-        None // a forced cluster size asks for the split variants
-    } else {
-        forced.or_else(|| default_regs_chunks_per_thread(p, chunks, limits.sm_count))
-    };
-    match regs {
+    if hints.cluster_ctas.is_some() {
+        // A forced cluster size asks for the split variants.
+        return split_plan(p, chunks, vectorized, limits, hints.cluster_ctas);
+    }
+    if fast_eligible(p, vectorized) && hints.fast != Some(false) {
+        let n = forced.or_else(|| default_fast_chunks_per_thread(p, chunks, limits));
+        if let Some(plan) = n.and_then(|n| fast_plan(p, chunks, n, vectorized)) {
+            return plan;
+        }
+    }
+    match forced.or_else(|| default_regs_chunks_per_thread(p, chunks, limits.sm_count, 8)) {
         Some(n) => regs_plan(p, chunks, n, vectorized, limits),
         None => split_plan(p, chunks, vectorized, limits, hints.cluster_ctas),
     }
@@ -167,18 +222,34 @@ const REGS_F32_MAX_THREADS_PER_ROW: u64 = 256;
 /// chunks per thread for more threads per row: enough to fill every SM.
 const REGS_TARGET_THREADS_PER_SM: u64 = 256;
 
-/// Measured on an H100 (see README, benchmarks): long chains per thread win
-/// when rows are plentiful (8 chunks each, fewer threads and barriers per
-/// row); with few rows, more threads per row shorten each row's latency.
-fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Option<u32> {
+/// The `Fast` kernels' choice: as the general one, up to [`fast_widest`]
+/// chunks per thread and rows of up to 512 threads, but never the rows the
+/// split variants serve better.
+/// 16-bit rows of up to 2048 chunks beat the split variants there too
+/// (4096 x 16384: FP16 fast4 78.0 us, split_cached 97.6); longer ones were
+/// not measured and keep the general choice.
+const FAST_16BIT_MAX_CHUNKS: u64 = 2048;
+
+fn default_fast_chunks_per_thread(p: &Problem, chunks: u64, limits: &DeviceLimits) -> Option<u32> {
+    let split = match p.x_dtype() {
+        DType::F32 => FAST_F32_SPLIT_CHUNKS.contains(&chunks),
+        DType::F16 | DType::BF16 => chunks > FAST_16BIT_MAX_CHUNKS,
+    };
+    if split {
+        return None;
+    }
+    widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks))
+}
+
+/// The general register kernels' choice (H100 sweep, see README): up to
+/// `widest` chunks per thread, the most the kernel family holds.
+fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32, widest: u32) -> Option<u32> {
     let rows = p.rows();
-    let target = sm_count as u64 * REGS_TARGET_THREADS_PER_SM;
-    let fits = |n: u32| regs_threads_per_row(chunks, n);
     // FP32 rows: 8 chunks (32 floats) spill under regs8's register budget,
     // which only rows of up to 256 chunks repay (see REGS_F32_EIGHT_CHUNKS_MAX);
     // 4 per thread past 256 threads leaves one block per SM: longer FP32 rows
     // go to the split variants (H100 sweep).
-    let widest = if p.x_dtype() == DType::F32 && chunks > REGS_F32_EIGHT_CHUNKS_MAX { 4 } else { 8 };
+    let widest = if p.x_dtype() == DType::F32 && chunks > REGS_F32_EIGHT_CHUNKS_MAX { widest.min(4) } else { widest };
     if p.x_dtype() == DType::F32 && chunks > 4 * REGS_F32_MAX_THREADS_PER_ROW {
         return None;
     }
@@ -194,6 +265,16 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32) -> Op
     if chunks >= split_from {
         return None;
     }
+    widest_first(rows, chunks, sm_count, widest)
+}
+
+/// The most chunks per thread (up to `widest`) that still puts enough
+/// threads on the GPU, else fewer: long chains per thread win when rows are
+/// plentiful (fewer threads and barriers per row); with few rows, more
+/// threads per row shorten each row's latency. None: no count fits.
+fn widest_first(rows: u64, chunks: u64, sm_count: u32, widest: u32) -> Option<u32> {
+    let target = sm_count as u64 * REGS_TARGET_THREADS_PER_SM;
+    let fits = |n: u32| regs_threads_per_row(chunks, n);
     let mut best = None;
     // No more chunks per thread than a row has (a 3-element row gets 4, not 8).
     for n in [8u32, 4, 2, 1].into_iter().filter(|&n| n <= widest && n as u64 <= chunks.next_power_of_two()) {
@@ -226,6 +307,51 @@ fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
         dynamic_smem_bytes: 0,
         vectorized,
     }
+}
+
+/// Blocks of `block_threads` threads that one SM holds at once with at most
+/// `regs` registers per thread (registers are allocated per warp, in units of 256).
+fn blocks_per_sm(limits: &DeviceLimits, block_threads: u32, regs: u32) -> u64 {
+    let warps = block_threads.div_ceil(32) as u64;
+    let regs_per_block = warps * (regs as u64 * 32).next_multiple_of(256);
+    let by_regs = limits.regs_per_sm as u64 / regs_per_block;
+    let by_threads = (limits.max_threads_per_sm / block_threads.max(1)) as u64;
+    by_regs.min(by_threads).min(limits.max_blocks_per_sm as u64)
+}
+
+/// Block shape of a register row of `chunks` at `n` chunks per thread:
+/// (threads per row, rows per block); None past 512 threads.
+fn regs_block(chunks: u64, n: u32) -> Option<(u32, u32)> {
+    let threads_per_row = regs_threads_per_row(chunks, n)?;
+    Some((threads_per_row, (MIN_BLOCK_THREADS / threads_per_row).max(1)))
+}
+
+/// Rows of a fast kernel with `n` chunks per thread that one SM holds at once.
+fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32) -> u64 {
+    let Some((tpr, rows_per_block)) = regs_block(chunks, n) else { return 0 };
+    let regs = match (n, x) {
+        (8, DType::F32) => TLN_FAST8_F32_MAX_REGS,
+        (8, _) => TLN_FAST8_16BIT_MAX_REGS,
+        _ => TLN_FAST_MAX_REGS,
+    };
+    blocks_per_sm(limits, tpr * rows_per_block, regs) * rows_per_block as u64
+}
+
+/// One row group per block (see kernels/layernorm.cu, `fast_rows`): None
+/// when that grid would exceed CUDA's 2^31 - 1 blocks.
+fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool) -> Option<LaunchPlan> {
+    let (threads_per_row, rows_per_block) = regs_block(chunks, n)?;
+    let grid_blocks = u32::try_from(p.rows().div_ceil(rows_per_block as u64)).ok().filter(|&g| g <= i32::MAX as u32)?;
+    Some(LaunchPlan {
+        variant: Variant::Fast { chunks_per_thread: n },
+        threads_per_row,
+        block_threads: threads_per_row * rows_per_block,
+        grid_blocks,
+        cluster_ctas: 1,
+        slice_chunks: chunks,
+        dynamic_smem_bytes: 0,
+        vectorized,
+    })
 }
 
 fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits, forced_ctas: Option<u32>) -> LaunchPlan {
@@ -283,16 +409,91 @@ mod tests {
     use super::*;
     use crate::dtype::DType::{self, *};
 
-    const H100: DeviceLimits = DeviceLimits { sm_count: 132, max_dynamic_smem_per_block: 227 * 1024 - 1024, max_cluster_ctas: 16 };
-    const TURING: DeviceLimits = DeviceLimits { sm_count: 40, max_dynamic_smem_per_block: 64 * 1024 - 1024, max_cluster_ctas: 1 };
+    const H100: DeviceLimits = DeviceLimits {
+        sm_count: 132,
+        max_dynamic_smem_per_block: 227 * 1024 - 1024,
+        max_cluster_ctas: 16,
+        regs_per_sm: 65536,
+        max_threads_per_sm: 2048,
+        max_blocks_per_sm: 32,
+    };
+    const TURING: DeviceLimits = DeviceLimits {
+        sm_count: 40,
+        max_dynamic_smem_per_block: 64 * 1024 - 1024,
+        max_cluster_ctas: 1,
+        regs_per_sm: 65536,
+        max_threads_per_sm: 1024,
+        max_blocks_per_sm: 16,
+    };
 
     fn prob(rows: u64, cols: u64, x: DType) -> Problem {
         Problem::new(rows, cols, x, x, Some(x), Some(x), 1e-5).unwrap()
     }
 
+    /// Scale in another type than X's: the general kernels, not `Fast`.
+    fn general(rows: u64, cols: u64, x: DType) -> Problem {
+        let scale = if x == F32 { F16 } else { F32 };
+        Problem::new(rows, cols, x, x, Some(scale), Some(x), 1e-5).unwrap()
+    }
+
+    #[test]
+    fn fast_needs_vectors_and_scale_and_bias_in_x_type() {
+        assert!(fast_eligible(&prob(8, 768, F16), true));
+        assert!(!fast_eligible(&prob(8, 768, F16), false));
+        assert!(!fast_eligible(&general(8, 768, F16), true));
+        assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, Some(F16), None, 1e-5).unwrap(), true));
+        assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, None, None, 1e-5).unwrap(), true));
+        assert_eq!(plan_with(&prob(8, 768, F16), true, &H100, PlanHints { fast: Some(false), ..Default::default() }).variant.name(), "regs1");
+    }
+
+    #[test]
+    fn fast_rows_per_chunk_count() {
+        for (rows, cols, x, name, tpr) in [
+            (1, 768, F16, "fast1", 96),
+            (1, 4096, F16, "fast2", 256),
+            (512, 1024, F16, "fast1", 128),
+            (4096, 768, F16, "fast8", 16),
+            (4096, 4096, F16, "fast8", 64),
+            // 4 rows per SM either way: 8 chunks per thread.
+            (8192, 8192, F16, "fast8", 128),
+            // 3 rows per SM at 8 chunks per thread, 2 at 4.
+            (16384, 12288, BF16, "fast8", 192),
+            (4096, 16384, F16, "fast8", 256),
+            (4096, 768, F32, "fast8", 32),
+            (8192, 8192, F32, "fast8", 256),
+            (4096, 16384, F32, "fast8", 512),
+        ] {
+            let pl = plan(&prob(rows, cols, x), true, &H100);
+            assert_eq!((pl.variant.name(), pl.threads_per_row), (name, tpr), "{rows}x{cols} {x}");
+            let rows_per_block = (pl.block_threads / pl.threads_per_row) as u64;
+            assert_eq!(pl.grid_blocks as u64, rows.div_ceil(rows_per_block), "{rows}x{cols} {x}: one row group per block");
+        }
+        // Between 2048 and 4096 FP32 chunks, and past 2048 16-bit chunks, the split variants.
+        assert_eq!(plan(&prob(16384, 12288, F32), true, &H100).variant, Variant::SplitCached);
+        assert_eq!(plan(&prob(4096, 32768, F16), true, &H100).variant, Variant::SplitCached);
+        assert_eq!(plan(&prob(4096, 32768, BF16), true, &H100).variant, Variant::SplitCached);
+    }
+
+    /// `fast_rows` finds its row without dividing: several rows per block
+    /// only with a power-of-two group in a power-of-two block.
+    #[test]
+    fn fast_blocks_are_one_row_or_powers_of_two() {
+        for cols in (8..=16384).step_by(8) {
+            for n in [1, 2, 4, 8] {
+                let p = prob(1000, cols, F16);
+                if let Some(pl) = fast_plan(&p, row_chunks(&p, true), n, true) {
+                    let one_row = pl.block_threads == pl.threads_per_row;
+                    assert!(one_row || (pl.threads_per_row.is_power_of_two() && pl.block_threads.is_power_of_two()), "{cols} {n}: {pl:?}");
+                }
+            }
+        }
+        assert!(fast_plan(&prob(1 << 40, 8, F16), 1, 1, true).is_none(), "more than 2^31 - 1 blocks");
+        assert_eq!(fast_plan(&prob(1 << 20, 8, F16), 1, 1, true).map(|pl| pl.grid_blocks), Some(1 << 13));
+    }
+
     #[test]
     fn many_short_rows_take_eight_chunks_per_thread() {
-        let pl = plan(&prob(4096, 768, F16), true, &H100);
+        let pl = plan(&general(4096, 768, F16), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row, pl.block_threads), ("regs8", 16, 128));
         assert_eq!(pl.grid_blocks, 512);
         let pl = plan(&prob(1000, 1, F32), false, &H100);
@@ -304,19 +505,19 @@ mod tests {
     #[test]
     fn few_rows_take_more_threads_per_row() {
         // 512 rows x 128 chunks: 8 per thread would put 8192 threads on 132 SMs.
-        let pl = plan(&prob(512, 1024, F16), true, &H100);
+        let pl = plan(&general(512, 1024, F16), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs1", 128));
-        let pl = plan(&prob(512, 1024, F32), true, &H100);
+        let pl = plan(&general(512, 1024, F32), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs2", 128));
     }
 
     #[test]
     fn a_single_long_row_takes_at_most_256_threads() {
-        let pl = plan(&prob(1, 4096, F16), true, &H100);
+        let pl = plan(&general(1, 4096, F16), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs2", 256));
-        let pl = plan(&prob(1, 4096, F32), true, &H100);
+        let pl = plan(&general(1, 4096, F32), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs4", 256));
-        let pl = plan(&prob(1, 768, F16), true, &H100);
+        let pl = plan(&general(1, 768, F16), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs1", 96));
     }
 
@@ -331,7 +532,7 @@ mod tests {
             (768, F32, "regs8", 32),
             (4096, F32, "regs4", 256),
         ] {
-            let pl = plan(&prob(4096, cols, x), true, &H100);
+            let pl = plan(&general(4096, cols, x), true, &H100);
             assert_eq!((pl.variant.name(), pl.threads_per_row), (name, tpr), "{cols} {x}");
             assert_eq!(pl.block_threads, tpr.max(128));
             assert_eq!(pl.dynamic_smem_bytes, 0);
@@ -366,7 +567,7 @@ mod tests {
     #[test]
     fn long_16bit_rows_split_into_cached_slices() {
         for (rows, cols) in [(4096, 16384), (2048, 32768)] {
-            let pl = plan(&prob(rows, cols, F16), true, &H100);
+            let pl = plan(&general(rows, cols, F16), true, &H100);
             assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes as u64), (Variant::SplitCached, 1, 2 * cols), "{rows}x{cols}");
         }
     }
@@ -381,9 +582,9 @@ mod tests {
 
     #[test]
     fn long_fp32_rows_split() {
-        let pl = plan(&prob(8192, 8192, F32), true, &H100);
+        let pl = plan(&general(8192, 8192, F32), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 1));
-        let pl = plan(&prob(4096, 768, F32), true, &H100);
+        let pl = plan(&general(4096, 768, F32), true, &H100);
         assert_eq!((pl.variant.name(), pl.threads_per_row), ("regs8", 32));
     }
 
@@ -411,7 +612,7 @@ mod tests {
 
     #[test]
     fn forced_chunks_per_thread() {
-        let p = prob(4096, 4096, F16);
+        let p = general(4096, 4096, F16);
         let n = |n| PlanHints { chunks_per_thread: Some(n), ..Default::default() };
         assert_eq!(plan_with(&p, true, &H100, n(4)).variant, Variant::Regs { chunks_per_thread: 4 });
         assert_eq!(plan_with(&p, true, &H100, n(4)).threads_per_row, 128);

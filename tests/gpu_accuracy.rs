@@ -207,15 +207,18 @@ fn bad_arguments_are_typed_errors() {
     assert!(matches!(g.ln.forward(&g.stream, &x, &mut y16, 5, None, None, 1e-5), Err(Error::UnsupportedOutputType { .. })));
 }
 
-/// Each register variant (1, 2, 4, 8 chunks per thread) on the same rows,
-/// whatever the default selection would pick.
+/// Each register variant (1, 2, 4, 8 chunks per thread), in the `fast`
+/// kernels (scale and bias in X's type) and in the general ones, on the same
+/// rows, whatever the default selection would pick.
 #[test]
 fn every_register_variant_on_the_same_rows() {
     let Some(g) = gpu() else { return };
-    let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Constant];
+    let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Constant, RowKind::Huge];
     let cases = io_pairs().flat_map(|(x, y)| {
         [1u32, 2, 4, 8].into_iter().flat_map(move |n| {
-            [3, 768, 1000, 4096].map(|h| Case { hints: PlanHints { chunks_per_thread: Some(n), ..Default::default() }, ..Case::new(64, h, x, y, &kinds) })
+            [None, Some(false)].into_iter().flat_map(move |fast| {
+                [3, 768, 1000, 4096, 12288].map(|h| Case { hints: PlanHints { chunks_per_thread: Some(n), fast, ..Default::default() }, ..Case::new(64, h, x, y, &kinds) })
+            })
         })
     });
     run_all(&g, cases);

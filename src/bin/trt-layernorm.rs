@@ -56,6 +56,10 @@ enum Command {
         /// Also time the split variants forced to these blocks per row (powers of two), where they apply.
         #[arg(long, value_delimiter = ',')]
         cluster: Vec<u32>,
+        /// Also time every register plan above with the general register
+        /// kernels where the `fast` ones apply (to compare the two).
+        #[arg(long)]
+        general: bool,
     },
     /// Rewrites an ONNX model's LayerNorms (LayerNormalization nodes and the
     /// decomposed patterns exporters emit) into FP32LayerNorm plugin nodes.
@@ -73,7 +77,10 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, json, per_thread, cluster } => bench(&shapes, &dtypes, !no_affine, json, &per_thread, &cluster),
+        Command::Bench { shapes, dtypes, no_affine, json, per_thread, cluster, general } => {
+            let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general };
+            bench(&shapes, &dtypes, !no_affine, json, &sweep)
+        }
         Command::Patch(args) => match args.run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -287,7 +294,28 @@ fn parse_shape(s: &str) -> Option<(usize, usize)> {
     Some((m.parse().ok()?, h.parse().ok()?))
 }
 
-fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, per_thread: &[u32], cluster: &[u32]) -> ExitCode {
+/// Which plans `bench` times besides the default.
+struct Sweep<'a> {
+    per_thread: &'a [u32],
+    cluster: &'a [u32],
+    general: bool,
+}
+
+impl Sweep<'_> {
+    fn hints(&self) -> Vec<PlanHints> {
+        let mut hints: Vec<PlanHints> = std::iter::once(PlanHints::default())
+            .chain(self.per_thread.iter().map(|&n| PlanHints { chunks_per_thread: Some(n), ..Default::default() }))
+            .collect();
+        if self.general {
+            let general: Vec<PlanHints> = hints.iter().map(|&h| PlanHints { fast: Some(false), ..h }).collect();
+            hints.extend(general);
+        }
+        hints.extend(self.cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }));
+        hints
+    }
+}
+
+fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, sweep: &Sweep) -> ExitCode {
     let shapes: Vec<(usize, usize)> = if shapes.is_empty() {
         DEFAULT_SHAPES.to_vec()
     } else {
@@ -321,13 +349,10 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, per_thr
         println!("{{\"device\": \"{}\", \"copy_gbps\": {:.1}, \"empty_us\": {:.3}}}", b.device_name(), b.copy_gbps, b.empty_us);
     } else {
         println!("{}: device-to-device copy {:.0} GB/s (read+write), empty launch {:.2} us/call", b.device_name(), b.copy_gbps, b.empty_us);
-        println!("{:<6} {:>6} {:>8} | {:>9} {:>8} {:>7} | {}", "dtype", "rows", "H", "us/call", "GB/s", "% copy", "variant/threads per row, blocks per row");
+        println!("{:<6} {:>6} {:>8} | {:>9} {:>8} {:>7} | variant/threads per row, blocks per row", "dtype", "rows", "H", "us/call", "GB/s", "% copy");
     }
     let mut ok = true;
-    let hints: Vec<PlanHints> = std::iter::once(PlanHints::default())
-        .chain(per_thread.iter().map(|&n| PlanHints { chunks_per_thread: Some(n), ..Default::default() }))
-        .chain(cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }))
-        .collect();
+    let hints = sweep.hints();
     for &dtype in &dtypes {
         for &(rows, cols) in &shapes {
             let mut seen = Vec::new();
