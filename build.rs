@@ -134,7 +134,7 @@ fn generate_abi_bindings(out_dir: &Path) {
         .header(header)
         .allowlist_type("Tln.*")
         .allowlist_var("TLN_.*")
-        .rustified_enum("TlnDType|TlnVariant")
+        .rustified_enum("TlnDType|TlnVariant|TlnNorm")
         .derive_default(true)
         .derive_debug(true)
         .layout_tests(true)

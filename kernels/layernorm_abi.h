@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 3
+#define TLN_ABI_VERSION 4
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -19,6 +19,12 @@ typedef enum TlnDType {
     TLN_DTYPE_F16 = 1,
     TLN_DTYPE_BF16 = 2,
 } TlnDType;
+
+/* Which normalization (TlnParams::norm). The codes are part of the ABI; never renumber. */
+typedef enum TlnNorm {
+    TLN_NORM_LAYER = 0, /* (x - mean) / sqrt(var + eps) * scale + bias */
+    TLN_NORM_RMS = 1,   /* x / sqrt(mean(x^2) + eps) * scale; bias is null */
+} TlnNorm;
 
 /*
  * Kernel variants. Exported kernels are named
@@ -76,6 +82,8 @@ typedef struct TlnParams {
     int64_t slice_chunks;
     /* 1: x, y, scale, bias and every row start are 16-byte aligned, so 16-byte accesses are legal. */
     int32_t vectorized;
+    /* TlnNorm. The fast kernels serve one norm each (tln_fast<N> LayerNorm, tln_fastrms<N> RMSNorm). */
+    int32_t norm;
 } TlnParams;
 
 #endif /* TRT_LAYERNORM_ABI_H */

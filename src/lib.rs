@@ -25,4 +25,4 @@ pub use driver::driver_ready;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use launch::{launch_raw, DeviceParam, LayerNorm};
-pub use problem::{DevicePtrs, Problem};
+pub use problem::{DevicePtrs, NormKind, Problem};

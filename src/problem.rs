@@ -1,5 +1,6 @@
-//! A validated description of one LayerNorm launch: shapes, types, epsilon.
-//! Pure data, checked once, so the launch path never sees a bad value.
+//! A validated description of one normalization launch: which norm, shapes,
+//! types, epsilon. Pure data, checked once, so the launch path never sees a
+//! bad value.
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -8,6 +9,41 @@ use crate::error::{Error, Result};
 /// arithmetic breaks above it, but one row is reduced by one thread block (or
 /// one cluster), so a longer row would take seconds per launch.
 pub const MAX_COLS: u64 = 1 << 31;
+
+/// Which normalization a launch computes over each row (statistics in FP32).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NormKind {
+    /// y = (x - mean(x)) / sqrt(var(x) + epsilon) * scale + bias.
+    #[default]
+    LayerNorm,
+    /// y = x / sqrt(mean(x^2) + epsilon) * scale (no bias).
+    RmsNorm,
+}
+
+impl NormKind {
+    pub const ALL: [NormKind; 2] = [NormKind::LayerNorm, NormKind::RmsNorm];
+
+    /// The code `TlnParams::norm` carries (kernels/layernorm_abi.h).
+    pub fn abi(self) -> i32 {
+        match self {
+            NormKind::LayerNorm => crate::abi::TlnNorm::TLN_NORM_LAYER as i32,
+            NormKind::RmsNorm => crate::abi::TlnNorm::TLN_NORM_RMS as i32,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NormKind::LayerNorm => "layernorm",
+            NormKind::RmsNorm => "rmsnorm",
+        }
+    }
+}
+
+impl std::fmt::Display for NormKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// `rows` rows of `cols` elements, normalized over each row.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -19,6 +55,7 @@ pub struct Problem {
     scale: Option<DType>,
     bias: Option<DType>,
     epsilon: f32,
+    norm: NormKind,
 }
 
 impl Problem {
@@ -47,7 +84,20 @@ impl Problem {
         if y != x && y != DType::F32 {
             return Err(Error::UnsupportedOutputType { x, y });
         }
-        Ok(Problem { rows, cols, x, y, scale, bias, epsilon })
+        Ok(Problem { rows, cols, x, y, scale, bias, epsilon, norm: NormKind::LayerNorm })
+    }
+
+    /// The same problem computing `norm` (LayerNorm unless asked). RMSNorm
+    /// has no bias.
+    pub fn with_norm(self, norm: NormKind) -> Result<Self> {
+        if norm == NormKind::RmsNorm && self.bias.is_some() {
+            return Err(Error::invalid("bias", "RMSNorm takes no bias"));
+        }
+        Ok(Problem { norm, ..self })
+    }
+
+    pub fn norm(&self) -> NormKind {
+        self.norm
     }
 
     pub fn rows(&self) -> u64 {
