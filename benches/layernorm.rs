@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::time::Duration;
 use trt_layernorm::bench::Bench;
 use trt_layernorm::select::PlanHints;
-use trt_layernorm::DType;
+use trt_layernorm::{DType, NormKind};
 
 /// (rows, H): the anchor grid of shared/anchors/pytorch_layernorm_h100.json plus huge rows.
 const SHAPES: &[(usize, usize)] = &[
@@ -50,7 +50,7 @@ fn layernorm(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("layernorm_{dtype}"));
         group.sample_size(20).measurement_time(Duration::from_secs(2)).warm_up_time(Duration::from_millis(300));
         for &(rows, cols) in SHAPES {
-            let prepared = match bench.prepare(rows, cols, dtype, dtype, Some(dtype), PlanHints::default()) {
+            let prepared = match bench.prepare(rows, cols, dtype, dtype, Some(dtype), NormKind::LayerNorm, PlanHints::default()) {
                 Ok(p) => p,
                 Err(e) => {
                     println!("layernorm_{dtype}/{rows}x{cols}: {e}");

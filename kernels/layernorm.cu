@@ -685,13 +685,22 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // Everything after pass 1 (whose per-thread sum is `sum`): the mean's
 // estimate m, pass 2, the statistics, and the rescaled redo for rows whose
 // sums overflowed.
+//
+// RMSNorm (`rms`) shares all of it with m = 0: pass 1 is skipped (`sum` is
+// 0), pass 2's S2 = sum(x^2) is the statistic, rstd = 1/sqrt(S2/H + eps),
+// and pass 3 computes x * rstd. S2 sums non-negative terms, so it cannot
+// cancel; it overflows for |x| beyond ~1e19 (FP32/BF16), and the same
+// rescaled redo takes over.
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
-                                                   float inv_n, float epsilon, const TX *__restrict__ xr) {
+                                                   float inv_n, float epsilon, const TX *__restrict__ xr, bool rms) {
     float scale = 1.f;
-    float t[1] = {sum};
-    red.sum(t, 0);
-    float m = t[0] * inv_n;
+    float t[1] = {rms ? 0.f : sum};
+    float m = 0.f;
+    if (!rms) {
+        red.sum(t, 0);
+        m = t[0] * inv_n;
+    }
     const float2 mo = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
     float q[2] = {mo.x, mo.y};
     red.sum(q, 1);
@@ -705,9 +714,11 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
             if (active) src.reload(xr, s);
             const float amax = red.max(active ? max_abs_pass<TX, E>(src, s) : 0.f);
             if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
-            t[0] = active ? sum_pass<TX, E>(src, s, scale) : 0.f;
-            red.sum(t, 0);
-            m = t[0] * inv_n;
+            if (!rms) {
+                t[0] = active ? sum_pass<TX, E>(src, s, scale) : 0.f;
+                red.sum(t, 0);
+                m = t[0] * inv_n;
+            }
             const float2 mo2 = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
             q[0] = mo2.x;
             q[1] = mo2.y;
@@ -716,7 +727,7 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
     }
 
     // mean(d^2) = var + c^2, with c = mean(d) = mean - m.
-    const float c = q[0] * inv_n;
+    const float c = rms ? 0.f : q[0] * inv_n;
     const float var = fmaxf(fmaf(-c, c, q[1] * inv_n), 0.f);
     const float den = fmaf(epsilon * scale, scale, var);
     // den == 0 only for a constant row whose eps*s^2 underflowed: every
@@ -731,9 +742,10 @@ template <> constexpr int32_t kDType<__nv_bfloat16> = TLN_DTYPE_BF16;
 
 // How a row applies scale and bias: kAny reads them as their types and
 // presence say; kBothAsX is the common case (both present, in X's type),
-// with no per-chunk type switch or presence test (the switch's two 16-bit
-// paths were if-converted into both conversions under predicates).
-enum AffineKind { kAny, kBothAsX };
+// kScaleAsX RMSNorm's (scale in X's type, no bias), with no per-chunk type
+// switch or presence test (the switch's two 16-bit paths were if-converted
+// into both conversions under predicates).
+enum AffineKind { kAny, kBothAsX, kScaleAsX };
 
 template <typename TX> __device__ __forceinline__ bool both_as_x(const TlnParams &p) {
     return p.scale && p.bias && p.scale_dtype == kDType<TX> && p.bias_dtype == kDType<TX>;
@@ -752,6 +764,7 @@ template <int E> struct Affine {
     }
     template <typename TX, AffineKind K, typename I> __device__ __forceinline__ void load_kind(const TlnParams &p, I c) {
         if constexpr (K == kBothAsX) load_as<TX>(p, c);
+        else if constexpr (K == kScaleAsX) widen<TX, E>(load_chunk<TX, E>(static_cast<const TX *>(p.scale), c), g);
         else load(p, c);
     }
 };
@@ -769,10 +782,10 @@ __device__ __forceinline__ void write_chunk(const float (&x)[E], I c, const TlnP
         out[e] = fmaf(d, st.rstd, -st.corr_rstd);
     }
     // One row-uniform branch per chunk, not per element.
-    if (K == kBothAsX || (p.scale && p.bias)) {
+    if (K == kBothAsX || (K == kAny && p.scale && p.bias)) {
 #pragma unroll
         for (int e = 0; e < E; ++e) out[e] = fmaf(out[e], a.g[e], a.b[e]);
-    } else if (p.scale) {
+    } else if (K == kScaleAsX || p.scale) {
 #pragma unroll
         for (int e = 0; e < E; ++e) out[e] *= a.g[e];
     } else if (p.bias) {
@@ -840,6 +853,7 @@ __device__ __forceinline__ void regs_rows(const TlnParams &p) {
     const int owned = s.owned32(N);
     const int64_t row_step = int64_t(gridDim.x) * rows_per_block;
     const float inv_n = 1.f / static_cast<float>(p.cols);
+    const bool rms = p.norm == TLN_NORM_RMS;
 
     // With one chunk per thread, a thread's columns are the same in every
     // row: scale and bias are read once, alongside the first row's X, not
@@ -858,9 +872,9 @@ __device__ __forceinline__ void regs_rows(const TlnParams &p) {
         float sum = 0.f;
         if (active) {
             rr.load(xr, s);
-            sum = sum_pass<TX, E>(rr, s, 1.f);
+            if (!rms) sum = sum_pass<TX, E>(rr, s, 1.f);
         }
-        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, inv_n, p.epsilon, xr);
+        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, inv_n, p.epsilon, xr, rms);
         if (!active) continue;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
         if constexpr (N == 1) {
@@ -903,8 +917,9 @@ struct FastLayout {
     __device__ __forceinline__ int64_t first_row(int64_t block) const { return one_row ? block : block << rows_shift; }
 };
 
-// One row group per block (the grid covers the rows).
-template <typename TX, typename TY, int N> __device__ __forceinline__ void fast_rows(const TlnParams &p) {
+// One row group per block (the grid covers the rows). RMS: RMSNorm, scale
+// in X's type and no bias; else LayerNorm, scale and bias in X's type.
+template <typename TX, typename TY, int N, bool RMS> __device__ __forceinline__ void fast_rows(const TlnParams &p) {
     constexpr int E = 16 / sizeof(TX);
     TLN_BLOCK_SCRATCH
     const FastLayout l(p.threads_per_row);
@@ -918,10 +933,11 @@ template <typename TX, typename TY, int N> __device__ __forceinline__ void fast_
     float sum = 0.f;
     if (active) {
         rr.load(xr, s);
-        sum = sum_pass<TX, E>(rr, s, 1.f);
+        if constexpr (!RMS) sum = sum_pass<TX, E>(rr, s, 1.f);
     }
-    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, xr);
-    if (active) write_register_row<TX, TY, E, kBothAsX>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
+    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, xr, RMS);
+    constexpr AffineKind K = RMS ? kScaleAsX : kBothAsX;
+    if (active) write_register_row<TX, TY, E, K>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
 }
 
 // ---------------------------------------------------------------------------
@@ -938,6 +954,7 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     const int64_t begin = rank * p.slice_chunks;
     const Span s{begin, begin + p.slice_chunks < chunks ? begin + p.slice_chunks : chunks, int(threadIdx.x), int(blockDim.x)};
     const float inv_n = 1.f / static_cast<float>(p.cols);
+    const bool rms = p.norm == TLN_NORM_RMS; // pass 1 still fills the slice; its sum goes unused
 
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
@@ -945,11 +962,11 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
         const float sum = first_pass<TX, E, CACHED>(xr, s, cache);
         if constexpr (CACHED) {
             SharedSlice<TX, E> src{cache};
-            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr);
+            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr, rms);
             write_slice<TX, TY, E>(src, s, p, st, yr);
         } else {
             GlobalSlice<TX, E> src{xr};
-            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr);
+            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr, rms);
             write_slice<TX, TY, E>(src, s, p, st, yr);
         }
     }
@@ -993,7 +1010,8 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
     extern "C" __global__ void BOUNDS tln_regs##N##_##XN##_##YN(TlnParams p) { regs_dispatch<TX, TY, N>(p); }
 
 #define TLN_FAST_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
-    extern "C" __global__ void BOUNDS tln_fast##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N>(p); }
+    extern "C" __global__ void BOUNDS tln_fast##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, false>(p); }      \
+    extern "C" __global__ void BOUNDS tln_fastrms##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, true>(p); }
 
 #define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
     TLN_REGS_KERNEL(1, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \

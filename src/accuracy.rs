@@ -9,7 +9,8 @@ use crate::dtype::{DType, Element};
 use crate::error::Result;
 use crate::launch::{DeviceParam, LayerNorm};
 use crate::select::PlanHints;
-use crate::reference::{fp16_arithmetic_row, layernorm_row, output_error, ulp_error, ErrorStats};
+use crate::problem::NormKind;
+use crate::reference::{fp16_arithmetic_row, layernorm_row, output_error, rmsnorm_row, ulp_error, ErrorStats};
 use cudarc::driver::{CudaSlice, CudaStream};
 use half::{bf16, f16};
 use std::fmt;
@@ -180,12 +181,27 @@ pub struct Case {
     pub compare_fp16_arithmetic: bool,
     /// Plan choices to force instead of the defaults (where the row fits them).
     pub hints: PlanHints,
+    /// LayerNorm unless asked (RMSNorm cases have no bias).
+    pub norm: NormKind,
 }
 
 impl Case {
     /// `rows` x `cols` of `kinds` rows, scale and bias in X's type.
     pub fn new(rows: usize, cols: usize, x: DType, y: DType, kinds: &[RowKind]) -> Self {
-        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default() }
+        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm }
+    }
+
+    /// An RMSNorm case: scale in X's type, no bias.
+    pub fn rms(rows: usize, cols: usize, x: DType, y: DType, kinds: &[RowKind]) -> Self {
+        Case { bias: None, norm: NormKind::RmsNorm, seed: 0x4D5 ^ (rows * 37 + cols) as u64, ..Case::new(rows, cols, x, y, kinds) }
+    }
+
+    /// The f64 reference of one row of this case's norm.
+    fn reference(&self, x: &[f64], scale: Option<&[f64]>, bias: Option<&[f64]>, out: &mut [f64]) {
+        match self.norm {
+            NormKind::LayerNorm => layernorm_row(x, scale, bias, self.epsilon as f64, out),
+            NormKind::RmsNorm => rmsnorm_row(x, scale, self.epsilon as f64, out),
+        }
     }
 }
 
@@ -194,7 +210,8 @@ impl fmt::Display for Case {
         let opt = |d: Option<DType>| d.map_or("-", DType::name);
         write!(
             f,
-            "{}x{} x={} y={} scale={} bias={} rows={}",
+            "{}{}x{} x={} y={} scale={} bias={} rows={}",
+            if self.norm == NormKind::LayerNorm { "" } else { "rmsnorm " },
             self.rows,
             self.cols,
             self.x,
@@ -326,6 +343,7 @@ fn run_on_gpu<X: Element, Y: Element>(ln: &LayerNorm, stream: &Arc<CudaStream>, 
         scale.as_ref().map(ParamBuf::as_param),
         bias.as_ref().map(ParamBuf::as_param),
         case.epsilon,
+        case.norm,
         case.hints,
     )?;
     let out: Vec<Y> = stream.clone_dtoh(&y).map_err(err("cuMemcpyDtoH"))?;
@@ -355,11 +373,11 @@ fn measure(case: &Case, host: &HostCase, got: &[f64]) -> CaseReport {
         for r in range {
             let xr = &host.x[r * cols..(r + 1) * cols];
             let yr = &got[r * cols..(r + 1) * cols];
-            layernorm_row(xr, host.scale.as_deref(), host.bias.as_deref(), case.epsilon as f64, &mut exact);
+            case.reference(xr, host.scale.as_deref(), host.bias.as_deref(), &mut exact);
             // |scale| * max(1, |x_hat|) + |bias|: the size of the affine step's
             // inputs, x_hat counted at least 1 (FP32 gives it an absolute error
             // of a few 2^-24: the statistics are FP32 numbers).
-            layernorm_row(xr, None, None, case.epsilon as f64, &mut terms);
+            case.reference(xr, None, None, &mut terms);
             for (c, t) in terms.iter_mut().enumerate() {
                 *t = host.scale.as_ref().map_or(1.0, |s| s[c]).abs() * t.abs().max(1.0) + host.bias.as_ref().map_or(0.0, |b| b[c].abs());
             }
@@ -440,7 +458,7 @@ mod tests {
 
     #[test]
     fn measure_flags_unwritten_and_wrong_outputs() {
-        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default() };
+        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm };
         let host = generate(&case);
         let mut exact = [0.0; 8];
         for r in 0..2 {

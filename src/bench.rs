@@ -10,7 +10,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::launch::{launch_planned, plan_for, LayerNorm};
 use crate::select::{LaunchPlan, PlanHints};
-use crate::problem::{DevicePtrs, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem};
 use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
 use std::sync::Arc;
 
@@ -106,8 +106,11 @@ impl Bench {
 
     /// Allocates rotating inputs filled with random values and captures a graph of launches.
     /// `hints` force plan choices where the row fits them (sweeps).
-    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, hints: PlanHints) -> Result<Prepared> {
-        let problem = Problem::new(rows as u64, cols as u64, x, y, affine, affine, 1e-5)?;
+    /// RMSNorm (`norm`) reads no bias.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, norm: NormKind, hints: PlanHints) -> Result<Prepared> {
+        let bias = if norm == NormKind::RmsNorm { None } else { affine };
+        let problem = Problem::new(rows as u64, cols as u64, x, y, affine, bias, 1e-5)?.with_norm(norm)?;
         let (xb, yb) = (rows * cols * x.size_bytes(), rows * cols * y.size_bytes());
         let sets = (ROTATION_BYTES / (xb + yb).max(1)).clamp(1, 64);
 
@@ -122,7 +125,8 @@ impl Bench {
         for _ in 0..sets {
             let xs = self.stream.clone_htod(&host_x).map_err(drv("cuMemcpyHtoD"))?;
             let ys = self.stream.alloc_zeros::<u8>(yb).map_err(drv("cuMemAlloc"))?;
-            ptrs.push(DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: param_ptr });
+            let bias_ptr = if bias.is_some() { param_ptr } else { 0 };
+            ptrs.push(DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: bias_ptr });
             buffers.push(xs);
             buffers.push(ys);
         }

@@ -9,6 +9,7 @@ use crate::abi::{TLN_MAX_CLUSTER_CTAS, TLN_SPLIT_MAX_THREADS};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::fatbin;
+use crate::problem::NormKind;
 use crate::select::{DeviceLimits, Variant, REGS_CHUNKS_PER_THREAD};
 use cudarc::driver::sys::{self, CUdevice_attribute, CUfunction_attribute, CUresult};
 use std::cell::RefCell;
@@ -70,15 +71,16 @@ pub(crate) struct Kernel {
 struct KernelSet {
     /// Indexed like `REGS_CHUNKS_PER_THREAD`.
     regs: [Kernel; 4],
-    /// Indexed like `REGS_CHUNKS_PER_THREAD`.
+    /// Indexed like `REGS_CHUNKS_PER_THREAD`: LayerNorm, RMSNorm.
     fast: [Kernel; 4],
+    fast_rms: [Kernel; 4],
     split_cached: Kernel,
     split_stream: Kernel,
 }
 
 impl KernelSet {
     fn all(&self) -> impl Iterator<Item = &Kernel> {
-        self.regs.iter().chain(&self.fast).chain([&self.split_cached, &self.split_stream])
+        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain([&self.split_cached, &self.split_stream])
     }
 }
 
@@ -122,13 +124,17 @@ fn set_func_attr(k: Kernel, a: CUfunction_attribute, value: i32) -> Result<()> {
 }
 
 impl ContextKernels {
-    pub(crate) fn kernel(&self, variant: Variant, x: DType, y: DType) -> Kernel {
+    /// The kernel of `variant` for these types; the fast kernels serve one norm each.
+    pub(crate) fn kernel(&self, variant: Variant, x: DType, y: DType, norm: NormKind) -> Kernel {
         let set = self.sets[x.abi() as usize][usize::from(y != x)]
             .expect("every (x, y) that Problem::new admits is loaded in ContextKernels::load");
         let index = |n: u32| REGS_CHUNKS_PER_THREAD.iter().position(|&c| c == n).expect("plans use compiled chunk counts");
         match variant {
             Variant::Regs { chunks_per_thread } => set.regs[index(chunks_per_thread)],
-            Variant::Fast { chunks_per_thread } => set.fast[index(chunks_per_thread)],
+            Variant::Fast { chunks_per_thread } => match norm {
+                NormKind::LayerNorm => set.fast[index(chunks_per_thread)],
+                NormKind::RmsNorm => set.fast_rms[index(chunks_per_thread)],
+            },
             Variant::SplitCached => set.split_cached,
             Variant::SplitStream => set.split_stream,
         }
@@ -195,6 +201,7 @@ impl ContextKernels {
                 sets[x.abi() as usize][usize::from(y != x)] = Some(KernelSet {
                     regs: family("regs")?,
                     fast: family("fast")?,
+                    fast_rms: family("fastrms")?,
                     split_cached: resolve(module, &name("split_cached"))?,
                     split_stream: resolve(module, &name("split_stream"))?,
                 });

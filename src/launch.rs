@@ -5,7 +5,7 @@ use crate::abi::TlnParams;
 use crate::driver::{check, cluster_attribute, current_context_kernels, ContextKernels};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::problem::{DevicePtrs, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem};
 use crate::select::{can_vectorize, plan, plan_with, LaunchPlan, PlanHints};
 use cudarc::driver::sys;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, SyncOnDrop};
@@ -54,11 +54,7 @@ pub(crate) unsafe fn launch_with(kernels: &ContextKernels, problem: &Problem, pt
 /// As [`launch_with`]; `plan` must come from [`crate::select`] for this problem
 /// and pointers' alignment on this context's device.
 pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, plan: &LaunchPlan, stream: sys::CUstream) -> Result<()> {
-    if problem.norm() != crate::problem::NormKind::LayerNorm {
-        // Interim: the RMSNorm kernels land in the next commit.
-        return Err(Error::invalid("norm", format!("{} kernels are not built yet", problem.norm())));
-    }
-    let kernel = kernels.kernel(plan.variant, problem.x_dtype(), problem.y_dtype());
+    let kernel = kernels.kernel(plan.variant, problem.x_dtype(), problem.y_dtype(), problem.norm());
     let mut params = TlnParams {
         x: ptrs.x as *const c_void,
         y: ptrs.y as *mut c_void,
@@ -204,11 +200,26 @@ impl LayerNorm {
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
     ) -> Result<()> {
-        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, PlanHints::default())
+        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, NormKind::LayerNorm, PlanHints::default())
     }
 
-    /// [`LayerNorm::forward`] with plan choices forced where the row fits
-    /// them (tests run every variant on the same rows).
+    /// RMSNorm of `x` (rows of `cols` elements) into `y` on `stream`:
+    /// `x / sqrt(mean(x^2) + epsilon) * scale`, statistics in FP32.
+    pub fn forward_rms<X: Element, Y: Element>(
+        &self,
+        stream: &CudaStream,
+        x: &CudaSlice<X>,
+        y: &mut CudaSlice<Y>,
+        cols: usize,
+        scale: Option<DeviceParam<'_>>,
+        epsilon: f32,
+    ) -> Result<()> {
+        self.forward_hinted(stream, x, y, cols, scale, None, epsilon, NormKind::RmsNorm, PlanHints::default())
+    }
+
+    /// [`LayerNorm::forward`] (or [`LayerNorm::forward_rms`]) with plan
+    /// choices forced where the row fits them (tests run every variant on
+    /// the same rows).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward_hinted<X: Element, Y: Element>(
         &self,
@@ -219,6 +230,7 @@ impl LayerNorm {
         scale: Option<DeviceParam<'_>>,
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
+        norm: NormKind,
         hints: PlanHints,
     ) -> Result<()> {
         if cols == 0 {
@@ -248,7 +260,8 @@ impl LayerNorm {
             scale.as_ref().map(DeviceParam::dtype),
             bias.as_ref().map(DeviceParam::dtype),
             epsilon,
-        )?;
+        )?
+        .with_norm(norm)?;
         if problem.rows() == 0 {
             return Ok(());
         }

@@ -229,4 +229,14 @@ mod tests {
         let p = Problem::new(4, 8, F16, F32, Some(F32), None, 1e-5).unwrap();
         assert_eq!(p.min_bytes_moved(), 32 * (2 + 4) + 8 * 4);
     }
+
+    #[test]
+    fn rms_norm_has_no_bias() {
+        let p = Problem::new(2, 8, F16, F16, Some(F16), None, 1e-5).unwrap();
+        assert_eq!(p.norm(), NormKind::LayerNorm);
+        assert_eq!(p.with_norm(NormKind::RmsNorm).unwrap().norm(), NormKind::RmsNorm);
+        let with_bias = Problem::new(2, 8, F16, F16, Some(F16), Some(F16), 1e-5).unwrap();
+        assert!(matches!(with_bias.with_norm(NormKind::RmsNorm), Err(Error::InvalidParameter { name: "bias", .. })));
+        assert_eq!(NormKind::RmsNorm.abi(), 1);
+    }
 }

@@ -19,6 +19,17 @@ pub fn layernorm_row(x: &[f64], scale: Option<&[f64]>, bias: Option<&[f64]>, eps
     }
 }
 
+/// RMSNorm of one row in f64 (LLaMA's, ONNX RMSNormalization's):
+/// `x / sqrt(mean(x^2) + eps) * scale`. `scale` is `x.len()` long when present.
+pub fn rmsnorm_row(x: &[f64], scale: Option<&[f64]>, epsilon: f64, out: &mut [f64]) {
+    assert_eq!(x.len(), out.len(), "reference: output row length");
+    let ms = x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64;
+    let rstd = 1.0 / (ms + epsilon).sqrt();
+    for (i, (o, v)) in out.iter_mut().zip(x).enumerate() {
+        *o = v * rstd * scale.map_or(1.0, |s| s[i]);
+    }
+}
+
 /// How far `got` (a value of type `dtype`) is from the exact result `exact`, in ulps of `dtype`.
 ///
 /// The unit is the ulp at the correctly rounded result, so an output equal to
@@ -176,5 +187,17 @@ mod tests {
         fp16_arithmetic_row(&x, None, None, 1e-5, &mut fp16);
         let worst = exact.iter().zip(&fp16).map(|(e, g)| ulp_error(DType::F16, *g, *e)).fold(0.0, f64::max);
         assert!(worst > 100.0, "FP16 arithmetic should be far off here, got {worst} ulp");
+    }
+
+    #[test]
+    fn rmsnorm_row_divides_by_the_root_mean_square() {
+        let mut out = [0.0; 2];
+        rmsnorm_row(&[3.0, 4.0], None, 0.0, &mut out); // rms = sqrt(12.5)
+        assert!((out[0] - 3.0 / 12.5f64.sqrt()).abs() < 1e-15 && (out[1] - 4.0 / 12.5f64.sqrt()).abs() < 1e-15);
+        rmsnorm_row(&[3.0, 4.0], Some(&[2.0, -1.0]), 0.0, &mut out);
+        assert!((out[0] - 6.0 / 12.5f64.sqrt()).abs() < 1e-15 && (out[1] + 4.0 / 12.5f64.sqrt()).abs() < 1e-15);
+        let mut zero = [1.0; 3];
+        rmsnorm_row(&[0.0; 3], None, 1e-5, &mut zero);
+        assert_eq!(zero, [0.0; 3], "a zero row stays zero");
     }
 }

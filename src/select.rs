@@ -20,7 +20,7 @@ use crate::abi::{
     TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
-use crate::problem::{DevicePtrs, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem};
 
 /// What the selection needs to know about the GPU (read once per context).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,11 +151,16 @@ fn row_chunks(p: &Problem, vectorized: bool) -> u64 {
     p.cols() / (chunk_bytes(p, vectorized) / p.x_dtype().size_bytes() as u64)
 }
 
-/// Whether the `Fast` kernels apply: 16-byte chunks, and scale and bias
-/// both present in X's type (what every exporter's LayerNorm has).
+/// Whether the `Fast` kernels apply: 16-byte chunks, and the affine
+/// parameters every exporter writes: scale and bias both present in X's
+/// type for LayerNorm, scale in X's type (and no bias) for RMSNorm.
 pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
     let x = Some(p.x_dtype());
-    vectorized && p.scale_dtype() == x && p.bias_dtype() == x
+    let bias = match p.norm() {
+        NormKind::LayerNorm => x,
+        NormKind::RmsNorm => None,
+    };
+    vectorized && p.scale_dtype() == x && p.bias_dtype() == bias
 }
 
 /// Chunks per thread a `Fast` row of `chunks` holds at most: 8 (64 values
@@ -444,6 +449,16 @@ mod tests {
         assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, Some(F16), None, 1e-5).unwrap(), true));
         assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, None, None, 1e-5).unwrap(), true));
         assert_eq!(plan_with(&prob(8, 768, F16), true, &H100, PlanHints { fast: Some(false), ..Default::default() }).variant.name(), "regs1");
+    }
+
+    #[test]
+    fn rms_norm_takes_fast_kernels_with_scale_in_x_type_and_no_bias() {
+        let rms = |scale| Problem::new(4096, 4096, F16, F16, scale, None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
+        assert!(fast_eligible(&rms(Some(F16)), true));
+        assert_eq!(plan(&rms(Some(F16)), true, &H100).variant.name(), "fast8");
+        assert!(!fast_eligible(&rms(Some(F32)), true));
+        assert!(!fast_eligible(&rms(None), true));
+        assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, Some(F16), None, 1e-5).unwrap(), true), "LayerNorm without bias: general kernels");
     }
 
     #[test]

@@ -51,7 +51,7 @@ fn run_all(g: &Gpu, cases: impl IntoIterator<Item = Case>) {
         if case.rows * case.cols > cap {
             continue;
         }
-        let problem = Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).unwrap();
+        let problem = Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).and_then(|p| p.with_norm(case.norm)).unwrap();
         let plan = trt_layernorm::select::plan_with(&problem, true, &g.ln.limits(), case.hints);
         let rep: CaseReport = run_case(&g.ln, &g.stream, &case).unwrap_or_else(|e| panic!("{case}: launch failed: {e}"));
         println!(
@@ -220,6 +220,35 @@ fn every_register_variant_on_the_same_rows() {
                 [3, 768, 1000, 4096, 12288].map(|h| Case { hints: PlanHints { chunks_per_thread: Some(n), fast, ..Default::default() }, ..Case::new(64, h, x, y, &kinds) })
             })
         })
+    });
+    run_all(&g, cases);
+}
+
+/// RMSNorm through every kernel family: the fast kernels (scale in X's
+/// type) at every chunk count, the general ones (scale in another type or
+/// none), the split variants at every cluster size; hostile rows included
+/// (|x| near 1e30 overflows x^2 in FP32: the rescaled redo).
+#[test]
+fn rms_norm_every_variant_and_hostile_rows() {
+    let Some(g) = gpu() else { return };
+    let limits = g.ln.limits();
+    let kinds = RowKind::HOSTILE.iter().copied().chain([RowKind::Normal]).collect::<Vec<_>>();
+    let kinds = &kinds;
+    let cases = io_pairs().flat_map(|(x, y)| {
+        // The LayerNorm grid up to 2^24 elements per case (the longest rows
+        // take the same split kernels as LayerNorm's).
+        let grid = HS.into_iter().flat_map(move |h| MS.into_iter().filter(move |&m| m * h <= 1 << 24).map(move |m| Case::rms(m, h, x, y, &[RowKind::Normal])));
+        let hostile = [1, 2, 33, 768, 4096, 65536].into_iter().map(move |h| Case::rms(kinds.len() * 7, h, x, y, kinds));
+        let per_thread = [1u32, 2, 4, 8].into_iter().flat_map(move |n| {
+            [None, Some(false)].into_iter().flat_map(move |fast| {
+                [3, 768, 4096, 12288].map(|h| Case { hints: PlanHints { chunks_per_thread: Some(n), fast, ..Default::default() }, ..Case::rms(64, h, x, y, kinds) })
+            })
+        });
+        let scales = [None, Some(DType::F32), Some(DType::BF16)].into_iter().map(move |s| Case { scale: s, ..Case::rms(21, 1000, x, y, kinds) });
+        let clusters = [1u32, 2, 4, 8, 16].into_iter().filter(move |&c| c <= limits.max_cluster_ctas).map(move |c| {
+            Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::rms(12, 100_003, x, y, kinds) }
+        });
+        grid.chain(hostile).chain(per_thread).chain(scales).chain(clusters)
     });
     run_all(&g, cases);
 }

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use trt_layernorm::accuracy::{run_case, Case, RowKind};
 use trt_layernorm::select::PlanHints;
-use trt_layernorm::{driver, fatbin, DType, LayerNorm};
+use trt_layernorm::{driver, fatbin, DType, LayerNorm, NormKind};
 
 #[derive(Parser)]
 #[command(name = "trt-layernorm", version, about = "FP32-accumulating LayerNorm for TensorRT: info, self-test, ONNX patching")]
@@ -47,6 +47,9 @@ enum Command {
         /// Scale and bias in X's type (as in the anchors); --no-affine to drop them.
         #[arg(long)]
         no_affine: bool,
+        /// Which norm: layernorm, or rmsnorm (scale only).
+        #[arg(long, default_value = "layernorm", value_parser = parse_norm)]
+        norm: NormKind,
         /// One JSON object per line instead of a table (for benches/peers.py).
         #[arg(long)]
         json: bool,
@@ -77,9 +80,9 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, json, per_thread, cluster, general } => {
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general } => {
             let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general };
-            bench(&shapes, &dtypes, !no_affine, json, &sweep)
+            bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
         Command::Patch(args) => match args.run() {
             Ok(()) => ExitCode::SUCCESS,
@@ -315,7 +318,11 @@ impl Sweep<'_> {
     }
 }
 
-fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, sweep: &Sweep) -> ExitCode {
+fn parse_norm(s: &str) -> Result<NormKind, String> {
+    NormKind::ALL.into_iter().find(|n| n.name() == s.trim()).ok_or_else(|| format!("`{s}` is not one of layernorm, rmsnorm"))
+}
+
+fn bench(shapes: &[String], dtypes: &[String], affine: bool, norm: NormKind, json: bool, sweep: &Sweep) -> ExitCode {
     let shapes: Vec<(usize, usize)> = if shapes.is_empty() {
         DEFAULT_SHAPES.to_vec()
     } else {
@@ -357,7 +364,7 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, sweep: 
         for &(rows, cols) in &shapes {
             let mut seen = Vec::new();
             for &hint in &hints {
-                let result = b.prepare(rows, cols, dtype, dtype, affine.then_some(dtype), hint).and_then(|p| Ok((b.measure(&p)?, *p.plan())));
+                let result = b.prepare(rows, cols, dtype, dtype, affine.then_some(dtype), norm, hint).and_then(|p| Ok((b.measure(&p)?, *p.plan())));
                 match result {
                     Ok((_, plan)) if seen.contains(&plan) => {}
                     Ok((m, plan)) => {
@@ -365,7 +372,7 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, json: bool, sweep: 
                         let tag = if hint == PlanHints::default() { "default" } else { "forced" };
                         if json {
                             println!(
-                                "{{\"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"plan\": \"{tag}\"}}",
+                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"plan\": \"{tag}\"}}",
                                 m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas
                             );
                         } else {
