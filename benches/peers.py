@@ -15,6 +15,7 @@ its "% copy" is against the copy bandwidth of its own process.
     python3 benches/peers.py --bin target/release/trt-layernorm --json-out peers.json
     python3 benches/peers.py --accuracy-only        # only the peers' ulp errors on hostile rows
     python3 benches/peers.py --dtypes f16 --shapes 8192x8192 --peers triton -v   # a subset
+    python3 benches/peers.py --norm rmsnorm --bin ...   # RMSNorm: HF LlamaRMSNorm's formula in torch, a one-pass Triton kernel
 
 Needs PyTorch with CUDA and Triton; prints one "skipped: ..." line otherwise.
 """
@@ -155,10 +156,10 @@ def result_json(device, copy_gbps, empty_us, rows, extra=None):
 # Ours: the CLI in its own process.
 # ---------------------------------------------------------------------------
 
-def run_ours(binary, shapes, dtypes):
+def run_ours(binary, shapes, dtypes, norm="layernorm"):
     """Runs `binary bench --json`; returns (head, rows, note). A failure of
     some shapes still returns the others (the CLI prints what it measured)."""
-    cmd = [binary, "bench", "--json", "--shapes", ",".join(f"{m}x{h}" for m, h in shapes), "--dtypes", ",".join(dtypes)]
+    cmd = [binary, "bench", "--json", "--norm", norm, "--shapes", ",".join(f"{m}x{h}" for m, h in shapes), "--dtypes", ",".join(dtypes)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -217,6 +218,36 @@ if triton is not None:
             tl.store(Y + cols, ((x - mean) * rstd * w + b).to(Y.dtype.element_ty), mask=mask)
 
 
+    @triton.jit
+    def _rms_one_pass(X, Y, W, H, eps, BLOCK: tl.constexpr):
+        # RMSNorm, one program per row, the row in registers: FP32 sum of squares.
+        row = tl.program_id(0).to(tl.int64)
+        cols = tl.arange(0, BLOCK)
+        mask = cols < H
+        x = tl.load(X + row * H + cols, mask=mask, other=0.0).to(tl.float32)
+        rstd = 1.0 / tl.sqrt(tl.sum(x * x, axis=0) / H + eps)
+        w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+        tl.store(Y + row * H + cols, (x * rstd * w).to(Y.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _rms_looped(X, Y, W, H, eps, CHUNK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        X += row * H
+        Y += row * H
+        acc = tl.zeros([CHUNK], dtype=tl.float32)
+        for off in range(0, H, CHUNK):
+            cols = off + tl.arange(0, CHUNK)
+            x = tl.load(X + cols, mask=cols < H, other=0.0).to(tl.float32)
+            acc += x * x
+        rstd = 1.0 / tl.sqrt(tl.sum(acc, axis=0) / H + eps)
+        for off in range(0, H, CHUNK):
+            cols = off + tl.arange(0, CHUNK)
+            mask = cols < H
+            x = tl.load(X + cols, mask=mask, other=0.0).to(tl.float32)
+            w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+            tl.store(Y + cols, (x * rstd * w).to(Y.dtype.element_ty), mask=mask)
+
+
 def triton_num_warps(block):
     """As a plain baseline would (Triton's layer-norm tutorial, widened to 16
     warps for wide rows): about 256 elements of the block per warp."""
@@ -270,7 +301,50 @@ def eager_layer_norm(h):
     return lambda x, w, b: F.layer_norm(x, (h,), w, b, EPS)
 
 
+def triton_rms_norm(h):
+    """The Triton RMSNorm baseline for rows of h elements, as fn(x, w, b) -> y (b unused)."""
+    import torch
+    if h <= TRITON_MAX_FUSED:
+        kernel, block = _rms_one_pass, triton.next_power_of_2(h)
+        consts = {"BLOCK": block}
+    else:
+        kernel, block = _rms_looped, TRITON_CHUNK
+        consts = {"CHUNK": block}
+    warps = triton_num_warps(block)
+
+    def fn(x, w, b):
+        y = torch.empty_like(x)
+        kernel[(x.shape[0],)](x, y, w, h, EPS, num_warps=warps, **consts)
+        return y
+    return fn
+
+
+def llama_rms_norm(x, w):
+    """Hugging Face's LlamaRMSNorm.forward (Qwen2, Mistral: the same): FP32
+    statistics, the normalized value cast back to x's type, then the weight."""
+    import torch
+    xf = x.float()
+    var = xf.pow(2).mean(-1, keepdim=True)
+    return w * (xf * torch.rsqrt(var + EPS)).to(x.dtype)
+
+
+def eager_rms_norm(h):
+    return lambda x, w, b: llama_rms_norm(x, w)
+
+
+def compiled_rms_norm(h):
+    """torch.compile of llama_rms_norm, one graph per shape (as compiled_layer_norm)."""
+    import torch
+    torch._dynamo.reset()
+    return torch.compile(lambda x, w, b: llama_rms_norm(x, w), dynamic=False, fullgraph=True)
+
+
 PEER_FACTORIES = {"torch_eager": eager_layer_norm, "torch_compile": compiled_layer_norm, "triton": triton_layer_norm}
+RMS_PEER_FACTORIES = {"torch_eager": eager_rms_norm, "torch_compile": compiled_rms_norm, "triton": triton_rms_norm}
+
+
+def peer_factories(norm):
+    return RMS_PEER_FACTORIES if norm == "rmsnorm" else PEER_FACTORIES
 
 
 # ---------------------------------------------------------------------------
@@ -362,9 +436,10 @@ def short_error(e):
     return (text[0] if text else type(e).__name__)[:300]
 
 
-def time_peers(timer, peer_names, shapes, dtypes, progress=None):
+def time_peers(timer, peer_names, shapes, dtypes, progress=None, norm="layernorm"):
     """{(dtype, m, h): ({peer: us or None}, {peer: why})}. A failed peer is null
     with its reason; the run goes on."""
+    factories = peer_factories(norm)
     torch = timer.torch
     out = {}
     for dname in dtypes:
@@ -374,7 +449,7 @@ def time_peers(timer, peer_names, shapes, dtypes, progress=None):
             times, errors = {}, {}
             for peer in peer_names:
                 try:
-                    times[peer] = timer.time_call(PEER_FACTORIES[peer](h), xs, w, b)
+                    times[peer] = timer.time_call(factories[peer](h), xs, w, b)
                 except Exception as e:  # noqa: BLE001 -- any peer failure is recorded, not fatal
                     times[peer], errors[peer] = None, short_error(e)
                     recover(torch)
@@ -531,7 +606,7 @@ def speed(args, peer_names, shapes, dtypes):
     elif args.no_ours:
         head, ours, ours_note = None, {}, "not run (--no-ours)"
     else:
-        head, ours, ours_note = run_ours(args.bin, shapes, dtypes)
+        head, ours, ours_note = run_ours(args.bin, shapes, dtypes, args.norm)
     if ours_note:
         print(f"ours: {ours_note}")
 
@@ -542,8 +617,9 @@ def speed(args, peer_names, shapes, dtypes):
           f"(this process)" + (f"; ours' process: {head['copy_gbps']:.0f} GB/s, {head['empty_us']:.2f} us" if head else ""))
     print(f"torch {torch.__version__}, triton {getattr(triton, '__version__', '-')}, CUDA {torch.version.cuda}", flush=True)
 
+    print(f"norm: {args.norm}", flush=True)
     measured = time_peers(timer, peer_names, shapes, dtypes,
-                          progress=(lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else None)
+                          progress=(lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else None, norm=args.norm)
     rows = [make_row(d, m, h, ours.get((d, m, h)), *measured[(d, m, h)]) for d in dtypes for m, h in shapes]
     print()
     print("\n".join(table_lines(rows, peer_names)))
@@ -551,7 +627,7 @@ def speed(args, peer_names, shapes, dtypes):
     for line in failure_lines(rows):
         print(line)
 
-    extra = {"date": datetime.date.today().isoformat(),
+    extra = {"norm": args.norm, "date": datetime.date.today().isoformat(),
              "versions": {"torch": torch.__version__, "triton": getattr(triton, "__version__", None), "cuda": torch.version.cuda},
              "ours_process": head, "ours_note": ours_note,
              "method": "CUDA graphs of back-to-back calls, inputs rotated past L2, median of 7; "
@@ -570,6 +646,8 @@ def main(argv=None):
     ap.add_argument("--no-ours", action="store_true", help="time the peers only")
     ap.add_argument("--accuracy", action="store_true", help="also print the peers' ulp errors on hostile rows")
     ap.add_argument("--accuracy-only", action="store_true", help="only the accuracy section")
+    ap.add_argument("--norm", default="layernorm", choices=["layernorm", "rmsnorm"],
+                    help="rmsnorm: ours --norm rmsnorm (scale only) against HF LlamaRMSNorm in torch and a Triton one-pass kernel")
     ap.add_argument("-v", "--verbose", action="store_true", help="progress per shape on stderr")
     args = ap.parse_args(argv)
     shapes, dtypes = parse_shapes(args.shapes), args.dtypes.split(",")
@@ -585,7 +663,9 @@ def main(argv=None):
     import torch
 
     result = {"device": torch.cuda.get_device_name()} if args.accuracy_only else speed(args, peer_names, shapes, dtypes)
-    if args.accuracy or args.accuracy_only:
+    if (args.accuracy or args.accuracy_only) and args.norm != "layernorm":
+        print("accuracy: the hostile-row section covers LayerNorm only")
+    elif args.accuracy or args.accuracy_only:
         raise_compile_limits(torch)
         acc = accuracy(torch, peer_names, dtypes)
         print()
