@@ -508,3 +508,20 @@ fn layernormalization_with_hostile_axis_is_refused() {
         );
     }
 }
+
+/// Node names whose common prefix ends inside a multi-byte character
+/// ("/é/..." and "/ê/...": both start with the byte 0xC3) sliced a `str`
+/// off a character boundary when naming the plugin node (a panic).
+#[test]
+fn plugin_names_from_non_ascii_node_names() {
+    let mut m = load(&fixtures().join("synthetic_bert_block_op13.onnx"));
+    let g = m.graph.mut_or_insert_default();
+    for (k, n) in g.node.iter_mut().enumerate() {
+        n.name = Some(format!("/{}/{}", if k % 2 == 0 { "é" } else { "ê" }, n.op_type.clone().unwrap_or_default()));
+    }
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert_eq!(r.replaced.len(), 3);
+    for (c, name) in &r.replaced {
+        assert_eq!(*name, format!("{}/FP32LayerNorm", c.y), "no common '/'-prefix: named after Y");
+    }
+}

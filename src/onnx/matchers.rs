@@ -1034,13 +1034,15 @@ pub const VARIANCE_NOTE: &str =
 /// a `/`-scoped prefix (as PyTorch names them), else `Y/FP32LayerNorm`.
 fn plugin_name(ix: &GraphIndex, nodes: &[usize], y: &str, kind: NormKind) -> String {
     let names: Vec<&str> = nodes.iter().filter_map(|&n| ix.node(n).name.as_deref()).filter(|s| !s.is_empty()).collect();
-    if names.len() == nodes.len() {
-        let first = names[0];
+    if let Some((first, rest)) = names.split_first().filter(|_| names.len() == nodes.len()) {
         let mut len = first.len();
-        for s in &names[1..] {
+        for s in rest {
             len = len.min(first.bytes().zip(s.bytes()).take_while(|(a, b)| a == b).count());
         }
-        if let Some(slash) = first[..len].rfind('/') {
+        // Bytes, not `str` slicing: the common prefix of two names may end
+        // inside a multi-byte character ("/é" and "/ê"); a '/' found in it
+        // is ASCII, so `..=slash` is a character boundary.
+        if let Some(slash) = first.as_bytes()[..len].iter().rposition(|&b| b == b'/') {
             if slash > 0 {
                 return format!("{}{}", &first[..=slash], kind.plugin_op());
             }
