@@ -57,8 +57,9 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         cluster: Vec<u32>,
     },
-    /// Rewrites an ONNX model's LayerNorms (LayerNormalization nodes and the
-    /// decomposed patterns exporters emit) into FP32LayerNorm plugin nodes.
+    /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
+    /// RMSNormalization nodes and the decomposed patterns exporters emit) into
+    /// FP32LayerNorm and FP32RMSNorm plugin nodes.
     Patch(trt_layernorm::onnx::PatchArgs),
 }
 
