@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use trt_layernorm::onnx::proto::{tensor_proto, ModelProto, NodeProto, StringStringEntryProto};
-use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN};
+use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN, RMS_PLUGIN_OP};
 
 fn load(p: &Path) -> ModelProto {
     io::read_model(p).unwrap_or_else(|e| panic!("{e}"))
@@ -34,7 +34,8 @@ const EXPECTED: &[(&str, usize)] = &[
     ("synthetic_vit_block_op17.onnx", 3),
     ("synthetic_variants_op18.onnx", 5),
     ("synthetic_tf_moments_op13.onnx", 2),
-    ("synthetic_negatives_op13.onnx", 1),
+    // The LayerNorm and, since issue 12, its RMSNorm.
+    ("synthetic_negatives_op13.onnx", 2),
 ];
 
 /// Fixtures exported by tests/onnx/export_fixtures.py (real PyTorch output),
@@ -86,7 +87,8 @@ fn every_fixture_layernorm_is_replaced_and_nothing_else() {
             assert!(attr(p, "epsilon").f.unwrap() > 0.0);
             assert!(attr(p, "axis").i.unwrap() < 0);
             assert!(!p.attribute.iter().any(|a| a.name.as_deref() == Some("output_type")), "{f}: output_type not asked");
-            assert!(p.input.len() == 3 || f.contains("variants") || f.contains("tf_moments"), "{f}: scale and bias absorbed");
+            let rms = p.op_type.as_deref() == Some(RMS_PLUGIN_OP);
+            assert!(p.input.len() == 3 || rms || f.contains("variants") || f.contains("tf_moments"), "{f}: scale and bias absorbed");
         }
 
         assert_only_matches_changed(&orig, &patched, &report, &f);
@@ -115,9 +117,11 @@ fn negatives_are_reported_with_reasons() {
     assert!(reasons["/neg/shared/ReduceMean"].contains("is also used by '/neg/shared/Abs'"), "{reasons:?}");
     assert!(reasons["/neg/not_trailing/ReduceMean"].contains("not over the trailing axes"), "{reasons:?}");
     assert!(reasons["/neg/eps_input/ReduceMean"].contains("not a scalar constant"), "{reasons:?}");
-    assert_eq!(report.replaced.len(), 1);
-    assert_eq!(report.replaced[0].1, "/ok/ln/FP32LayerNorm");
-    // The refused subgraphs and the RMSNorm are untouched.
+    // The RMSNorm is an FP32RMSNorm now; the squares of the refused
+    // LayerNorms are no RMSNorm candidates (they are centred).
+    let names: Vec<&str> = report.replaced.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(names, ["/neg/rmsnorm/FP32RMSNorm", "/ok/ln/FP32LayerNorm"]);
+    // The refused subgraphs are untouched.
     for op in ["Abs", "Sqrt", "Pow", "ReduceMean"] {
         assert!(m.graph.node.iter().any(|n| n.op_type.as_deref() == Some(op)), "{op} kept");
     }
@@ -567,7 +571,7 @@ fn layernormalization_stash_type_other_than_float_is_refused() {
         for (rej, name) in r.rejected.iter().zip(&lns) {
             assert_eq!(rej.label, "LayerNormalization");
             assert_eq!(&rej.anchor, name);
-            let want = format!("stash_type = {value} ({ty}): FP32LayerNorm computes mean and variance in float32 only");
+            let want = format!("stash_type = {value} ({ty}): FP32LayerNorm computes its statistics in float32 only");
             assert!(rej.reason.starts_with(&want), "stash_type {value}: {:?}", rej.reason);
         }
         assert_eq!(p.graph.node, orig.graph.node, "stash_type {value}: a refused node changed");

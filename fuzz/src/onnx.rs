@@ -15,7 +15,7 @@ use trt_layernorm::onnx::proto::{
     attribute_proto::AttributeType, tensor_shape_proto::dimension, type_proto, AttributeProto, GraphProto, ModelProto,
     NodeProto, TensorProto,
 };
-use trt_layernorm::onnx::{io, patch_model, summary, PatchOptions, PLUGIN_OP};
+use trt_layernorm::onnx::{io, patch_model, summary, PatchOptions};
 
 /// The fixtures the structured target starts from (`tests/fixtures/onnx/`):
 /// every LayerNorm form `patch` knows (native, decomposed with Pow/Mul, Div and
@@ -115,11 +115,12 @@ pub fn check_model(m: &ModelProto) {
             continue;
         }
         let g = p.graph.as_ref().expect("patched model has its graph");
-        // Each replaced LayerNorm is one plugin node, under the name the report gives,
-        // producing its output. (Not a count of plugin nodes: dead nodes a match
-        // absorbs, an existing plugin node among them, may go.)
+        // Each replaced norm is one plugin node of its kind's op type, under the
+        // name the report gives, producing its output. (Not a count of plugin
+        // nodes: dead nodes a match absorbs, an existing plugin node among them, may go.)
         for (c, name) in &report.replaced {
-            let found = g.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP) && n.name.as_deref() == Some(name.as_str()));
+            let op = c.kind.plugin_op();
+            let found = g.node.iter().filter(|n| n.op_type.as_deref() == Some(op) && n.name.as_deref() == Some(name.as_str()));
             let outs: Vec<_> = found.map(|n| n.output.clone()).collect();
             assert!(outs == [vec![c.y.clone()]], "replaced '{name}' ({}, output '{}'): plugin nodes so named output {outs:?}", c.label, c.y);
         }
@@ -144,7 +145,8 @@ const EPS: &[f32] = &[0.0, 1e-5, -1e-5, f32::NAN, f32::INFINITY, f32::MIN_POSITI
 const OPS: &[&str] = &[
     "ReduceMean", "Sub", "Pow", "Mul", "Add", "Sqrt", "Div", "Reciprocal", "Cast", "LayerNormalization", "Neg",
     "Constant", "Reshape", "Transpose", "Flatten", "Unsqueeze", "Squeeze", "Concat", "Shape", "Gather", "Expand",
-    "Slice", "Split", "MatMul", "Gemm", "Identity", "If", "FP32LayerNorm",
+    "Slice", "Split", "MatMul", "Gemm", "Identity", "If", "FP32LayerNorm", "RMSNormalization", "FP32RMSNorm",
+    "ConstantOfShape",
 ];
 /// Element types (valid, unsupported, invalid).
 const TYPES: &[i32] = &[1, 10, 16, 11, 7, 6, 0, -1, 99, i32::MAX];

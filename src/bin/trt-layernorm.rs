@@ -64,8 +64,9 @@ enum Command {
         #[arg(long)]
         general: bool,
     },
-    /// Rewrites an ONNX model's LayerNorms (LayerNormalization nodes and the
-    /// decomposed patterns exporters emit) into FP32LayerNorm plugin nodes.
+    /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
+    /// RMSNormalization nodes and the decomposed patterns exporters emit) into
+    /// FP32LayerNorm and FP32RMSNorm plugin nodes.
     Patch(trt_layernorm::onnx::PatchArgs),
 }
 

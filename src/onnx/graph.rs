@@ -254,8 +254,8 @@ impl<'g> GraphIndex<'g> {
             "Add" | "Sub" | "Mul" | "Div" | "Relu" | "Tanh" | "Sigmoid" | "Gelu" | "Erf" | "Softmax" | "MatMul"
             | "Gemm" | "Reshape" | "Transpose" | "Identity" | "Dropout" | "Squeeze" | "Unsqueeze" | "Flatten"
             | "Slice" | "Gather" | "Split" | "Concat" | "Neg" | "Sqrt" | "Pow" | "Reciprocal" | "ReduceMean"
-            | "LayerNormalization" | "Expand" | "Tile" | "Abs" | "Clip" | "Max" | "Min" | "HardSigmoid"
-            | "Softplus" | "Selu" | "Elu" | "LeakyRelu" | "FP32LayerNorm" | "Conv" | "ConvTranspose" => {
+            | "LayerNormalization" | "RMSNormalization" | "Expand" | "Tile" | "Abs" | "Clip" | "Max" | "Min" | "HardSigmoid"
+            | "Softplus" | "Selu" | "Elu" | "LeakyRelu" | "FP32LayerNorm" | "FP32RMSNorm" | "Conv" | "ConvTranspose" => {
                 self.elem_type_depth(n.input.first()?, depth + 1)
             }
             "Where" => self.elem_type_depth(n.input.get(1)?, depth + 1),
@@ -392,7 +392,7 @@ fn infer_node(n: &NodeProto, shape: &ShapeOf, consts: &ConstOf, axes_of: &AxesOf
         "Cast" | "CastLike" | "Relu" | "Tanh" | "Sigmoid" | "Gelu" | "Erf" | "Neg" | "Abs" | "Sqrt" | "Reciprocal" | "Exp"
         | "Log" | "Identity" | "Dropout" | "Softmax" | "LogSoftmax" | "Clip" | "LeakyRelu" | "Elu" | "Selu"
         | "HardSigmoid" | "HardSwish" | "Softplus" | "Mish" | "Not" | "Floor" | "Ceil" | "Round" | "Sign" | "Sin"
-        | "Cos" | "IsNaN" | "IsInf" | "LayerNormalization" | "InstanceNormalization" | "BatchNormalization"
+        | "Cos" | "IsNaN" | "IsInf" | "LayerNormalization" | "RMSNormalization" | "InstanceNormalization" | "BatchNormalization"
         | "LpNormalization" => one(shape(0)),
         "Add" | "Sub" | "Mul" | "Div" | "Pow" | "Max" | "Min" | "Sum" | "Mean" | "Where" | "Equal" | "Less"
         | "LessOrEqual" | "Greater" | "GreaterOrEqual" | "And" | "Or" | "Xor" | "PRelu" | "Mod" | "BitShift" => {

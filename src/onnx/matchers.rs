@@ -1,6 +1,9 @@
-//! Pattern matchers: find every LayerNorm in a graph and prove it is one.
+//! Pattern matchers: find every LayerNorm and RMSNorm in a graph and prove it
+//! is one. The norm kind ([`NormKind`]) is data on each match: it picks the
+//! plugin node (`FP32LayerNorm` or `FP32RMSNorm`) the rewrite writes and the
+//! words the summary prints; the checks are shared.
 //!
-//! Recognized:
+//! LayerNorms recognized:
 //! - `LayerNormalization` (opset >= 17), when its Mean/InvStdDev outputs are unused
 //!   and its `stash_type` is absent or 1 (float32 statistics);
 //! - the decomposition PyTorch's exporter emits below opset 17
@@ -16,20 +19,75 @@
 //!   stash-type `Cast`s, the one-pass variance `ReduceMean(x·x) - mean·mean`,
 //!   `Reshape(·, Shape(X))`; the summary says the variance formula changes.
 //!
+//! RMSNorms recognized ([`rms`]):
+//! - `RMSNormalization` (opset >= 23) with `stash_type` float;
+//! - the decomposition of HF Llama/Qwen2/Mistral/T5/Gemma RMSNorms and
+//!   `torch.nn.RMSNorm` as the TorchScript and dynamo exporters write it:
+//!   `[Cast(x, FLOAT)] → Pow(2) | Mul(x, x) → ReduceMean → Add(eps) → Sqrt →
+//!   Reciprocal | Div(1, ·) → Mul(x, ·)` (or `Pow(·, -0.5)`, or `Div(x, Sqrt(·))`),
+//!   then `Cast` back and `Mul(weight)` in either order; Gemma's
+//!   `Mul(1 + weight)`, folded into a new scale initializer when the weight is
+//!   a constant.
+//!
 //! Recognised and refused: epsilon 0 (`Sqrt(var)` with no `Add`, or
 //! `Add(var, 0)`), and any match the plugin's field checks would refuse.
 //!
-//! A decomposed candidate starts at a `ReduceMean` whose output feeds
-//! `Sub(x, mean)` with the same `x` (the centring step). Every candidate either
-//! becomes a [`Candidate`] or a [`Rejected`] with the reason.
+//! A decomposed LayerNorm candidate starts at a `ReduceMean` whose output feeds
+//! `Sub(x, mean)` with the same `x` (the centring step); a decomposed RMSNorm
+//! candidate at a `ReduceMean` of a square that is not such a centred `x`,
+//! followed by `Add(eps)` or the root. Every candidate either becomes a
+//! [`Candidate`] or a [`Rejected`] with the reason.
 
-use super::graph::{attr, attr_f, attr_i, attr_ints, dt, onnx_op, Dim, GraphIndex};
+mod rms;
+
+use super::graph::{attr, attr_f, attr_i, attr_ints, decode_tensor, dt, onnx_op, Dim, GraphIndex};
+use super::rewrite::{PLUGIN_OP, RMS_PLUGIN_OP};
 use crate::plugin::config::PluginConfig;
 use std::collections::HashSet;
 
-/// A proven LayerNorm, ready to be replaced by one plugin node.
+/// Which norm a match computes, and so which plugin node replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NormKind {
+    /// `(x - mean) / sqrt(var + eps) * scale + bias`: `FP32LayerNorm`.
+    LayerNorm,
+    /// `x / sqrt(mean(x^2) + eps) * scale`: `FP32RMSNorm` (no bias input).
+    RmsNorm,
+}
+
+impl NormKind {
+    /// The `op_type` of the plugin node (the name its creators are registered under).
+    pub fn plugin_op(self) -> &'static str {
+        match self {
+            NormKind::LayerNorm => PLUGIN_OP,
+            NormKind::RmsNorm => RMS_PLUGIN_OP,
+        }
+    }
+
+    /// What the summary calls one of them.
+    pub fn noun(self) -> &'static str {
+        match self {
+            NormKind::LayerNorm => "LayerNorm",
+            NormKind::RmsNorm => "RMSNorm",
+        }
+    }
+}
+
+/// A scale the rewrite stores as a new initializer, computed here: Gemma's
+/// `1 + weight` with a constant weight, rounded once to the `Add`'s type
+/// (what the graph's `Add` computes, since the exact sum rounds once).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FoldedScale {
+    /// The initializer's name: the output of the `Add` it replaces.
+    pub name: String,
+    pub dtype: i32,
+    pub dims: Vec<i64>,
+    pub values: Vec<f64>,
+}
+
+/// A proven norm, ready to be replaced by one plugin node.
 #[derive(Clone, Debug)]
 pub struct Candidate {
+    pub kind: NormKind,
     /// Pattern, for the summary ("LayerNormalization", "decomposed (Pow, Div)", ...).
     pub label: String,
     /// Name for the plugin node.
@@ -40,6 +98,7 @@ pub struct Candidate {
     pub nodes: Vec<usize>,
     pub x: String,
     pub scale: Option<String>,
+    /// Always `None` for an RMSNorm.
     pub bias: Option<String>,
     pub y: String,
     pub axis: i64,
@@ -51,11 +110,15 @@ pub struct Candidate {
     /// The graph computed the variance as E[x^2] - E[x]^2 (ONNX's function
     /// body); the plugin's two-pass variance differs where that cancelled.
     pub variance_changed: bool,
+    /// `scale` names a new initializer with these values (the rewrite adds it).
+    pub scale_fold: Option<Box<FoldedScale>>,
 }
 
-/// A LayerNorm-like candidate that is not replaced, and why.
+/// A norm-like candidate that is not replaced, and why.
 #[derive(Clone, Debug)]
 pub struct Rejected {
+    /// The norm it looked like (`None`: not a pattern, e.g. an unknown `--only` name).
+    pub kind: Option<NormKind>,
     pub label: String,
     pub anchor: String,
     pub reason: String,
@@ -74,17 +137,20 @@ pub fn find_candidates(ix: &GraphIndex) -> Vec<Found> {
         if taken.contains(&i) {
             continue;
         }
+        // The matcher table: each anchor op, the matchers that start from it.
         let found = match onnx_op(ix.node(i)) {
-            "LayerNormalization" => Some(match_native(ix, i)),
-            "ReduceMean" => match_decomposed(ix, i),
+            "LayerNormalization" => Some(match_native(ix, i, &LAYER_NORMALIZATION)),
+            "RMSNormalization" => Some(match_native(ix, i, &RMS_NORMALIZATION)),
+            "ReduceMean" => match_decomposed(ix, i).or_else(|| rms::match_decomposed(ix, i)),
             _ => None,
         };
         let found = found.map(validate);
         match found {
             Some(Found::Match(c)) if c.nodes.iter().any(|n| taken.contains(n)) => out.push(Found::Reject(Rejected {
+                kind: Some(c.kind),
                 label: c.label,
                 anchor: c.anchor,
-                reason: "overlaps a LayerNorm matched earlier".into(),
+                reason: "overlaps a norm matched earlier".into(),
             })),
             Some(Found::Match(c)) => {
                 taken.extend(c.nodes.iter().copied());
@@ -106,7 +172,12 @@ fn validate(f: Found) -> Found {
         .and_then(|axis| PluginConfig::new(c.epsilon, axis, 0).map_err(|e| e.to_string()));
     match checked {
         Ok(_) => Found::Match(c),
-        Err(e) => Found::Reject(Rejected { label: c.label, anchor: c.anchor, reason: format!("FP32LayerNorm would refuse it ({e}); not replaced") }),
+        Err(e) => Found::Reject(Rejected {
+            kind: Some(c.kind),
+            label: c.label,
+            anchor: c.anchor,
+            reason: format!("{} would refuse it ({e}); not replaced", c.kind.plugin_op()),
+        }),
     }
 }
 
@@ -164,36 +235,70 @@ fn fmt_shape(s: &[Dim]) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-fn match_native(ix: &GraphIndex, i: usize) -> Found {
+/// What tells the native norm ops apart; [`match_native`] does the rest.
+struct NativeOp {
+    kind: NormKind,
+    label: &'static str,
+    /// The parameter inputs after X, by slot (1, 2, ...); any further input is refused.
+    params: &'static [&'static str],
+    /// Outputs besides Y, by slot: the plugin has none, so they must be unused.
+    extra_outputs: &'static [(usize, &'static str)],
+    /// Refuse a Scale of another type than X's: RMSNormalization's schema
+    /// types Y as the Scale (`V`) while ONNX's shape inference (1.23) types
+    /// it as X, so such a node has no one meaning to keep.
+    scale_typed_like_x: bool,
+}
+
+const LAYER_NORMALIZATION: NativeOp = NativeOp {
+    kind: NormKind::LayerNorm,
+    label: "LayerNormalization",
+    params: &["scale", "bias"],
+    extra_outputs: &[(1, "Mean"), (2, "InvStdDev")],
+    scale_typed_like_x: false,
+};
+
+const RMS_NORMALIZATION: NativeOp = NativeOp {
+    kind: NormKind::RmsNorm,
+    label: "RMSNormalization",
+    params: &["scale"],
+    extra_outputs: &[],
+    scale_typed_like_x: true,
+};
+
+fn match_native(ix: &GraphIndex, i: usize, op: &NativeOp) -> Found {
     let n = ix.node(i);
     let anchor = display(ix, i);
-    let label = "LayerNormalization".to_string();
-    let reject = |reason: String| Found::Reject(Rejected { label: label.clone(), anchor: anchor.clone(), reason });
+    let label = op.label.to_string();
+    let reject = |reason: String| Found::Reject(Rejected { kind: Some(op.kind), label: label.clone(), anchor: anchor.clone(), reason });
     let x = n.input.first().cloned().unwrap_or_default();
     let y = n.output.first().cloned().unwrap_or_default();
     if x.is_empty() || y.is_empty() {
         return reject("missing input X or output Y".into());
     }
-    for (slot, what) in [(1, "Mean"), (2, "InvStdDev")] {
+    if let Some(extra) = n.input.get(op.params.len() + 1..).and_then(|rest| rest.iter().find(|s| !s.is_empty())) {
+        return reject(format!("input '{extra}' is beyond X and {}; the plugin has no such input", op.params.join(", ")));
+    }
+    for &(slot, what) in op.extra_outputs {
         if let Some(o) = n.output.get(slot).filter(|o| !o.is_empty()) {
             if !ix.consumers(o).is_empty() || ix.graph_outputs.contains(o.as_str()) {
                 return reject(format!("its {what} output '{o}' is used; the plugin has no such output"));
             }
         }
     }
-    // stash_type: the precision of the mean and variance (ONNX default 1, float32).
-    // The plugin has no other; 11 (float64) in particular asks for more than it gives.
+    // stash_type: the precision of the statistics (ONNX default 1, float32).
+    // The plugins have no other; 11 (float64) in particular asks for more than they give.
     if let Some(a) = attr(n, "stash_type") {
         match a.i {
             Some(1) => {}
             Some(t) => {
                 let ty = i32::try_from(t).map_or_else(|_| format!("type {t}"), dt::name);
-                return reject(format!("stash_type = {t} ({ty}): FP32LayerNorm computes mean and variance in float32 only (stash_type 1)"));
+                return reject(format!("stash_type = {t} ({ty}): {} computes its statistics in float32 only (stash_type 1)", op.kind.plugin_op()));
             }
             None => return reject("stash_type is not an integer attribute".into()),
         }
     }
-    if let Some(t) = ix.elem_type(&x) {
+    let xt = ix.elem_type(&x);
+    if let Some(t) = xt {
         if !is_float_type(t) {
             return reject(format!("X is {}, not float32/float16/bfloat16", dt::name(t)));
         }
@@ -203,27 +308,51 @@ fn match_native(ix: &GraphIndex, i: usize) -> Found {
     // `unsigned_abs`: -i64::MIN overflows (found by the onnx_graph fuzz target); `validate` refuses such an axis.
     let k = if axis < 0 { usize::try_from(axis.unsigned_abs()).ok() } else { rank(ix, &x).and_then(|r| r.checked_sub(axis as usize)) };
     let param = |slot: usize| n.input.get(slot).filter(|s| !s.is_empty()).cloned();
-    let (scale, bias) = (param(1), param(2));
-    for (what, p) in [("scale", &scale), ("bias", &bias)] {
-        if let Some(p) = p {
-            // Only refuse what is provably different; a native node with an
-            // unknown-shaped parameter already has the plugin's semantics.
-            if ix.shape(p).is_some() && k.is_some() {
-                if let Err(e) = check_param(ix, what, p, &x, k) {
-                    return reject(e);
+    let mut params: Vec<Option<String>> = (1..=op.params.len()).map(param).collect();
+    let mut nodes = vec![i];
+    let mut notes = vec![];
+    for (what, slot) in op.params.iter().zip(params.iter_mut()) {
+        let Some(p) = slot.clone() else { continue };
+        // Only refuse what is provably different; a native node with an
+        // unknown-shaped parameter already has the plugin's semantics.
+        if ix.shape(&p).is_some() && k.is_some() {
+            if let Err(e) = check_param(ix, what, &p, &x, k) {
+                // A scale of ones of another shape (torch's RMSNormalization
+                // without weight: ConstantOfShape(Shape(X), 1)) scales nothing.
+                match (*what == "scale").then(|| ones_tensor(ix, &p)).flatten() {
+                    Some(producers) => {
+                        notes.push(format!("scale '{p}' is all ones: dropped"));
+                        nodes.extend(producers);
+                        *slot = None;
+                    }
+                    None => return reject(e),
                 }
+            }
+        }
+    }
+    let scale = params.first().cloned().flatten();
+    let bias = params.get(1).cloned().flatten();
+    if op.scale_typed_like_x {
+        if let (Some(a), Some(b)) = (xt, scale.as_deref().and_then(|s| ix.elem_type(s))) {
+            if a != b {
+                return reject(format!(
+                    "X is {} and its scale {}: ONNX types Y as the scale (schema) or as X (shape inference); not replaced",
+                    dt::name(a),
+                    dt::name(b)
+                ));
             }
         }
     }
     let name = match n.name.as_deref() {
         Some(s) if !s.is_empty() => s.to_string(),
-        _ => format!("{y}/FP32LayerNorm"),
+        _ => format!("{y}/{}", op.kind.plugin_op()),
     };
     Found::Match(Candidate {
+        kind: op.kind,
         label,
         name,
         anchor,
-        nodes: vec![i],
+        nodes,
         x,
         scale,
         bias,
@@ -231,9 +360,28 @@ fn match_native(ix: &GraphIndex, i: usize) -> Found {
         axis,
         epsilon,
         output_fp32: false,
-        notes: vec![],
+        notes,
         variance_changed: false,
+        scale_fold: None,
     })
+}
+
+/// `p` is all ones: a constant, or `ConstantOfShape` with the value 1. The
+/// nodes that computed it only for this use (the `ConstantOfShape`), to be
+/// replaced with the match; a `Constant` goes with the rewrite's dead constants.
+fn ones_tensor(ix: &GraphIndex, p: &str) -> Option<Vec<usize>> {
+    if let Some(c) = ix.constant(p) {
+        return (!c.values.is_empty() && c.values.iter().all(|&v| v == 1.0)).then(Vec::new);
+    }
+    let n = ix.producer_node(p)?;
+    let node = ix.node(n);
+    // Without a value attribute ConstantOfShape fills with 0.
+    let value = (onnx_op(node) == "ConstantOfShape").then(|| attr(node, "value")?.t.as_ref().and_then(decode_tensor)).flatten()?;
+    if value.values != [1.0] {
+        return None;
+    }
+    let private = ix.consumer_nodes(p).len() == 1 && !ix.graph_outputs.contains(p);
+    Some(if private { vec![n] } else { vec![] })
 }
 
 /// Reduction axes of a ReduceMean: `Ok(None)` for all axes.
@@ -318,6 +466,15 @@ fn other_input<'a>(n: &'a super::proto::NodeProto, t: &str) -> Option<&'a str> {
 fn next_op(ix: &GraphIndex, t: &str, ops: &[&str]) -> Option<usize> {
     let v: Vec<usize> = ix.consumer_nodes(t).into_iter().filter(|&c| ops.contains(&onnx_op(ix.node(c)))).collect();
     (v.len() == 1).then(|| v[0])
+}
+
+/// The only consumer of `t`, when it is an `op` node and `t` is no graph output.
+fn sole_consumer(ix: &GraphIndex, t: &str, op: &str) -> Option<usize> {
+    let cs = ix.consumer_nodes(t);
+    match cs.as_slice() {
+        [c] if onnx_op(ix.node(*c)) == op && !ix.graph_outputs.contains(t) => Some(*c),
+        _ => None,
+    }
 }
 
 fn out0(ix: &GraphIndex, i: usize) -> String {
@@ -410,10 +567,7 @@ fn flatten_wrap(ix: &GraphIndex, x2d: &str) -> Option<FlattenWrap> {
 /// `Reshape(t, Shape(x))` (whole shape) as the single consumer of `t`,
 /// after an optional `Identity`: the nodes (Identity, Reshape, Shape) and the output.
 fn reshape_back(ix: &GraphIndex, t: &str, x: &str) -> Option<(Vec<usize>, String)> {
-    let single = |t: &str, op: &str| -> Option<usize> {
-        let cs = ix.consumer_nodes(t);
-        (cs.len() == 1 && onnx_op(ix.node(cs[0])) == op && !ix.graph_outputs.contains(t)).then(|| cs[0])
-    };
+    let single = |t: &str, op: &str| sole_consumer(ix, t, op);
     let mut nodes = vec![];
     let mut cur = t.to_string();
     if let Some(i) = single(&cur, "Identity") {
@@ -498,7 +652,9 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         d = out0(ix, c);
     }
     let mut label = String::from("decomposed");
-    let rej = |label: &str, reason: String| Some(Found::Reject(Rejected { label: label.to_string(), anchor: anchor.clone(), reason }));
+    let rej = |label: &str, reason: String| {
+        Some(Found::Reject(Rejected { kind: Some(NormKind::LayerNorm), label: label.to_string(), anchor: anchor.clone(), reason }))
+    };
 
     // Variance: the mean of the squared deviation, Pow(d, 2) or Mul(d, d);
     // or E[x^2] - E[x]^2 (ONNX's own LayerNormalization function body).
@@ -542,19 +698,12 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     }
     // Epsilon: Add(var, eps); an exporter's optimizer may have folded a zero
     // epsilon away (Sqrt(var)): recognised, then refused below.
-    let (std_in, epsilon, folded) = match next_op(ix, &var, &["Add"]) {
-        Some(add_eps) => {
-            nodes.push(add_eps);
-            let eps_t = other_input(ix.node(add_eps), &var).unwrap_or("").to_string();
-            match scalar_const(ix, &eps_t) {
-                Some((v, cast)) if v.is_finite() && v >= 0.0 => {
-                    nodes.extend(cast);
-                    (out0(ix, add_eps), v, false)
-                }
-                Some((v, _)) => return rej(&label, format!("epsilon '{eps_t}' = {v:e} is negative or not finite")),
-                None => return rej(&label, format!("epsilon '{eps_t}' is not a scalar constant")),
-            }
+    let (std_in, epsilon, folded) = match add_epsilon(ix, &var) {
+        Some(Ok(eps)) => {
+            nodes.extend(eps.nodes);
+            (eps.sum, eps.value, false)
         }
+        Some(Err(e)) => return rej(&label, e),
         None if next_op(ix, &var, &["Sqrt"]).is_some() => (var.clone(), 0.0, true),
         None => return rej(&label, "variance is not followed by Add(eps)".into()),
     };
@@ -613,10 +762,7 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
             cur = out0(ix, c);
         }
         // Affine: Mul(scale) then Add(bias), each absorbed when provably per-column.
-        let single = |t: &str, op: &str| -> Option<usize> {
-            let cs = ix.consumer_nodes(t);
-            (cs.len() == 1 && onnx_op(ix.node(cs[0])) == op && !ix.graph_outputs.contains(t)).then(|| cs[0])
-        };
+        let single = |t: &str, op: &str| sole_consumer(ix, t, op);
         let param = |what: &str, p: String| -> Result<(String, Option<usize>), String> {
             let direct = check_param(ix, what, &p, &xin, k);
             if direct.is_ok() {
@@ -801,20 +947,8 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     let keep: Vec<&str> = [Some(x.as_str()), scale.as_deref(), bias.as_deref()].into_iter().flatten().collect();
     absorb_support(ix, &mut nodes, &keep);
 
-    // No intermediate may be used outside the pattern or be a graph output.
-    let set: HashSet<usize> = nodes.iter().copied().collect();
-    for &n in &nodes {
-        for o in &ix.node(n).output {
-            if o.is_empty() || *o == y {
-                continue;
-            }
-            if ix.graph_outputs.contains(o.as_str()) {
-                return rej(&label, format!("intermediate '{o}' is a graph output"));
-            }
-            if let Some(&c) = ix.consumers(o).iter().find(|c| !set.contains(c)) {
-                return rej(&label, format!("intermediate '{o}' is also used by '{}'", display(ix, c)));
-            }
-        }
+    if let Err(e) = private_intermediates(ix, &nodes, &y) {
+        return rej(&label, e);
     }
 
     // A LayerNorm with epsilon 0: the plugin requires epsilon > 0, and its
@@ -828,20 +962,80 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
     }
     nodes.sort_unstable();
     nodes.dedup();
-    let name = plugin_name(ix, &nodes, &y);
+    let name = plugin_name(ix, &nodes, &y, NormKind::LayerNorm);
     if !notes.is_empty() && scale.is_none() && bias.is_none() {
         notes.insert(0, "matched without affine".into());
     }
-    Some(Found::Match(Candidate { label, name, anchor, nodes, x, scale, bias, y, axis, epsilon, output_fp32, notes, variance_changed: one_pass }))
+    Some(Found::Match(Candidate {
+        kind: NormKind::LayerNorm,
+        label,
+        name,
+        anchor,
+        nodes,
+        x,
+        scale,
+        bias,
+        y,
+        axis,
+        epsilon,
+        output_fp32,
+        notes,
+        variance_changed: one_pass,
+        scale_fold: None,
+    }))
+}
+
+/// `Add(var, eps)`, the single `Add` consuming `var`, with a scalar constant
+/// epsilon (possibly through a `Cast`); `None` when `var` feeds no such `Add`.
+struct Epsilon {
+    /// The `Add`'s output, `var + eps`.
+    sum: String,
+    value: f64,
+    /// The `Add` and the `Cast` of the constant, if any.
+    nodes: Vec<usize>,
+}
+
+fn add_epsilon(ix: &GraphIndex, var: &str) -> Option<Result<Epsilon, String>> {
+    let add = next_op(ix, var, &["Add"])?;
+    let eps_t = other_input(ix.node(add), var).unwrap_or("").to_string();
+    Some(match scalar_const(ix, &eps_t) {
+        Some((v, cast)) if v.is_finite() && v >= 0.0 => {
+            let mut nodes = vec![add];
+            nodes.extend(cast);
+            Ok(Epsilon { sum: out0(ix, add), value: v, nodes })
+        }
+        Some((v, _)) => Err(format!("epsilon '{eps_t}' = {v:e} is negative or not finite")),
+        None => Err(format!("epsilon '{eps_t}' is not a scalar constant")),
+    })
+}
+
+/// No intermediate of the match (every output but `y`) may be used outside
+/// it or be a graph output: the plugin node computes only `y`.
+fn private_intermediates(ix: &GraphIndex, nodes: &[usize], y: &str) -> Result<(), String> {
+    let set: HashSet<usize> = nodes.iter().copied().collect();
+    for &n in nodes {
+        for o in &ix.node(n).output {
+            if o.is_empty() || o == y {
+                continue;
+            }
+            if ix.graph_outputs.contains(o.as_str()) {
+                return Err(format!("intermediate '{o}' is a graph output"));
+            }
+            if let Some(&c) = ix.consumers(o).iter().find(|c| !set.contains(c)) {
+                return Err(format!("intermediate '{o}' is also used by '{}'", display(ix, c)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What the summary line of a replaced one-pass variance says.
 pub const VARIANCE_NOTE: &str =
     "variance formula changed: the graph's E[x^2] - E[x]^2 (cancels when |mean| >> std) becomes the plugin's mean of (x - mean)^2";
 
-/// `/prefix/FP32LayerNorm` when the replaced nodes share a `/`-scoped prefix
-/// (as PyTorch names them), else `Y/FP32LayerNorm`.
-fn plugin_name(ix: &GraphIndex, nodes: &[usize], y: &str) -> String {
+/// `/prefix/FP32LayerNorm` (or `FP32RMSNorm`) when the replaced nodes share
+/// a `/`-scoped prefix (as PyTorch names them), else `Y/FP32LayerNorm`.
+fn plugin_name(ix: &GraphIndex, nodes: &[usize], y: &str, kind: NormKind) -> String {
     let names: Vec<&str> = nodes.iter().filter_map(|&n| ix.node(n).name.as_deref()).filter(|s| !s.is_empty()).collect();
     if let Some((first, rest)) = names.split_first().filter(|_| names.len() == nodes.len()) {
         let mut len = first.len();
@@ -853,9 +1047,9 @@ fn plugin_name(ix: &GraphIndex, nodes: &[usize], y: &str) -> String {
         // is ASCII, so `..=slash` is a character boundary.
         if let Some(slash) = first.as_bytes()[..len].iter().rposition(|&b| b == b'/') {
             if slash > 0 {
-                return format!("{}FP32LayerNorm", &first[..=slash]);
+                return format!("{}{}", &first[..=slash], kind.plugin_op());
             }
         }
     }
-    format!("{y}/FP32LayerNorm")
+    format!("{y}/{}", kind.plugin_op())
 }

@@ -1,9 +1,10 @@
-//! ONNX integration: rewriting a model's LayerNorms into `FP32LayerNorm`
-//! plugin nodes that TensorRT's ONNX parser maps to this crate's plugin.
+//! ONNX integration: rewriting a model's LayerNorms and RMSNorms into
+//! `FP32LayerNorm` and `FP32RMSNorm` plugin nodes that TensorRT's ONNX parser
+//! maps to this crate's plugins.
 //!
 //! - [`io`]: model file I/O (validation, external-data checks, atomic writes);
 //! - [`graph`]: producers/consumers, constants, declared types and shapes;
-//! - [`matchers`]: the LayerNorm patterns and the proofs that they are one;
+//! - [`matchers`]: the LayerNorm and RMSNorm patterns and the proofs that they are one;
 //! - [`rewrite`]: replacing matches with plugin nodes, removing dead constants;
 //! - [`summary`]: what `trt-layernorm patch` prints.
 //!
@@ -23,7 +24,8 @@ use proto::ModelProto;
 use rewrite::{PluginAttrs, RewriteStats};
 use std::path::{Path, PathBuf};
 
-pub use rewrite::{PLUGIN_DOMAIN, PLUGIN_OP};
+pub use matchers::NormKind;
+pub use rewrite::{PLUGIN_DOMAIN, PLUGIN_OP, PLUGIN_OPS, RMS_PLUGIN_OP};
 
 /// What `trt-layernorm patch` was asked to do.
 #[derive(Clone, Debug)]
@@ -34,7 +36,7 @@ pub struct PatchOptions {
     pub plugin_namespace: String,
     /// Every plugin node outputs FP32 (`output_type = 1`).
     pub output_fp32: bool,
-    /// Replace only the LayerNorms named here (plugin node name, the name of
+    /// Replace only the norms named here (plugin node name, the name of
     /// any node of the match, or the output tensor name); empty = all.
     pub only: Vec<String>,
     /// Report only; write nothing.
@@ -92,7 +94,7 @@ pub struct PatchArgs {
     /// Output element type of the plugin nodes: same as X, or fp32.
     #[arg(long, default_value = "same", value_parser = ["same", "fp32"])]
     pub output_type: String,
-    /// Replace only these LayerNorms (plugin node name, a replaced node's name, or the output tensor).
+    /// Replace only these norms (plugin node name, a replaced node's name, or the output tensor).
     #[arg(long, num_args = 1..)]
     pub only: Vec<String>,
     /// Print the summary without writing anything.
@@ -170,7 +172,7 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     dir(a).is_some() && dir(a) == dir(b)
 }
 
-/// Finds and replaces the LayerNorms of `model` in place (nothing is changed
+/// Finds and replaces the LayerNorms and RMSNorms of `model` in place (nothing is changed
 /// when `options.dry_run`).
 pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<PatchReport, PatchError> {
     if options.plugin_version != "1" && options.plugin_version != "2" {
@@ -190,7 +192,7 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
                 if selected {
                     chosen.push(c);
                 } else {
-                    rejected.push(Rejected { label: c.label, anchor: c.name, reason: "not selected by --only".into() });
+                    rejected.push(Rejected { kind: Some(c.kind), label: c.label, anchor: c.name, reason: "not selected by --only".into() });
                 }
             }
             Found::Reject(r) => rejected.push(r),
@@ -201,7 +203,7 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
             *o == c.name || *o == c.anchor || *o == c.y || c.nodes.iter().any(|&n| ix.node(n).name.as_deref() == Some(o.as_str()))
         });
         if !known {
-            rejected.push(Rejected { label: "--only".into(), anchor: o.clone(), reason: "names no LayerNorm that can be replaced".into() });
+            rejected.push(Rejected { kind: None, label: "--only".into(), anchor: o.clone(), reason: "names no norm that can be replaced".into() });
         }
     }
     drop(ix);
@@ -221,7 +223,7 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
             .map(|c| {
                 g.node
                     .iter()
-                    .find(|n| n.op_type.as_deref() == Some(PLUGIN_OP) && n.output.first() == Some(&c.y))
+                    .find(|n| n.op_type.as_deref() == Some(c.kind.plugin_op()) && n.output.first() == Some(&c.y))
                     .and_then(|n| n.name.clone())
                     .unwrap_or_else(|| c.name.clone())
             })

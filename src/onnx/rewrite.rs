@@ -1,15 +1,25 @@
-//! The rewrite: each matched subgraph becomes one `FP32LayerNorm` node placed
+//! The rewrite: each matched subgraph becomes one plugin node
+//! (`FP32LayerNorm` or `FP32RMSNorm`, by the match's
+//! [`NormKind`](super::matchers::NormKind)) placed
 //! where its last node was, keeping its output tensor name (so consumers,
 //! graph outputs and value_info need no change). Constants and initializers
-//! that only the replaced nodes used are removed; everything else is kept.
+//! that only the replaced nodes used are removed; a scale the matcher folded
+//! (Gemma's `1 + weight`) is added as an initializer; everything else is kept.
 
 use super::graph::{attr_type, dt, GraphIndex};
-use super::matchers::Candidate;
-use super::proto::{attribute_proto::AttributeType, type_proto, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto};
+use super::matchers::{Candidate, FoldedScale};
+use super::proto::{attribute_proto::AttributeType, type_proto, AttributeProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto};
 use std::collections::{HashMap, HashSet};
 
-/// The plugin's `op_type`: the name its creators are registered under.
+/// The LayerNorm plugin's `op_type`: the name its creators are registered under.
 pub const PLUGIN_OP: &str = "FP32LayerNorm";
+
+/// The RMSNorm plugin's `op_type` (inputs X and an optional Scale; same
+/// versions, namespace and fields as [`PLUGIN_OP`]).
+pub const RMS_PLUGIN_OP: &str = "FP32RMSNorm";
+
+/// Every plugin `op_type` the rewrite writes.
+pub const PLUGIN_OPS: [&str; 2] = [PLUGIN_OP, RMS_PLUGIN_OP];
 
 /// The domain of the plugin nodes.
 ///
@@ -60,6 +70,8 @@ fn attr_s(name: &str, v: &str) -> AttributeProto {
 }
 
 /// The plugin node for one candidate (`output_type` only when FP32 is asked).
+/// Its op type is the candidate's kind's; its inputs are X, Scale, Bias with
+/// the absent trailing ones dropped (an RMSNorm has no Bias, so X[, Scale]).
 pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto {
     let mut inputs = vec![c.x.clone(), c.scale.clone().unwrap_or_default(), c.bias.clone().unwrap_or_default()];
     while inputs.last().is_some_and(String::is_empty) {
@@ -78,7 +90,7 @@ pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto 
         input: inputs,
         output: vec![c.y.clone()],
         name: Some(name.to_string()),
-        op_type: Some(PLUGIN_OP.into()),
+        op_type: Some(c.kind.plugin_op().into()),
         domain: Some(PLUGIN_DOMAIN.into()),
         attribute,
         ..Default::default()
@@ -133,6 +145,11 @@ pub fn apply(model: &mut ModelProto, cands: &[Candidate], attrs: &PluginAttrs) -
     }
     for c in cands {
         dropped_tensors.remove(&c.y);
+    }
+    // Folded scales: the plugin node reads them, so they stay live below.
+    for f in cands.iter().filter_map(|c| c.scale_fold.as_ref()) {
+        graph.initializer.push(folded_initializer(f));
+        dropped_tensors.remove(&f.name);
     }
 
     // Remove Constant nodes and initializers used only by the replaced nodes.
@@ -196,4 +213,16 @@ pub fn apply(model: &mut ModelProto, cands: &[Candidate], attrs: &PluginAttrs) -
         stats.opset_added = true;
     }
     stats
+}
+
+/// The initializer of a folded scale, its values encoded little-endian in
+/// its element type (they are already rounded to it).
+fn folded_initializer(f: &FoldedScale) -> TensorProto {
+    let raw: Vec<u8> = match f.dtype {
+        dt::FLOAT16 => f.values.iter().flat_map(|&v| half::f16::from_f64(v).to_bits().to_le_bytes()).collect(),
+        dt::BFLOAT16 => f.values.iter().flat_map(|&v| half::bf16::from_f64(v).to_bits().to_le_bytes()).collect(),
+        dt::DOUBLE => f.values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+        _ => f.values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+    };
+    TensorProto { name: Some(f.name.clone()), data_type: Some(f.dtype), dims: f.dims.clone(), raw_data: Some(raw), ..Default::default() }
 }

@@ -1,6 +1,8 @@
-//! The patch summary printed by `trt-layernorm patch`.
+//! The patch summary printed by `trt-layernorm patch`: what was replaced
+//! (counted per norm kind and pattern, then one line per plugin node, each
+//! naming its kind), what was not and why, and what the rewrite removed.
 
-use super::matchers::{Candidate, Rejected};
+use super::matchers::{Candidate, NormKind, Rejected};
 use super::rewrite::{PluginAttrs, RewriteStats, PLUGIN_DOMAIN};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -22,19 +24,22 @@ pub fn render(s: &SummaryInput) -> String {
     }
     writeln!(
         out,
-        "replaced {} LayerNorm(s) with FP32LayerNorm (domain {PLUGIN_DOMAIN}, plugin_version \"{}\", plugin_namespace \"{}\", output {})",
-        s.replaced.len(),
+        "replaced {} (domain {PLUGIN_DOMAIN}, plugin_version \"{}\", plugin_namespace \"{}\", output {})",
+        replaced_counts(s.replaced),
         s.attrs.plugin_version,
         s.attrs.plugin_namespace,
         if s.attrs.output_fp32 { "fp32" } else { "same type as input" }
     )
     .unwrap();
-    let mut by_label: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_label: BTreeMap<(NormKind, &str), usize> = BTreeMap::new();
     for (c, _) in s.replaced {
-        *by_label.entry(c.label.as_str()).or_default() += 1;
+        *by_label.entry((c.kind, c.label.as_str())).or_default() += 1;
     }
-    for (label, n) in &by_label {
-        writeln!(out, "  {n:>4}  {label}").unwrap();
+    let several_kinds = by_label.keys().any(|(k, _)| *k != NormKind::LayerNorm);
+    for ((kind, label), n) in &by_label {
+        // A LayerNorm-only model keeps the lines it always had.
+        let kind = if several_kinds { format!("{:<9}  ", kind.noun()) } else { String::new() };
+        writeln!(out, "  {n:>4}  {kind}{label}").unwrap();
     }
     for (c, name) in s.replaced {
         let params = match (&c.scale, &c.bias) {
@@ -45,7 +50,8 @@ pub fn render(s: &SummaryInput) -> String {
         };
         writeln!(
             out,
-            "  + {name}: {} nodes -> 1, axis={} epsilon={:e} {params}{}, X='{}' Y='{}'{}",
+            "  + {name}: {}{} nodes -> 1, axis={} epsilon={:e} {params}{}, X='{}' Y='{}'{}",
+            if c.kind == NormKind::LayerNorm { String::new() } else { format!("{}, ", c.kind.noun()) },
             c.nodes.len(),
             c.axis,
             c.epsilon,
@@ -61,7 +67,11 @@ pub fn render(s: &SummaryInput) -> String {
     }
     writeln!(out, "not replaced: {}", s.rejected.len()).unwrap();
     for r in s.rejected {
-        writeln!(out, "  - {} [{}]: {}", r.anchor, r.label, r.reason).unwrap();
+        let label = match r.kind {
+            Some(NormKind::RmsNorm) => format!("RMSNorm {}", r.label),
+            _ => r.label.clone(),
+        };
+        writeln!(out, "  - {} [{label}]: {}", r.anchor, r.reason).unwrap();
     }
     if s.output.is_some() {
         let st = s.stats;
@@ -85,4 +95,21 @@ pub fn render(s: &SummaryInput) -> String {
         .unwrap();
     }
     out
+}
+
+/// "3 LayerNorm(s) with FP32LayerNorm, 2 RMSNorm(s) with FP32RMSNorm": each
+/// kind replaced at least once; with none, "0 LayerNorm(s) with
+/// FP32LayerNorm", as the summary has always said.
+fn replaced_counts(replaced: &[(Candidate, String)]) -> String {
+    let parts: Vec<String> = [NormKind::LayerNorm, NormKind::RmsNorm]
+        .into_iter()
+        .map(|k| (k, replaced.iter().filter(|(c, _)| c.kind == k).count()))
+        .filter(|&(_, n)| n > 0)
+        .map(|(k, n)| format!("{n} {}(s) with {}", k.noun(), k.plugin_op()))
+        .collect();
+    if parts.is_empty() {
+        format!("0 LayerNorm(s) with {}", NormKind::LayerNorm.plugin_op())
+    } else {
+        parts.join(", ")
+    }
 }

@@ -6,7 +6,8 @@
       ORIG_DIR) with ONNX Runtime and the patched one with onnx's reference
       evaluator, FP32LayerNorm implemented in numpy with the plugin's
       semantics (FP32 statistics, ONNX LayerNormalization axis/epsilon,
-      output_type). Prints the max difference per output; exits 1 when one
+      output_type), FP32RMSNorm as an f64 reference
+      (x / sqrt(mean(x^2) + eps) * scale, rounded once to the output type). Prints the max difference per output; exits 1 when one
       is over tolerance (fp32: 1e-4 relative, fp16: 1e-2 relative).
 
   dump ORIG_DIR PATCHED_DIR OUT_DIR
@@ -50,6 +51,33 @@ class FP32LayerNorm(OpRun):
         return (y.astype(np.float32 if output_type == 1 else x.dtype),)
 
 
+class FP32RMSNorm(OpRun):
+    op_domain = "trt.plugins"
+
+    def _run(self, x, scale=None, epsilon=1e-5, axis=-1, plugin_version="1", plugin_namespace="", output_type=0):
+        axis = axis if axis >= 0 else x.ndim + axis
+        axes = tuple(range(axis, x.ndim))
+        xd = x.astype(np.float64)
+        y = xd / np.sqrt((xd * xd).mean(axis=axes, keepdims=True) + np.float64(np.float32(epsilon)))
+        if scale is not None:
+            y = y * scale.astype(np.float64)
+        return (y.astype(np.float32 if output_type == 1 else x.dtype),)
+
+
+class RMSNormalization(OpRun):
+    """ONNX's RMSNormalization for every stash_type (onnx's reference
+    evaluator takes only 1), for the nodes `patch` refuses and keeps."""
+
+    op_domain = ""
+
+    def _run(self, x, scale, axis=-1, epsilon=1e-5, stash_type=1):
+        axis = axis if axis >= 0 else x.ndim + axis
+        stash = {1: np.float32, 10: np.float16, 11: np.float64, 16: np.float32}[stash_type]
+        xs = x.astype(stash)
+        n = xs / np.sqrt((xs * xs).mean(axis=tuple(range(axis, x.ndim)), keepdims=True) + stash(epsilon))
+        return ((n.astype(x.dtype) * scale).astype(scale.dtype),)
+
+
 def feeds(model, seed=0):
     rng = np.random.default_rng(seed)
     out = {}
@@ -76,15 +104,17 @@ def check(orig_dir, patched_dir):
         x = feeds(orig)
         sess = ort.InferenceSession(orig.SerializeToString(), providers=["CPUExecutionProvider"])
         want = sess.run(None, x)
-        got = ReferenceEvaluator(patched, new_ops=[FP32LayerNorm]).run(None, x)
+        got = ReferenceEvaluator(patched, new_ops=[FP32LayerNorm, FP32RMSNorm, RMSNormalization]).run(None, x)
         n = sum(1 for n in patched.graph.node if n.op_type == "FP32LayerNorm")
+        n_rms = sum(1 for n in patched.graph.node if n.op_type == "FP32RMSNorm")
+        kinds = f"{n} FP32LayerNorm" + (f", {n_rms} FP32RMSNorm" if n_rms else "")
         for o, w, g in zip(orig.graph.output, want, got):
             tol = 1e-2 if w.dtype == np.float16 else 1e-4
             w64, g64 = w.astype(np.float64), g.astype(np.float64)
             err = float(np.max(np.abs(w64 - g64) / np.maximum(1.0, np.abs(w64))))
             ok = err <= tol and w.dtype == g.dtype and w.shape == g.shape
             bad += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {f} ({n} FP32LayerNorm): output {o.name} {w.dtype}{list(w.shape)} max rel diff {err:.3g} (tol {tol:g})")
+            print(f"{'ok  ' if ok else 'FAIL'} {f} ({kinds}): output {o.name} {w.dtype}{list(w.shape)} max rel diff {err:.3g} (tol {tol:g})")
     print(f"{'all outputs match' if not bad else f'{bad} output(s) differ'}")
     return 1 if bad else 0
 

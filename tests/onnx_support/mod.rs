@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use trt_layernorm::onnx::proto::{ModelProto, NodeProto};
-use trt_layernorm::onnx::{PatchReport, PLUGIN_OP};
+use trt_layernorm::onnx::{PatchReport, PLUGIN_OPS};
 
 /// tests/fixtures/onnx; TLN_SOURCE_DIR names the checkout where a staged test
 /// binary runs away from its build tree.
@@ -23,8 +23,18 @@ pub fn tmpdir(prefix: &str, name: &str) -> PathBuf {
     d
 }
 
+fn is_plugin(n: &NodeProto) -> bool {
+    n.op_type.as_deref().is_some_and(|op| PLUGIN_OPS.contains(&op))
+}
+
+/// The plugin nodes of every kind (FP32LayerNorm, FP32RMSNorm), in graph order.
 pub fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
-    m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(PLUGIN_OP)).collect()
+    m.graph.node.iter().filter(|n| is_plugin(n)).collect()
+}
+
+/// The plugin nodes of one op type, in graph order.
+pub fn plugin_nodes_of<'m>(m: &'m ModelProto, op: &str) -> Vec<&'m NodeProto> {
+    m.graph.node.iter().filter(|n| n.op_type.as_deref() == Some(op)).collect()
 }
 
 /// Python with numpy, onnx and onnxruntime (`PYTHON`, default python3; run
@@ -44,12 +54,13 @@ pub fn python_with_ort() -> Option<String> {
 
 /// Nothing but the matches changed: the other nodes are the original ones, in
 /// the original order (a node disappeared only if it was in a match, or was a
-/// Constant only the match used); initializers, inputs, outputs, metadata,
-/// producer and IR version are identical; the opsets are the original ones
-/// plus ours.
+/// Constant only the match used); initializers are the original ones (less
+/// those only the replaced nodes read, plus the scales a match folded, at
+/// the end); inputs, outputs, metadata, producer and IR version are
+/// identical; the opsets are the original ones plus ours.
 pub fn assert_only_matches_changed(orig: &ModelProto, patched: &ModelProto, report: &PatchReport, what: &str) {
     let replaced: HashSet<usize> = report.replaced.iter().flat_map(|(c, _)| c.nodes.iter().copied()).collect();
-    let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| n.op_type.as_deref() != Some(PLUGIN_OP)).collect();
+    let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| !is_plugin(n)).collect();
     let mut it = kept.iter().peekable();
     for (i, n) in orig.graph.node.iter().enumerate() {
         if it.peek().is_some_and(|k| **k == n) {
@@ -59,7 +70,16 @@ pub fn assert_only_matches_changed(orig: &ModelProto, patched: &ModelProto, repo
         }
     }
     assert!(it.next().is_none(), "{what}: nodes reordered or changed");
-    assert_eq!(patched.graph.initializer, orig.graph.initializer, "{what}");
+    let read_by_replaced: HashSet<&str> =
+        replaced.iter().flat_map(|&i| orig.graph.node[i].input.iter().map(String::as_str)).collect();
+    let read_now: HashSet<&str> = patched.graph.node.iter().flat_map(|n| n.input.iter().map(String::as_str)).collect();
+    let dead = |name: &str| read_by_replaced.contains(name) && !read_now.contains(name);
+    let want: Vec<_> = orig.graph.initializer.iter().filter(|t| !dead(t.name.as_deref().unwrap_or(""))).collect();
+    let folded: Vec<&str> = report.replaced.iter().filter_map(|(c, _)| c.scale_fold.as_ref()).map(|f| f.name.as_str()).collect();
+    let got: Vec<_> = patched.graph.initializer.iter().filter(|t| !folded.contains(&t.name.as_deref().unwrap_or(""))).collect();
+    assert_eq!(got, want, "{what}: initializers");
+    let tail: Vec<&str> = patched.graph.initializer[got.len()..].iter().map(|t| t.name.as_deref().unwrap_or("")).collect();
+    assert_eq!(tail, folded, "{what}: folded scales appended");
     assert_eq!(patched.graph.input, orig.graph.input, "{what}");
     assert_eq!(patched.graph.output, orig.graph.output, "{what}");
     assert_eq!(patched.metadata_props, orig.metadata_props, "{what}");
