@@ -1,14 +1,16 @@
-//! FP32LayerNorm inside NVIDIA's real plugin registry: the lean TensorRT
+//! FP32LayerNorm and FP32RMSNorm inside NVIDIA's real plugin registry: the lean TensorRT
 //! runtime (`libnvinfer_lean.so` from the PyPI packages
 //! `tensorrt-lean-cu12-libs` 10.x / `tensorrt-lean-cu13-libs` 11.x), which
 //! has the registry but no builder.
 //!
 //! The C++ half (`plugin_cpp/tests/lean_harness.cpp`) loads
-//! `libtrt_layernorm.so` by `loadLibrary` and by `dlopen`, finds both
-//! creators and drives the plugins as TensorRT does. Registration and the
-//! plugin lifecycle need no GPU; with a GPU every plugin (created, round-tripped
-//! and cloned) enqueues on real buffers and must match a direct `launch_raw`
-//! bit for bit.
+//! `libtrt_layernorm.so` by `loadLibrary` and by `dlopen`, finds every
+//! creator (both plugins, versions 1 and 2) and drives the plugins as
+//! TensorRT does, including a blob of one plugin handed to the other's
+//! creator (refused). Registration and the plugin lifecycle need no GPU; with
+//! a GPU every plugin (created, round-tripped and cloned) enqueues on real
+//! buffers and must match a direct `launch_raw` bit for bit (FP32RMSNorm
+//! cases once the RMSNorm kernels are in the build; skipped with a line until then).
 //!
 //! Environment:
 //! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
@@ -50,7 +52,7 @@ mod lean {
     use super::plugin_lib::plugin_path;
     use half::{bf16, f16};
     use std::ffi::{c_char, CStr, CString};
-    use trt_layernorm::{launch_raw, DType, DevicePtrs, Problem};
+    use trt_layernorm::{launch_raw, DType, DevicePtrs, NormKind, Problem};
 
     #[repr(C)]
     #[derive(Clone, Copy, Default)]
@@ -68,6 +70,8 @@ mod lean {
         inputs: [u64; 3],
         outputs: [u64; 3],
         stream: u64,
+        /// 0 = FP32LayerNorm, 1 = FP32RMSNorm.
+        kind: i32,
     }
 
     extern "C" {
@@ -246,28 +250,40 @@ mod lean {
             ctx.bind_to_thread().expect("bind context");
             let stream = ctx.new_stream().expect("stream");
             let versions: &[i32] = if MAJOR == "8" { &[1] } else { &[1, 2] };
+            // FP32RMSNorm cases need the RMSNorm kernels in this build: probe with one direct launch.
+            let kinds: Vec<NormKind> = match rms_launches(&stream) {
+                Ok(()) => NormKind::ALL.to_vec(),
+                Err(e) => {
+                    println!("  GPU: FP32RMSNorm enqueue cases skipped: a direct RMSNorm launch fails here ({e})");
+                    vec![NormKind::LayerNorm]
+                }
+            };
             // (X dims, axis)
             let shapes: &[(&[i64], i32)] = &[(&[2, 3, 64], -1), (&[4, 8, 32], -2), (&[3, 1000], -1), (&[5, 4096], 1), (&[0, 16], -1), (&[7], 0)];
             let mut cases = 0;
-            for &version in versions {
-                for x in DType::ALL {
-                    for output_type in [0, 1] {
-                        for nb_inputs in 1..=3 {
-                            for (si, &(dims, axis)) in shapes.iter().enumerate() {
-                                let param_t = DType::ALL[(si + nb_inputs as usize) % 3];
-                                let bias_t = DType::ALL[(si + 2 * nb_inputs as usize + 1) % 3];
-                                run_case(&stream, version, x, output_type, nb_inputs, dims, axis, param_t, bias_t, cases as u64);
-                                cases += 1;
+            for &kind in &kinds {
+                let max_inputs = trt_layernorm::plugin::config::max_inputs(kind);
+                for &version in versions {
+                    for x in DType::ALL {
+                        for output_type in [0, 1] {
+                            for nb_inputs in 1..=max_inputs {
+                                for (si, &(dims, axis)) in shapes.iter().enumerate() {
+                                    let param_t = DType::ALL[(si + nb_inputs as usize) % 3];
+                                    let bias_t = DType::ALL[(si + 2 * nb_inputs as usize + 1) % 3];
+                                    run_case(&stream, kind, version, x, output_type, nb_inputs, dims, axis, param_t, bias_t, cases as u64);
+                                    cases += 1;
+                                }
                             }
                         }
                     }
                 }
             }
-            println!("  GPU: {cases} enqueue cases, each plugin (created, round-tripped, cloned) bit-identical to launch_raw");
+            println!("  GPU: {cases} enqueue cases ({kinds:?}), each plugin (created, round-tripped, cloned) bit-identical to launch_raw");
 
             // 8 threads, each on its own stream, create, enqueue (the plugin, its
             // round-tripped copy and its clone) and destroy plugins concurrently;
             // every output is compared with launch_raw bit for bit.
+            let kinds = &kinds; // shared by the threads below
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
             let counts: Vec<usize> = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..8usize)
@@ -279,9 +295,11 @@ mod lean {
                             let mut k = 0usize;
                             while std::time::Instant::now() < deadline {
                                 let version = versions[k % versions.len()];
+                                let kind = kinds[(t + k / 2) % kinds.len()];
+                                let nb_inputs = trt_layernorm::plugin::config::max_inputs(kind);
                                 let x = DType::ALL[(t + k) % 3];
                                 let (dims, axis): (&[i64], i32) = if t % 2 == 0 { (&[64, 1024], -1) } else { (&[3, 7, 4096], 1) };
-                                run_case(&stream, version, x, (k % 2) as i32, 3, dims, axis, x, DType::F32, (t * 100_000 + k) as u64);
+                                run_case(&stream, kind, version, x, (k % 2) as i32, nb_inputs, dims, axis, x, DType::F32, (t * 100_000 + k) as u64);
                                 k += 1;
                             }
                             k
@@ -292,6 +310,19 @@ mod lean {
             });
             println!("  GPU: 8 threads x own stream, concurrent create/enqueue/clone/destroy for 3 s: {counts:?} cases, all bit-identical to launch_raw");
             dispatch_overhead(&stream, versions);
+        }
+
+        /// Whether an RMSNorm problem launches directly in this build (the kernels may not be there yet).
+        fn rms_launches(stream: &std::sync::Arc<cudarc::driver::CudaStream>) -> Result<(), String> {
+            let x = DeviceBuf::upload(&bytes_of(DType::F32, &values(64, 7)));
+            let y = DeviceBuf::zeroed(64 * 4);
+            let problem = Problem::new(1, 64, DType::F32, DType::F32, None, None, 1e-5)
+                .and_then(|p| p.with_norm(NormKind::RmsNorm))
+                .map_err(|e| e.to_string())?;
+            let ptrs = DevicePtrs { x: x.0, y: y.0, scale: 0, bias: 0 };
+            // SAFETY: buffers sized for the problem, in the current context, on its stream.
+            unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.map_err(|e| e.to_string())?;
+            stream.synchronize().map_err(|e| e.to_string())
         }
 
         /// The harness's stream synchronize between timed batches (no panic crosses back into C++).
@@ -360,6 +391,7 @@ mod lean {
         #[allow(clippy::too_many_arguments)]
         fn run_case(
             stream: &std::sync::Arc<cudarc::driver::CudaStream>,
+            kind: NormKind,
             version: i32,
             x_t: DType,
             output_type: i32,
@@ -397,6 +429,7 @@ mod lean {
                     has_bias.then_some(bias_t),
                     epsilon,
                 )
+                .and_then(|p| p.with_norm(kind))
                 .expect("valid problem");
                 let ptrs = DevicePtrs {
                     x: x.0,
@@ -420,6 +453,7 @@ mod lean {
                 inputs: [x.0, scale.0, bias.0],
                 outputs: [ys[0].0, ys[1].0, ys[2].0],
                 stream: stream.cu_stream() as u64,
+                kind: if kind == NormKind::RmsNorm { 1 } else { 0 },
                 ..Default::default()
             };
             c.dims[..dims.len()].copy_from_slice(dims);
@@ -428,7 +462,7 @@ mod lean {
             // SAFETY: the case describes live device buffers; report buffer of the given length.
             let failures = unsafe { tln_lean_enqueue(&c, report.as_mut_ptr(), report.len()) };
             stream.synchronize().expect("stream synchronize");
-            let what = format!("v{version} x={x_t} y={y_t} inputs={nb_inputs} dims={dims:?} axis={axis} scale={scale_t} bias={bias_t}");
+            let what = format!("{kind} v{version} x={x_t} y={y_t} inputs={nb_inputs} dims={dims:?} axis={axis} scale={scale_t} bias={bias_t}");
             if failures != 0 {
                 // SAFETY: NUL-terminated by the harness.
                 let text = unsafe { CStr::from_ptr(report.as_ptr()) }.to_string_lossy().into_owned();

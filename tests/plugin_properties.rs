@@ -1,8 +1,9 @@
 //! Property tests (proptest) of the plugin's CPU-side rules: field ranges,
 //! axis normalization, rows/cols, Scale/Bias shape rules, field parsing, and
 //! the wire format (serialize -> deserialize identity over the whole field
-//! space; truncations and bit flips refused). CPU only, well under a second
-//! per property in release mode.
+//! space; truncations and bit flips refused), for both plugins (FP32LayerNorm
+//! and FP32RMSNorm: the norm kind is part of every configuration drawn).
+//! CPU only, well under a second per property in release mode.
 
 use proptest::prelude::*;
 
@@ -10,7 +11,7 @@ use proptest::prelude::*;
 // row under the kernels' 2^31 limit, which configure enforces.
 use trt_layernorm::plugin::config::{RowsCols, TensorInfo, FORMAT_LINEAR, MAX_RANK};
 use trt_layernorm::plugin::fields::{self, FieldError, FieldType, FieldValue, RawField, TOLERATED};
-use trt_layernorm::plugin::{wire, OutputType, PluginConfig, ShapeError, WireError};
+use trt_layernorm::plugin::{plugin_name, wire, NormKind, OutputType, PluginConfig, ShapeError, WireError};
 use trt_layernorm::problem::MAX_COLS;
 
 /// Cases per property: 4096 (about half a second in all in release mode), or
@@ -43,8 +44,34 @@ fn any_axis() -> impl Strategy<Value = i32> {
     prop_oneof![-20i32..20, any::<i32>(), Just(i32::MIN), Just(i32::MAX)]
 }
 
+fn any_kind() -> impl Strategy<Value = NormKind> {
+    prop::sample::select(NormKind::ALL.to_vec())
+}
+
 fn valid_config() -> impl Strategy<Value = PluginConfig> {
-    (valid_epsilon(), valid_axis(), 0i32..=1).prop_map(|(e, a, o)| PluginConfig::new(e, a, o).unwrap())
+    (valid_epsilon(), valid_axis(), 0i32..=1, any_kind()).prop_map(|(e, a, o, k)| PluginConfig::new(e, a, o).unwrap().with_norm(k))
+}
+
+/// A valid configuration and an input count it can have been configured with (0 = not yet).
+fn valid_config_and_inputs() -> impl Strategy<Value = (PluginConfig, u8)> {
+    valid_config().prop_flat_map(|c| (Just(c), 0u8..=c.max_inputs() as u8))
+}
+
+fn other_kind(k: NormKind) -> NormKind {
+    match k {
+        NormKind::LayerNorm => NormKind::RmsNorm,
+        NormKind::RmsNorm => NormKind::LayerNorm,
+    }
+}
+
+/// A blob in format version 1, as written before FP32RMSNorm existed (no `norm` record).
+fn version1_blob(c: &PluginConfig, n: u8) -> Vec<u8> {
+    assert_eq!(c.norm(), NormKind::LayerNorm);
+    let recs = records(&wire::encode(c, n));
+    assert_eq!(recs.len(), 5);
+    let mut payload = vec![4u8];
+    recs[..4].iter().for_each(|r| payload.extend_from_slice(r));
+    seal_version(1, &payload)
 }
 
 fn f32_field(name: &str, v: f32) -> RawField<'_> {
@@ -61,11 +88,15 @@ fn out_of_range_name(r: Result<PluginConfig, FieldError>) -> &'static str {
     }
 }
 
-/// Reseals a payload with a valid header and CRC.
+/// Reseals a payload with a valid header (current version) and CRC.
 fn seal(payload: &[u8]) -> Vec<u8> {
+    seal_version(wire::FORMAT_VERSION, payload)
+}
+
+fn seal_version(version: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&wire::MAGIC);
-    out.extend_from_slice(&wire::FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&[0, 0]);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(payload);
@@ -101,6 +132,9 @@ fn wire_fuzz_seeds_replay() {
         let blob = std::fs::read(&path).unwrap();
         let r = wire::decode(&blob);
         let valid = name.starts_with("valid_") || name == "records_reversed_sealed";
+        if name.contains("rms") {
+            assert!(!valid || matches!(r, Ok((c, _)) if c.norm() == NormKind::RmsNorm), "{name}: {r:?}");
+        }
         assert_eq!(r.is_ok(), valid, "{name}: {r:?}");
         if let Ok((c, n)) = r {
             assert_eq!(wire::decode(&wire::encode(&c, n)), Ok((c, n)), "{name}");
@@ -273,6 +307,18 @@ proptest! {
             Err(ShapeError::Problem(e)) => prop_assert!(rc.cols > MAX_COLS || rc.rows.checked_mul(rc.cols).is_none_or(|n| n > (i64::MAX as u64) / 4), "{}", e),
             other => prop_assert!(false, "unexpected {:?}", other),
         }
+
+        // FP32RMSNorm: the same Scale rules, no Bias (a third input is refused, naming the plugin).
+        let rms = c.with_norm(NormKind::RmsNorm);
+        prop_assert_eq!(rms.check_shapes(&[x, &fit], 1), Ok(()));
+        let is_scale_err = matches!(rms.check_shapes(&[x, &wrong], 1), Err(ShapeError::ParamShape { tensor: "Scale", .. }));
+        prop_assert!(is_scale_err);
+        prop_assert_eq!(rms.check_shapes(&[x, &fit, normalized], 1), Err(ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 }));
+        match rms.problem(&[info(x), info(&fit)], &[info(x)]) {
+            Ok(Some(p)) => prop_assert_eq!((p.norm(), p.rows(), p.cols(), p.bias_dtype()), (NormKind::RmsNorm, rc.rows, rc.cols, None)),
+            Err(ShapeError::Problem(_)) => prop_assert!(rc.cols > MAX_COLS || rc.rows.checked_mul(rc.cols).is_none_or(|n| n > (i64::MAX as u64) / 4)),
+            other => prop_assert!(false, "unexpected {:?}", other),
+        }
     }
 
     // ---- field parsing ------------------------------------------------------------
@@ -281,7 +327,7 @@ proptest! {
     /// the configuration `new` gives; absent fields take their defaults.
     #[test]
     fn fields_in_any_order_give_the_same_config(
-        eps in any_f32(), axis in any_axis(), ot in -2i32..4,
+        kind in any_kind(), eps in any_f32(), axis in any_axis(), ot in -2i32..4,
         present in prop::collection::vec(any::<bool>(), 3),
         tolerated in prop::collection::vec(any::<bool>(), 2),
         order in Just((0usize..5).collect::<Vec<_>>()).prop_shuffle(),
@@ -298,31 +344,34 @@ proptest! {
             if present[0] { eps } else { 1e-5 },
             if present[1] { axis } else { -1 },
             if present[2] { ot } else { 0 },
-        );
-        prop_assert_eq!(PluginConfig::from_fields(&list), expected);
+        )
+        .map(|c| c.with_norm(kind));
+        prop_assert_eq!(PluginConfig::from_fields(kind, &list), expected);
     }
 
     /// A repeated field is refused whatever its values, and wherever the copies are.
     #[test]
-    fn duplicates_are_refused(which in 0usize..3, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
+    fn duplicates_are_refused(kind in any_kind(), which in 0usize..3, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
         let field = |v: i32| match which {
             0 => f32_field(fields::EPSILON, f32::from_bits(v as u32)),
             1 => i32_field(fields::AXIS, v),
             _ => i32_field(fields::OUTPUT_TYPE, v),
         };
-        let name = fields::FIELD_SPECS[which].name;
+        let name = fields::field_specs(kind)[which].name;
         let mut list = vec![field(a)];
         list.extend((0..filler).map(|_| RawField { name: Some(TOLERATED[0]), field_type: FieldType::Char, length: 1, value: None }));
         list.push(field(b));
-        prop_assert_eq!(fields::collect(&list), Err(FieldError::Duplicate { name }));
+        prop_assert_eq!(fields::collect(kind, &list), Err(FieldError::Duplicate { name }));
     }
 
     /// Any other name is an unknown field (reported by name), never silently ignored.
     #[test]
-    fn unknown_names_are_refused(name in "[ -~]{0,24}", code in any::<i32>()) {
-        prop_assume!(fields::expected_type(&name).is_none() && !TOLERATED.contains(&name.as_str()));
+    fn unknown_names_are_refused(kind in any_kind(), name in "[ -~]{0,24}", code in any::<i32>()) {
+        prop_assume!(fields::expected_type(kind, &name).is_none() && !TOLERATED.contains(&name.as_str()));
         let f = RawField { name: Some(&name), field_type: FieldType::from_code(code), length: 1, value: None };
-        prop_assert_eq!(fields::collect(&[f]), Err(FieldError::Unknown { name: name.clone() }));
+        let err = fields::collect(kind, &[f]);
+        prop_assert_eq!(&err, &Err(FieldError::Unknown { name: name.clone(), kind }));
+        prop_assert!(err.unwrap_err().to_string().contains(plugin_name(kind)));
     }
 
     // ---- wire format ----------------------------------------------------------------
@@ -330,11 +379,12 @@ proptest! {
     /// serialize -> deserialize is the identity over the whole field space, and the
     /// field route and the wire route agree.
     #[test]
-    fn wire_round_trip(c in valid_config(), n in 0u8..=3) {
+    fn wire_round_trip((c, n) in valid_config_and_inputs()) {
         let blob = wire::encode(&c, n);
         prop_assert!(blob.len() <= wire::MAX_LEN);
         prop_assert_eq!(wire::decode(&blob), Ok((c, n)));
-        let via_fields = PluginConfig::from_fields(&[
+        prop_assert_eq!(wire::decode_as(c.norm(), &blob), Ok((c, n)));
+        let via_fields = PluginConfig::from_fields(c.norm(), &[
             f32_field(fields::EPSILON, c.epsilon()),
             i32_field(fields::AXIS, c.axis()),
             i32_field(fields::OUTPUT_TYPE, c.output_type().code()),
@@ -350,7 +400,7 @@ proptest! {
 
     /// Every truncation and every extension of a valid blob is refused.
     #[test]
-    fn wire_truncations_and_extensions_are_refused(c in valid_config(), n in 0u8..=3, tail in prop::collection::vec(any::<u8>(), 1..8)) {
+    fn wire_truncations_and_extensions_are_refused((c, n) in valid_config_and_inputs(), tail in prop::collection::vec(any::<u8>(), 1..8)) {
         let blob = wire::encode(&c, n);
         for len in 0..blob.len() {
             prop_assert!(wire::decode(&blob[..len]).is_err(), "truncated to {} bytes was accepted", len);
@@ -363,7 +413,7 @@ proptest! {
     /// Every single-bit flip of a valid blob is refused, and so is any flip of two or
     /// three bits (CRC-32 detects all of them).
     #[test]
-    fn wire_bit_flips_are_refused(c in valid_config(), n in 0u8..=3, bits in prop::collection::vec(any::<prop::sample::Index>(), 2..=3)) {
+    fn wire_bit_flips_are_refused((c, n) in valid_config_and_inputs(), bits in prop::collection::vec(any::<prop::sample::Index>(), 2..=3)) {
         let blob = wire::encode(&c, n);
         let nbits = blob.len() * 8;
         for bit in 0..nbits {
@@ -386,17 +436,44 @@ proptest! {
         let input = if sealed { seal(&bytes) } else { bytes };
         match wire::decode(&input) {
             Ok((c, n)) => {
-                prop_assert!(n <= 3 && c.epsilon() > 0.0 && c.epsilon().is_finite() && (-8..8).contains(&c.axis()));
+                prop_assert!(i32::from(n) <= c.max_inputs() && c.epsilon() > 0.0 && c.epsilon().is_finite() && (-8..8).contains(&c.axis()));
                 prop_assert_eq!(wire::decode(&wire::encode(&c, n)), Ok((c, n)));
+                prop_assert_eq!(wire::decode_as(c.norm(), &input), Ok((c, n)));
+                prop_assert_eq!(wire::decode_as(other_kind(c.norm()), &input), Err(WireError::WrongPlugin { expected: other_kind(c.norm()), found: c.norm() }));
             }
-            Err(e) => prop_assert!(e.to_string().contains("FP32LayerNorm")),
+            Err(e) => prop_assert!(e.to_string().contains("serialized"), "{}", e),
+        }
+    }
+
+    /// A blob of one plugin handed to the other plugin's creator is refused, naming both.
+    #[test]
+    fn wire_blobs_of_the_other_plugin_are_refused((c, n) in valid_config_and_inputs()) {
+        let other = other_kind(c.norm());
+        let err = wire::decode_as(other, &wire::encode(&c, n)).unwrap_err();
+        prop_assert_eq!(&err, &WireError::WrongPlugin { expected: other, found: c.norm() });
+        let msg = err.to_string();
+        prop_assert!(msg.contains(plugin_name(other)) && msg.contains(plugin_name(c.norm())), "{}", msg);
+    }
+
+    /// Version-1 blobs (engines built before FP32RMSNorm) still decode, as
+    /// FP32LayerNorm, over the whole field space; the RMSNorm creator refuses them.
+    #[test]
+    fn wire_version_1_blobs_decode_as_layernorm(c in valid_config(), n in 0u8..=3) {
+        let c = c.with_norm(NormKind::LayerNorm);
+        let old = version1_blob(&c, n);
+        prop_assert_eq!(wire::decode(&old), Ok((c, n)));
+        prop_assert_eq!(wire::decode_as(NormKind::RmsNorm, &old), Err(WireError::WrongPlugin { expected: NormKind::RmsNorm, found: NormKind::LayerNorm }));
+        for len in 0..old.len() {
+            prop_assert!(wire::decode(&old[..len]).is_err());
         }
     }
 
     /// Re-sealed payloads with a record value changed are judged by the field
     /// checks: an out-of-range value is refused with the field's name.
     #[test]
-    fn wire_values_behind_a_valid_crc_are_range_checked(c in valid_config(), n in 0u8..=3, which in 0usize..4, v in any::<u32>()) {
+    fn wire_values_behind_a_valid_crc_are_range_checked((c, n) in valid_config_and_inputs(), which in 0usize..5, v in any::<u32>(), small in any::<bool>()) {
+        // Small values hit the valid codes of `num_inputs` and `norm` often.
+        let v = if small { v % 5 } else { v };
         let blob = wire::encode(&c, n);
         let mut recs = records(&blob);
         let r = &mut recs[which];
@@ -404,18 +481,34 @@ proptest! {
         r[at..].copy_from_slice(&v.to_le_bytes());
         let mut payload = vec![recs.len() as u8];
         recs.iter().for_each(|r| payload.extend_from_slice(r));
-        let (eps, axis, ot, ni) = match which {
-            0 => (f32::from_bits(v), c.axis(), c.output_type().code(), n as i32),
-            1 => (c.epsilon(), v as i32, c.output_type().code(), n as i32),
-            2 => (c.epsilon(), c.axis(), v as i32, n as i32),
-            _ => (c.epsilon(), c.axis(), c.output_type().code(), v as i32),
+        let code = |k: NormKind| if k == NormKind::LayerNorm { 0 } else { 1 };
+        let (eps, axis, ot, ni, norm) = match which {
+            0 => (f32::from_bits(v), c.axis(), c.output_type().code(), n as i32, code(c.norm())),
+            1 => (c.epsilon(), v as i32, c.output_type().code(), n as i32, code(c.norm())),
+            2 => (c.epsilon(), c.axis(), v as i32, n as i32, code(c.norm())),
+            3 => (c.epsilon(), c.axis(), c.output_type().code(), v as i32, code(c.norm())),
+            _ => (c.epsilon(), c.axis(), c.output_type().code(), n as i32, v as i32),
         };
         let got = wire::decode(&seal(&payload));
+        let kind = match norm {
+            0 => NormKind::LayerNorm,
+            1 => NormKind::RmsNorm,
+            _ => {
+                let is_malformed = matches!(got, Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be"));
+                prop_assert!(is_malformed, "{:?}", got);
+                return Ok(());
+            }
+        };
+        if !(0..=3).contains(&ni) {
+            let is_malformed = matches!(got, Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. }));
+            prop_assert!(is_malformed, "{:?}", got);
+            return Ok(());
+        }
         match PluginConfig::new(eps, axis, ot) {
-            Ok(expected) if (0..=3).contains(&ni) => prop_assert_eq!(got, Ok((expected, ni as u8))),
+            Ok(expected) if ni <= PluginConfig::default().with_norm(kind).max_inputs() => prop_assert_eq!(got, Ok((expected.with_norm(kind), ni as u8))),
             Ok(_) => {
-                let is_malformed = matches!(got, Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. }));
-                prop_assert!(is_malformed);
+                let is_malformed = matches!(got, Err(WireError::Malformed { reason, .. }) if reason.starts_with("num_inputs is more than"));
+                prop_assert!(is_malformed, "{:?}", got);
             }
             Err(e) => prop_assert_eq!(got, Err(WireError::Field(e))),
         }

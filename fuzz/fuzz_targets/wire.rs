@@ -1,29 +1,49 @@
-//! The serialized-plugin parser (`plugin::wire::decode`), the bytes a TensorRT
-//! engine hands `deserializePlugin`: never a panic, and whatever it accepts
-//! re-serializes to a blob that decodes to the same thing.
+//! The serialized-plugin parser (`plugin::wire::decode`, `decode_as`), the
+//! bytes a TensorRT engine hands `deserializePlugin`: never a panic, whatever
+//! it accepts re-serializes to a blob that decodes to the same thing (norm
+//! kind included), and each plugin's creator accepts exactly the blobs of its
+//! own kind.
 //!
-//! Each input is decoded twice: as it is (header, length and CRC checks), and
-//! with everything after a 12-byte header wrapped as the payload of a freshly
-//! sealed blob (valid length and CRC), so the record parser is reached.
+//! Each input is decoded three times: as it is (header, length and CRC
+//! checks), and with everything after a 12-byte header wrapped as the payload
+//! of a freshly sealed blob (valid length and CRC) of format version 2 (the
+//! `norm` record: the kind) and of version 1 (FP32LayerNorm only), so the
+//! record parser is reached.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trt_layernorm::plugin::wire;
-use trt_layernorm_fuzz::{check_accepted, seal};
+use trt_layernorm::plugin::{wire, NormKind, WireError};
+use trt_layernorm_fuzz::{check_accepted, seal, seal_version};
 
 fuzz_target!(|data: &[u8]| {
-    let mut results = vec![wire::decode(data)];
+    let mut inputs = vec![data.to_vec()];
     if data.len() >= 12 {
         // Seeds are whole blobs: strip their header and CRC to get the payload back.
         let payload = &data[12..data.len().saturating_sub(4).max(12)];
-        results.push(wire::decode(&seal(payload)));
+        inputs.push(seal(payload));
+        inputs.push(seal_version(wire::FORMAT_VERSION_LAYERNORM_ONLY, payload));
     }
-    for r in results {
+    for input in inputs {
+        let r = wire::decode(&input);
+        for kind in NormKind::ALL {
+            // A creator reads what decode reads, if the blob is of its kind; else it refuses it.
+            let as_kind = wire::decode_as(kind, &input);
+            match &r {
+                Ok((c, _)) if c.norm() == kind => assert_eq!(&as_kind, &r),
+                Ok((c, _)) => assert_eq!(as_kind, Err(WireError::WrongPlugin { expected: kind, found: c.norm() })),
+                Err(e) => assert_eq!(as_kind.as_ref().err(), Some(e)),
+            }
+        }
         match r {
-            Ok((config, num_inputs)) => check_accepted(&config, num_inputs),
+            Ok((config, num_inputs)) => {
+                if input[4] == 1 {
+                    assert_eq!(config.norm(), NormKind::LayerNorm, "a version-1 blob is FP32LayerNorm");
+                }
+                check_accepted(&config, num_inputs)
+            }
             Err(e) => {
                 let msg = e.to_string();
-                assert!(msg.contains("FP32LayerNorm"), "{msg}");
+                assert!(msg.contains("serialized"), "{msg}");
             }
         }
     }

@@ -5,10 +5,21 @@
 //! with edit scripts over each base model.
 
 use std::path::PathBuf;
-use trt_layernorm::plugin::{wire, PluginConfig};
+use trt_layernorm::plugin::{wire, NormKind, PluginConfig};
 use protobuf::Message;
 use trt_layernorm_fuzz::onnx::{edit, slim, BASES};
-use trt_layernorm_fuzz::{seal, write_field, FuzzField};
+use trt_layernorm_fuzz::{seal, seal_version, write_field, FuzzField};
+
+/// A current (version 2) FP32LayerNorm blob rewritten in format version 1: the
+/// same records without the last one (`norm`), as releases before FP32RMSNorm wrote it.
+fn version1(blob: &[u8]) -> Vec<u8> {
+    let payload = &blob[12..blob.len() - 4];
+    let norm_record = 1 + wire::NORM.len() + 1 + 4;
+    assert_eq!(&payload[payload.len() - norm_record + 1..payload.len() - 5], wire::NORM.as_bytes());
+    let mut p = payload[..payload.len() - norm_record].to_vec();
+    p[0] -= 1;
+    seal_version(1, &p)
+}
 
 fn field(name: &str, type_code: i32, value: [u8; 4]) -> FuzzField {
     FuzzField { name: Some(name.as_bytes().to_vec()), type_code, length: 1, has_data: true, value }
@@ -36,7 +47,12 @@ fn main() -> std::io::Result<()> {
     ];
     let mut wire_seeds: Vec<(String, Vec<u8>)> = Vec::new();
     for (name, c, n) in configs {
-        wire_seeds.push((format!("valid_{name}"), wire::encode(&c, n)));
+        let blob = wire::encode(&c, n);
+        wire_seeds.push((format!("valid_{name}"), blob.clone()));
+        // The same in format version 1 (FP32LayerNorm before FP32RMSNorm existed): still read.
+        wire_seeds.push((format!("valid_v1_{name}"), version1(&blob)));
+        // FP32RMSNorm (at most 2 inputs).
+        wire_seeds.push((format!("valid_rms_{name}"), wire::encode(&c.with_norm(NormKind::RmsNorm), n.min(2))));
     }
     let blob = wire::encode(&PluginConfig::default(), 3);
     let payload = &blob[12..blob.len() - 4];
@@ -44,8 +60,16 @@ fn main() -> std::io::Result<()> {
     wire_seeds.push(("header_only".into(), blob[..16].to_vec()));
     wire_seeds.push(("truncated".into(), blob[..blob.len() - 1].to_vec()));
     let mut b = blob.clone();
-    b[4] = 2;
-    wire_seeds.push(("version2".into(), b));
+    b[4] = 3;
+    wire_seeds.push(("version3".into(), b));
+    // FP32RMSNorm configured with 3 inputs (it has 2): refused.
+    wire_seeds.push(("rms_num_inputs3".into(), wire::encode(&PluginConfig::default().with_norm(NormKind::RmsNorm), 3)));
+    // A norm code that names no plugin, and a version-1 blob with a norm record.
+    let mut b = payload.to_vec();
+    let at = b.len() - 4;
+    b[at..].copy_from_slice(&2i32.to_le_bytes());
+    wire_seeds.push(("norm_code2_sealed".into(), seal(&b)));
+    wire_seeds.push(("v1_with_norm_record_sealed".into(), seal_version(1, payload)));
     let mut b = blob.clone();
     *b.last_mut().unwrap() ^= 1;
     wire_seeds.push(("bad_crc".into(), b));

@@ -14,7 +14,7 @@
 pub mod onnx;
 
 use trt_layernorm::plugin::fields::{FieldType, FieldValue, RawField};
-use trt_layernorm::plugin::{wire, PluginConfig};
+use trt_layernorm::plugin::{wire, NormKind, PluginConfig, WireError};
 
 /// One field as the fuzzer describes it (owning its name bytes).
 #[derive(Clone, Debug)]
@@ -82,23 +82,40 @@ pub fn raw_fields(fields: &[FuzzField]) -> Vec<RawField<'_>> {
         .collect()
 }
 
-/// Whatever a parser accepted must be in range and survive the wire format unchanged.
+/// The other plugin's kind.
+pub fn other_kind(k: NormKind) -> NormKind {
+    match k {
+        NormKind::LayerNorm => NormKind::RmsNorm,
+        NormKind::RmsNorm => NormKind::LayerNorm,
+    }
+}
+
+/// Whatever a parser accepted must be in range and survive the wire format
+/// unchanged, kind included; the other plugin's creator must refuse the blob.
 pub fn check_accepted(config: &PluginConfig, num_inputs: u8) {
     assert!(config.epsilon().is_finite() && config.epsilon() > 0.0, "{config:?}");
     assert!((-8..8).contains(&config.axis()), "{config:?}");
-    assert!(num_inputs <= 3);
+    assert!(i32::from(num_inputs) <= config.max_inputs(), "{config:?} with {num_inputs} inputs");
     let again = PluginConfig::new(config.epsilon(), config.axis(), config.output_type().code()).expect("accepted config re-checks");
-    assert_eq!(&again, config);
+    assert_eq!(&again.with_norm(config.norm()), config);
     let blob = wire::encode(config, num_inputs);
     assert!(blob.len() <= wire::MAX_LEN);
     assert_eq!(wire::decode(&blob), Ok((*config, num_inputs)), "round trip of {config:?}");
+    assert_eq!(wire::decode_as(config.norm(), &blob), Ok((*config, num_inputs)));
+    let other = other_kind(config.norm());
+    assert_eq!(wire::decode_as(other, &blob), Err(WireError::WrongPlugin { expected: other, found: config.norm() }));
 }
 
-/// Wraps `payload` in a valid header and CRC, so the fuzzer reaches the record parser.
+/// Wraps `payload` in a valid header (current format version) and CRC, so the fuzzer reaches the record parser.
 pub fn seal(payload: &[u8]) -> Vec<u8> {
+    seal_version(wire::FORMAT_VERSION, payload)
+}
+
+/// [`seal`] with a given format version (1: the FP32LayerNorm-only format, still read).
+pub fn seal_version(version: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 16);
     out.extend_from_slice(&wire::MAGIC);
-    out.extend_from_slice(&wire::FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(payload);

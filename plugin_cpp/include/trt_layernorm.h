@@ -1,10 +1,12 @@
 /*
- * trt-layernorm: the FP32LayerNorm TensorRT plugin (FP32 statistics, FP32/FP16/BF16 I/O).
+ * trt-layernorm: the FP32LayerNorm and FP32RMSNorm TensorRT plugins (FP32
+ * statistics, FP32/FP16/BF16 I/O).
  *
  * Builder applications that link or dlopen libtrt_layernorm.so call
- * initTrtLayerNormPlugins once, after TensorRT is loaded, to register both
- * creators (name "FP32LayerNorm", version "1" = IPluginV2DynamicExt,
- * version "2" = IPluginV3 on TensorRT >= 10) in getPluginRegistry():
+ * initTrtLayerNormPlugins once, after TensorRT is loaded, to register the
+ * creators (names "FP32LayerNorm" and "FP32RMSNorm", each with version "1" =
+ * IPluginV2DynamicExt and version "2" = IPluginV3 on TensorRT >= 10) in
+ * getPluginRegistry():
  *
  *     #include <trt_layernorm.h>
  *     initTrtLayerNormPlugins(&logger, "");   // logger: your nvinfer1::ILogger
@@ -21,10 +23,10 @@ extern "C" {
 #endif
 
 /*
- * Registers the FP32LayerNorm creators under pluginNamespace ("" or NULL for
- * the default) in the TensorRT plugin registry of this process.
+ * Registers the FP32LayerNorm and FP32RMSNorm creators under pluginNamespace
+ * ("" or NULL for the default) in the TensorRT plugin registry of this process.
  * logger: an nvinfer1::ILogger* that receives the plugin's messages, or NULL
- * to use TensorRT's own. Returns true when both creators are registered
+ * to use TensorRT's own. Returns true when all creators are registered
  * (also when they already were); false, with a logged reason, otherwise.
  */
 bool initTrtLayerNormPlugins(void* logger, char const* pluginNamespace);

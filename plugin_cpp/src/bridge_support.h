@@ -6,7 +6,7 @@
 
 namespace tln
 {
-// Logs `message` (prefixed "FP32LayerNorm: ") through the TensorRT logger this
-// library was given; errors go to stderr where it has none.
+// Logs `message` (Rust prefixes it with the plugin's name) through the TensorRT
+// logger this library was given; errors go to stderr where it has none.
 void log_message(int32_t severity, rust::Str message) noexcept;
 } // namespace tln

@@ -1,5 +1,7 @@
-// FP32LayerNorm's TensorRT classes: thin shims over the Rust `PluginCore`
-// (src/plugin/bridge.rs), which makes every decision. Nothing here throws.
+// The TensorRT classes of FP32LayerNorm and FP32RMSNorm: thin shims over the
+// Rust `PluginCore` (src/plugin/bridge.rs), which makes every decision. One
+// class per interface; the norm kind (PluginKind, from the bridge) is a member,
+// and one creator object per interface and kind. Nothing here throws.
 #pragma once
 
 #include <NvInferRuntime.h>
@@ -22,7 +24,7 @@
 namespace tln
 {
 
-constexpr char const* kPluginName = "FP32LayerNorm";
+// Every kind has the same versions (the names come from Rust: pluginName).
 constexpr char const* kVersionV2 = "1";
 constexpr char const* kVersionV3 = "2";
 
@@ -48,11 +50,18 @@ static_assert(offsetof(nvinfer1::PluginFieldCollection, fields) == 8, "PluginFie
 // A PluginTensorDesc as the bridge carries it.
 TensorDescIn toDescIn(nvinfer1::PluginTensorDesc const& d) noexcept;
 
-// getFieldNames: the fields Rust declares, as a static collection.
-nvinfer1::PluginFieldCollection const* fieldNames() noexcept;
+// Every kind this library has a creator for, in registration order.
+constexpr PluginKind kKinds[] = {PluginKind::LayerNorm, PluginKind::RmsNorm};
+constexpr size_t kNbKinds = sizeof(kKinds) / sizeof(kKinds[0]);
 
-// Writes "FP32LayerNorm: <msg>" to the logger at the given severity.
-void logError(char const* msg) noexcept;
+// "FP32LayerNorm" / "FP32RMSNorm" (a static string owned by Rust).
+char const* pluginName(PluginKind kind) noexcept;
+
+// getFieldNames: the fields Rust declares for `kind`, as a static collection.
+nvinfer1::PluginFieldCollection const* fieldNames(PluginKind kind) noexcept;
+
+// Writes "<plugin name>: <msg>" to the logger as an error.
+void logError(PluginKind kind, char const* msg) noexcept;
 
 // IPluginV2DynamicExt is deprecated from TensorRT 10 but is version "1" of
 // this plugin (the only kind TensorRT 8.6 knows); the deprecation warnings
@@ -62,10 +71,10 @@ void logError(char const* msg) noexcept;
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #endif
 
-class LayerNormV2 final : public nvinfer1::IPluginV2DynamicExt
+class NormPluginV2 final : public nvinfer1::IPluginV2DynamicExt
 {
 public:
-    LayerNormV2(rust::Box<PluginCore> core, std::string ns) noexcept;
+    NormPluginV2(PluginKind kind, rust::Box<PluginCore> core, std::string ns) noexcept;
 
     // IPluginV2
     char const* getPluginType() const noexcept override;
@@ -97,13 +106,18 @@ public:
         void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
 
 private:
+    PluginKind mKind;
     rust::Box<PluginCore> mCore;
     std::string mNamespace;
 };
 
-class LayerNormV2Creator final : public nvinfer1::IPluginCreator
+class NormPluginV2Creator final : public nvinfer1::IPluginCreator
 {
 public:
+    explicit NormPluginV2Creator(PluginKind kind) noexcept;
+    NormPluginV2Creator(NormPluginV2Creator const&) = delete;
+    NormPluginV2Creator& operator=(NormPluginV2Creator const&) = delete;
+
     char const* getPluginName() const noexcept override;
     char const* getPluginVersion() const noexcept override;
     nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
@@ -113,6 +127,7 @@ public:
     char const* getPluginNamespace() const noexcept override;
 
 private:
+    PluginKind mKind;
     std::string mNamespace;
 };
 
@@ -121,13 +136,13 @@ private:
 #endif
 
 #if TLN_HAS_V3
-class LayerNormV3 final : public nvinfer1::IPluginV3,
+class NormPluginV3 final : public nvinfer1::IPluginV3,
                           public nvinfer1::IPluginV3OneCore,
                           public nvinfer1::IPluginV3OneBuild,
                           public nvinfer1::IPluginV3OneRuntime
 {
 public:
-    LayerNormV3(rust::Box<PluginCore> core, std::string ns) noexcept;
+    NormPluginV3(PluginKind kind, rust::Box<PluginCore> core, std::string ns) noexcept;
 
     // IPluginV3
     nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override;
@@ -159,6 +174,7 @@ public:
     nvinfer1::PluginFieldCollection const* getFieldsToSerialize() noexcept override;
 
 private:
+    PluginKind mKind;
     rust::Box<PluginCore> mCore;
     std::string mNamespace;
     // Storage behind getFieldsToSerialize (valid until the next call or destruction).
@@ -169,9 +185,13 @@ private:
     nvinfer1::PluginFieldCollection mCollection{};
 };
 
-class LayerNormV3Creator final : public nvinfer1::IPluginCreatorV3One
+class NormPluginV3Creator final : public nvinfer1::IPluginCreatorV3One
 {
 public:
+    explicit NormPluginV3Creator(PluginKind kind) noexcept;
+    NormPluginV3Creator(NormPluginV3Creator const&) = delete;
+    NormPluginV3Creator& operator=(NormPluginV3Creator const&) = delete;
+
     nvinfer1::IPluginV3* createPlugin(
         char const* name, nvinfer1::PluginFieldCollection const* fc, nvinfer1::TensorRTPhase phase) noexcept override;
     nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
@@ -182,12 +202,13 @@ public:
     void setNamespace(char const* ns) noexcept;
 
 private:
+    PluginKind mKind;
     std::string mNamespace;
 };
 #endif
 
 // Shared enqueue: descriptions and pointers of `nbInputs` inputs and one output, handed to Rust.
-int32_t enqueueWith(PluginCore const& core, int32_t nbInputs, nvinfer1::PluginTensorDesc const* inputDesc,
+int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, nvinfer1::PluginTensorDesc const* inputDesc,
     nvinfer1::PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs,
     cudaStream_t stream) noexcept;
 

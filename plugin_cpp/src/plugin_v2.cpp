@@ -1,4 +1,4 @@
-// FP32LayerNorm version "1": IPluginV2DynamicExt and its IPluginCreator.
+// Version "1" of FP32LayerNorm and FP32RMSNorm: IPluginV2DynamicExt and its IPluginCreator.
 #include "plugin.h"
 
 #include <new>
@@ -26,28 +26,46 @@ TensorDescIn toDescIn(PluginTensorDesc const& d) noexcept
     return out;
 }
 
-PluginFieldCollection const* fieldNames() noexcept
+char const* pluginName(PluginKind kind) noexcept
 {
-    // Built once from Rust's list; names are 'static NUL-terminated strings.
-    static std::vector<PluginField> const fields = [] {
-        std::vector<PluginField> v;
-        for (size_t i = 0; i < field_count(); ++i)
-        {
-            v.emplace_back(field_name(i).data(), nullptr, static_cast<PluginFieldType>(field_type(i)), 1);
-        }
-        return v;
-    }();
-    static PluginFieldCollection const collection{static_cast<int32_t>(fields.size()), fields.data()};
-    return &collection;
+    return plugin_name(kind).data(); // NUL-terminated, 'static
 }
 
-int32_t enqueueWith(PluginCore const& core, int32_t nbInputs, PluginTensorDesc const* inputDesc,
+namespace
+{
+struct FieldNames
+{
+    std::vector<PluginField> fields;
+    PluginFieldCollection collection{};
+
+    explicit FieldNames(PluginKind kind)
+    {
+        for (size_t i = 0; i < field_count(kind); ++i)
+        {
+            fields.emplace_back(field_name(kind, i).data(), nullptr, static_cast<PluginFieldType>(field_type(kind, i)), 1);
+        }
+        collection.nbFields = static_cast<int32_t>(fields.size());
+        collection.fields = fields.data();
+    }
+};
+} // namespace
+
+PluginFieldCollection const* fieldNames(PluginKind kind) noexcept
+{
+    // Built once per kind from Rust's lists; names are 'static NUL-terminated strings.
+    static FieldNames const layerNorm(PluginKind::LayerNorm);
+    static FieldNames const rmsNorm(PluginKind::RmsNorm);
+    return kind == PluginKind::RmsNorm ? &rmsNorm.collection : &layerNorm.collection;
+}
+
+int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, PluginTensorDesc const* inputDesc,
     PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs, cudaStream_t stream) noexcept
 {
+    // 3 = the most inputs of any kind (the arrays below); Rust checks the kind's own count.
     if (nbInputs < 1 || nbInputs > 3 || inputDesc == nullptr || outputDesc == nullptr || inputs == nullptr
         || outputs == nullptr)
     {
-        logError("enqueue: the plugin was not configured or TensorRT passed no tensors");
+        logError(kind, "enqueue: the plugin was not configured or TensorRT passed no tensors");
         return 1;
     }
     std::array<TensorDescIn, 3> in{};
@@ -66,68 +84,69 @@ int32_t enqueueWith(PluginCore const& core, int32_t nbInputs, PluginTensorDesc c
 }
 
 // ---------------------------------------------------------------------------
-// LayerNormV2
+// NormPluginV2
 // ---------------------------------------------------------------------------
 
-LayerNormV2::LayerNormV2(rust::Box<PluginCore> core, std::string ns) noexcept
-    : mCore(std::move(core))
+NormPluginV2::NormPluginV2(PluginKind kind, rust::Box<PluginCore> core, std::string ns) noexcept
+    : mKind(kind)
+    , mCore(std::move(core))
     , mNamespace(std::move(ns))
 {
 }
 
-char const* LayerNormV2::getPluginType() const noexcept
+char const* NormPluginV2::getPluginType() const noexcept
 {
-    return kPluginName;
+    return pluginName(mKind);
 }
 
-char const* LayerNormV2::getPluginVersion() const noexcept
+char const* NormPluginV2::getPluginVersion() const noexcept
 {
     return kVersionV2;
 }
 
-int32_t LayerNormV2::getNbOutputs() const noexcept
+int32_t NormPluginV2::getNbOutputs() const noexcept
 {
     return 1;
 }
 
-int32_t LayerNormV2::initialize() noexcept
+int32_t NormPluginV2::initialize() noexcept
 {
     return 0;
 }
 
-void LayerNormV2::terminate() noexcept {}
+void NormPluginV2::terminate() noexcept {}
 
-size_t LayerNormV2::getSerializationSize() const noexcept
+size_t NormPluginV2::getSerializationSize() const noexcept
 {
     return mCore->serialized_size();
 }
 
-void LayerNormV2::serialize(void* buffer) const noexcept
+void NormPluginV2::serialize(void* buffer) const noexcept
 {
     if (buffer == nullptr)
     {
-        logError("serialize: null buffer");
+        logError(mKind, "serialize: null buffer");
         return;
     }
     mCore->write_serialized(rust::Slice<uint8_t>(static_cast<uint8_t*>(buffer), mCore->serialized_size()));
 }
 
-void LayerNormV2::destroy() noexcept
+void NormPluginV2::destroy() noexcept
 {
     delete this;
 }
 
-void LayerNormV2::setPluginNamespace(char const* pluginNamespace) noexcept
+void NormPluginV2::setPluginNamespace(char const* pluginNamespace) noexcept
 {
     mNamespace = pluginNamespace != nullptr ? pluginNamespace : "";
 }
 
-char const* LayerNormV2::getPluginNamespace() const noexcept
+char const* NormPluginV2::getPluginNamespace() const noexcept
 {
     return mNamespace.c_str();
 }
 
-DataType LayerNormV2::getOutputDataType(int32_t index, DataType const* inputTypes, int32_t nbInputs) const noexcept
+DataType NormPluginV2::getOutputDataType(int32_t index, DataType const* inputTypes, int32_t nbInputs) const noexcept
 {
     int32_t code = static_cast<int32_t>(DataType::kFLOAT);
     if (index == 0 && inputTypes != nullptr && nbInputs > 0 && nbInputs <= 3)
@@ -146,17 +165,17 @@ DataType LayerNormV2::getOutputDataType(int32_t index, DataType const* inputType
     return static_cast<DataType>(code);
 }
 
-IPluginV2DynamicExt* LayerNormV2::clone() const noexcept
+IPluginV2DynamicExt* NormPluginV2::clone() const noexcept
 {
-    auto* p = new (std::nothrow) LayerNormV2(mCore->duplicate(), mNamespace);
+    auto* p = new (std::nothrow) NormPluginV2(mKind, mCore->duplicate(), mNamespace);
     if (p == nullptr)
     {
-        logError("clone: out of memory");
+        logError(mKind, "clone: out of memory");
     }
     return p;
 }
 
-DimsExprs LayerNormV2::getOutputDimensions(
+DimsExprs NormPluginV2::getOutputDimensions(
     int32_t outputIndex, DimsExprs const* inputs, int32_t nbInputs, IExprBuilder& /*exprBuilder*/) noexcept
 {
     if (inputs == nullptr || !mCore->check_io(nbInputs, outputIndex + 1, "getOutputDimensions") || outputIndex != 0)
@@ -166,7 +185,7 @@ DimsExprs LayerNormV2::getOutputDimensions(
     return inputs[0]; // Y has X's shape.
 }
 
-bool LayerNormV2::supportsFormatCombination(
+bool NormPluginV2::supportsFormatCombination(
     int32_t pos, PluginTensorDesc const* inOut, int32_t nbInputs, int32_t nbOutputs) noexcept
 {
     if (inOut == nullptr || nbInputs < 0 || nbOutputs < 0 || nbInputs + nbOutputs > 4)
@@ -183,7 +202,7 @@ bool LayerNormV2::supportsFormatCombination(
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs + nbOutputs)), nbInputs, nbOutputs);
 }
 
-void LayerNormV2::configurePlugin(
+void NormPluginV2::configurePlugin(
     DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept
 {
     if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "configurePlugin"))
@@ -201,79 +220,84 @@ void LayerNormV2::configurePlugin(
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs)), nbOutputs, "configurePlugin");
 }
 
-size_t LayerNormV2::getWorkspaceSize(PluginTensorDesc const* /*inputs*/, int32_t /*nbInputs*/,
+size_t NormPluginV2::getWorkspaceSize(PluginTensorDesc const* /*inputs*/, int32_t /*nbInputs*/,
     PluginTensorDesc const* /*outputs*/, int32_t /*nbOutputs*/) const noexcept
 {
     return 0;
 }
 
-int32_t LayerNormV2::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
+int32_t NormPluginV2::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
     void const* const* inputs, void* const* outputs, void* /*workspace*/, cudaStream_t stream) noexcept
 {
-    return enqueueWith(*mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, stream);
+    return enqueueWith(mKind, *mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, stream);
 }
 
 // ---------------------------------------------------------------------------
-// LayerNormV2Creator
+// NormPluginV2Creator
 // ---------------------------------------------------------------------------
 
-char const* LayerNormV2Creator::getPluginName() const noexcept
+NormPluginV2Creator::NormPluginV2Creator(PluginKind kind) noexcept
+    : mKind(kind)
 {
-    return kPluginName;
 }
 
-char const* LayerNormV2Creator::getPluginVersion() const noexcept
+char const* NormPluginV2Creator::getPluginName() const noexcept
+{
+    return pluginName(mKind);
+}
+
+char const* NormPluginV2Creator::getPluginVersion() const noexcept
 {
     return kVersionV2;
 }
 
-PluginFieldCollection const* LayerNormV2Creator::getFieldNames() noexcept
+PluginFieldCollection const* NormPluginV2Creator::getFieldNames() noexcept
 {
-    return fieldNames();
+    return fieldNames(mKind);
 }
 
-IPluginV2* LayerNormV2Creator::createPlugin(char const* /*name*/, PluginFieldCollection const* fc) noexcept
+IPluginV2* NormPluginV2Creator::createPlugin(char const* /*name*/, PluginFieldCollection const* fc) noexcept
 {
-    rust::Box<PluginCore> core = core_from_fields(reinterpret_cast<size_t>(fc), "createPlugin (version 1)");
+    rust::Box<PluginCore> core = core_from_fields(mKind, reinterpret_cast<size_t>(fc), "createPlugin (version 1)");
     if (!core->is_valid())
     {
         return nullptr;
     }
-    auto* p = new (std::nothrow) LayerNormV2(std::move(core), mNamespace);
+    auto* p = new (std::nothrow) NormPluginV2(mKind, std::move(core), mNamespace);
     if (p == nullptr)
     {
-        logError("createPlugin: out of memory");
+        logError(mKind, "createPlugin: out of memory");
     }
     return p;
 }
 
-IPluginV2* LayerNormV2Creator::deserializePlugin(char const* /*name*/, void const* serialData, size_t serialLength) noexcept
+IPluginV2* NormPluginV2Creator::deserializePlugin(char const* /*name*/, void const* serialData, size_t serialLength) noexcept
 {
     if (serialData == nullptr)
     {
-        logError("deserializePlugin: null data");
+        logError(mKind, "deserializePlugin: null data");
         return nullptr;
     }
-    rust::Box<PluginCore> core
-        = core_from_serialized(rust::Slice<uint8_t const>(static_cast<uint8_t const*>(serialData), serialLength));
+    rust::Box<PluginCore> core = core_from_serialized(
+        mKind, rust::Slice<uint8_t const>(static_cast<uint8_t const*>(serialData), serialLength));
     if (!core->is_valid())
     {
         return nullptr;
     }
-    auto* p = new (std::nothrow) LayerNormV2(std::move(core), mNamespace);
+    auto* p = new (std::nothrow) NormPluginV2(mKind, std::move(core), mNamespace);
     if (p == nullptr)
     {
-        logError("deserializePlugin: out of memory");
+        logError(mKind, "deserializePlugin: out of memory");
     }
     return p;
 }
 
-void LayerNormV2Creator::setPluginNamespace(char const* pluginNamespace) noexcept
+void NormPluginV2Creator::setPluginNamespace(char const* pluginNamespace) noexcept
 {
     mNamespace = pluginNamespace != nullptr ? pluginNamespace : "";
 }
 
-char const* LayerNormV2Creator::getPluginNamespace() const noexcept
+char const* NormPluginV2Creator::getPluginNamespace() const noexcept
 {
     return mNamespace.c_str();
 }

@@ -1,4 +1,4 @@
-// FP32LayerNorm version "2": IPluginV3 (OneCore/OneBuild/OneRuntime) and IPluginCreatorV3One, TensorRT >= 10.
+// Version "2" of FP32LayerNorm and FP32RMSNorm: IPluginV3 (OneCore/OneBuild/OneRuntime) and IPluginCreatorV3One, TensorRT >= 10.
 #include "plugin.h"
 
 #if TLN_HAS_V3
@@ -10,13 +10,14 @@ namespace tln
 
 using namespace nvinfer1;
 
-LayerNormV3::LayerNormV3(rust::Box<PluginCore> core, std::string ns) noexcept
-    : mCore(std::move(core))
+NormPluginV3::NormPluginV3(PluginKind kind, rust::Box<PluginCore> core, std::string ns) noexcept
+    : mKind(kind)
+    , mCore(std::move(core))
     , mNamespace(std::move(ns))
 {
 }
 
-IPluginCapability* LayerNormV3::getCapabilityInterface(PluginCapabilityType type) noexcept
+IPluginCapability* NormPluginV3::getCapabilityInterface(PluginCapabilityType type) noexcept
 {
     switch (type)
     {
@@ -27,32 +28,32 @@ IPluginCapability* LayerNormV3::getCapabilityInterface(PluginCapabilityType type
     return nullptr;
 }
 
-IPluginV3* LayerNormV3::clone() noexcept
+IPluginV3* NormPluginV3::clone() noexcept
 {
-    auto* p = new (std::nothrow) LayerNormV3(mCore->duplicate(), mNamespace);
+    auto* p = new (std::nothrow) NormPluginV3(mKind, mCore->duplicate(), mNamespace);
     if (p == nullptr)
     {
-        logError("clone: out of memory");
+        logError(mKind, "clone: out of memory");
     }
     return p;
 }
 
-char const* LayerNormV3::getPluginName() const noexcept
+char const* NormPluginV3::getPluginName() const noexcept
 {
-    return kPluginName;
+    return pluginName(mKind);
 }
 
-char const* LayerNormV3::getPluginVersion() const noexcept
+char const* NormPluginV3::getPluginVersion() const noexcept
 {
     return kVersionV3;
 }
 
-char const* LayerNormV3::getPluginNamespace() const noexcept
+char const* NormPluginV3::getPluginNamespace() const noexcept
 {
     return mNamespace.c_str();
 }
 
-int32_t LayerNormV3::configurePlugin(
+int32_t NormPluginV3::configurePlugin(
     DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept
 {
     if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "configurePlugin"))
@@ -69,7 +70,7 @@ int32_t LayerNormV3::configurePlugin(
     return ok ? 0 : -1;
 }
 
-int32_t LayerNormV3::getOutputDataTypes(
+int32_t NormPluginV3::getOutputDataTypes(
     DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes, int32_t nbInputs) const noexcept
 {
     if (outputTypes == nullptr || inputTypes == nullptr || !mCore->check_io(nbInputs, nbOutputs, "getOutputDataTypes"))
@@ -90,7 +91,7 @@ int32_t LayerNormV3::getOutputDataTypes(
     return 0;
 }
 
-int32_t LayerNormV3::getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const* /*shapeInputs*/,
+int32_t NormPluginV3::getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, DimsExprs const* /*shapeInputs*/,
     int32_t /*nbShapeInputs*/, DimsExprs* outputs, int32_t nbOutputs, IExprBuilder& /*exprBuilder*/) noexcept
 {
     if (inputs == nullptr || outputs == nullptr || !mCore->check_io(nbInputs, nbOutputs, "getOutputShapes"))
@@ -101,7 +102,7 @@ int32_t LayerNormV3::getOutputShapes(DimsExprs const* inputs, int32_t nbInputs, 
     return 0;
 }
 
-bool LayerNormV3::supportsFormatCombination(
+bool NormPluginV3::supportsFormatCombination(
     int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs, int32_t nbOutputs) noexcept
 {
     if (inOut == nullptr || nbInputs < 0 || nbOutputs < 0 || nbInputs + nbOutputs > 4)
@@ -118,12 +119,12 @@ bool LayerNormV3::supportsFormatCombination(
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs + nbOutputs)), nbInputs, nbOutputs);
 }
 
-int32_t LayerNormV3::getNbOutputs() const noexcept
+int32_t NormPluginV3::getNbOutputs() const noexcept
 {
     return 1;
 }
 
-int32_t LayerNormV3::onShapeChange(
+int32_t NormPluginV3::onShapeChange(
     PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const* out, int32_t nbOutputs) noexcept
 {
     if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "onShapeChange"))
@@ -140,71 +141,78 @@ int32_t LayerNormV3::onShapeChange(
     return ok ? 0 : -1;
 }
 
-int32_t LayerNormV3::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
+int32_t NormPluginV3::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
     void const* const* inputs, void* const* outputs, void* /*workspace*/, cudaStream_t stream) noexcept
 {
-    return enqueueWith(*mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, stream);
+    return enqueueWith(mKind, *mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, stream);
 }
 
-IPluginV3* LayerNormV3::attachToContext(IPluginResourceContext* /*context*/) noexcept
+IPluginV3* NormPluginV3::attachToContext(IPluginResourceContext* /*context*/) noexcept
 {
     return clone();
 }
 
-PluginFieldCollection const* LayerNormV3::getFieldsToSerialize() noexcept
+PluginFieldCollection const* NormPluginV3::getFieldsToSerialize() noexcept
 {
     mEpsilon = mCore->epsilon();
     mAxis = mCore->axis();
     mOutputType = mCore->output_type();
-    mFields[0] = PluginField(field_name(0).data(), &mEpsilon, static_cast<PluginFieldType>(field_type(0)), 1);
-    mFields[1] = PluginField(field_name(1).data(), &mAxis, static_cast<PluginFieldType>(field_type(1)), 1);
-    mFields[2] = PluginField(field_name(2).data(), &mOutputType, static_cast<PluginFieldType>(field_type(2)), 1);
+    // Every kind has these three fields (src/plugin/fields.rs: field_specs).
+    mFields[0] = PluginField(field_name(mKind, 0).data(), &mEpsilon, static_cast<PluginFieldType>(field_type(mKind, 0)), 1);
+    mFields[1] = PluginField(field_name(mKind, 1).data(), &mAxis, static_cast<PluginFieldType>(field_type(mKind, 1)), 1);
+    mFields[2]
+        = PluginField(field_name(mKind, 2).data(), &mOutputType, static_cast<PluginFieldType>(field_type(mKind, 2)), 1);
     mCollection.nbFields = static_cast<int32_t>(mFields.size());
     mCollection.fields = mFields.data();
     return &mCollection;
 }
 
 // ---------------------------------------------------------------------------
-// LayerNormV3Creator
+// NormPluginV3Creator
 // ---------------------------------------------------------------------------
 
-IPluginV3* LayerNormV3Creator::createPlugin(
+IPluginV3* NormPluginV3Creator::createPlugin(
     char const* /*name*/, PluginFieldCollection const* fc, TensorRTPhase /*phase*/) noexcept
 {
-    rust::Box<PluginCore> core = core_from_fields(reinterpret_cast<size_t>(fc), "createPlugin (version 2)");
+    rust::Box<PluginCore> core = core_from_fields(mKind, reinterpret_cast<size_t>(fc), "createPlugin (version 2)");
     if (!core->is_valid())
     {
         return nullptr;
     }
-    auto* p = new (std::nothrow) LayerNormV3(std::move(core), mNamespace);
+    auto* p = new (std::nothrow) NormPluginV3(mKind, std::move(core), mNamespace);
     if (p == nullptr)
     {
-        logError("createPlugin: out of memory");
+        logError(mKind, "createPlugin: out of memory");
     }
     return p;
 }
 
-PluginFieldCollection const* LayerNormV3Creator::getFieldNames() noexcept
+PluginFieldCollection const* NormPluginV3Creator::getFieldNames() noexcept
 {
-    return fieldNames();
+    return fieldNames(mKind);
 }
 
-char const* LayerNormV3Creator::getPluginName() const noexcept
+NormPluginV3Creator::NormPluginV3Creator(PluginKind kind) noexcept
+    : mKind(kind)
 {
-    return kPluginName;
 }
 
-char const* LayerNormV3Creator::getPluginVersion() const noexcept
+char const* NormPluginV3Creator::getPluginName() const noexcept
+{
+    return pluginName(mKind);
+}
+
+char const* NormPluginV3Creator::getPluginVersion() const noexcept
 {
     return kVersionV3;
 }
 
-char const* LayerNormV3Creator::getPluginNamespace() const noexcept
+char const* NormPluginV3Creator::getPluginNamespace() const noexcept
 {
     return mNamespace.c_str();
 }
 
-void LayerNormV3Creator::setNamespace(char const* ns) noexcept
+void NormPluginV3Creator::setNamespace(char const* ns) noexcept
 {
     mNamespace = ns != nullptr ? ns : "";
 }

@@ -58,11 +58,12 @@ ILogger* currentLogger() noexcept
     return gLibraryLogger.load();
 }
 
-void writeLog(ILogger::Severity severity, char const* text, size_t len) noexcept
+// Writes `prefix` + `text` (messages from Rust carry their plugin's name already).
+void writeLog(ILogger::Severity severity, char const* prefix, char const* text, size_t len) noexcept
 {
     try
     {
-        std::string line("FP32LayerNorm: ");
+        std::string line(prefix);
         line.append(text, len);
         if (ILogger* l = currentLogger())
         {
@@ -78,26 +79,36 @@ void writeLog(ILogger::Severity severity, char const* text, size_t len) noexcept
     }
 }
 
+// Library-level messages (registration), not about one plugin.
+constexpr char const* kLibraryPrefix = "trt-layernorm: ";
+
 void logVerbose(char const* msg) noexcept
 {
-    writeLog(ILogger::Severity::kVERBOSE, msg, std::strlen(msg));
+    writeLog(ILogger::Severity::kVERBOSE, kLibraryPrefix, msg, std::strlen(msg));
 }
 
 void logWarning(std::string const& msg) noexcept
 {
-    writeLog(ILogger::Severity::kWARNING, msg.data(), msg.size());
+    writeLog(ILogger::Severity::kWARNING, kLibraryPrefix, msg.data(), msg.size());
+}
+
+void logLibraryError(char const* msg) noexcept
+{
+    writeLog(ILogger::Severity::kERROR, kLibraryPrefix, msg, std::strlen(msg));
 }
 
 // ---------------------------------------------------------------------------
-// Creators: one of each, never destroyed (TensorRT may hold them until after
-// this library's static destructors would run).
+// Creators: one per interface and kind (index k: kKinds[k]), never destroyed
+// (TensorRT may hold them until after this library's static destructors would run).
 // ---------------------------------------------------------------------------
+
+static_assert(kNbKinds == 2, "Creators lists one creator per kind");
 
 struct Creators
 {
-    LayerNormV2Creator v2;
+    NormPluginV2Creator v2[kNbKinds]{NormPluginV2Creator(kKinds[0]), NormPluginV2Creator(kKinds[1])};
 #if TLN_HAS_V3
-    LayerNormV3Creator v3;
+    NormPluginV3Creator v3[kNbKinds]{NormPluginV3Creator(kKinds[0]), NormPluginV3Creator(kKinds[1])};
 #endif
 };
 
@@ -220,8 +231,8 @@ struct OwnRegistration
 {
     std::mutex mutex;
     IPluginRegistry* registry{nullptr};
-    bool v2{false};
-    bool v3{false};
+    bool v2[kNbKinds]{};
+    bool v3[kNbKinds]{};
 };
 
 OwnRegistration& own() noexcept
@@ -231,21 +242,21 @@ OwnRegistration& own() noexcept
     return *instance;
 }
 
-bool registerV2(IPluginRegistry& registry, char const* ns) noexcept
+bool registerV2(IPluginRegistry& registry, size_t k, char const* ns) noexcept
 {
 #if NV_TENSORRT_MAJOR >= 10
-    return registry.registerCreator(static_cast<IPluginCreatorInterface&>(creators().v2), ns);
+    return registry.registerCreator(static_cast<IPluginCreatorInterface&>(creators().v2[k]), ns);
 #else
-    return registry.registerCreator(creators().v2, ns);
+    return registry.registerCreator(creators().v2[k], ns);
 #endif
 }
 
-void deregisterV2(IPluginRegistry& registry) noexcept
+void deregisterV2(IPluginRegistry& registry, size_t k) noexcept
 {
 #if NV_TENSORRT_MAJOR >= 10
-    registry.deregisterCreator(static_cast<IPluginCreatorInterface const&>(creators().v2));
+    registry.deregisterCreator(static_cast<IPluginCreatorInterface const&>(creators().v2[k]));
 #else
-    registry.deregisterCreator(creators().v2);
+    registry.deregisterCreator(creators().v2[k]);
 #endif
 }
 
@@ -270,7 +281,7 @@ bool listed(IPluginRegistry& registry, void const* creator) noexcept
     return false;
 }
 
-void const* asListed(LayerNormV2Creator& c) noexcept
+void const* asListed(NormPluginV2Creator& c) noexcept
 {
 #if NV_TENSORRT_MAJOR >= 10
     return static_cast<IPluginCreatorInterface*>(&c);
@@ -280,17 +291,17 @@ void const* asListed(LayerNormV2Creator& c) noexcept
 }
 
 #if TLN_HAS_V3
-bool registerV3(IPluginRegistry& registry, char const* ns) noexcept
+bool registerV3(IPluginRegistry& registry, size_t k, char const* ns) noexcept
 {
-    return registry.registerCreator(creators().v3, ns);
+    return registry.registerCreator(creators().v3[k], ns);
 }
 
-void deregisterV3(IPluginRegistry& registry) noexcept
+void deregisterV3(IPluginRegistry& registry, size_t k) noexcept
 {
-    registry.deregisterCreator(creators().v3);
+    registry.deregisterCreator(creators().v3[k]);
 }
 
-void const* asListed(LayerNormV3Creator& c) noexcept
+void const* asListed(NormPluginV3Creator& c) noexcept
 {
     return static_cast<IPluginCreatorInterface*>(&c);
 }
@@ -300,63 +311,69 @@ void const* asListed(LayerNormV3Creator& c) noexcept
 void stepAsideLocked() noexcept
 {
     OwnRegistration& r = own();
-    if (r.registry != nullptr)
+    for (size_t k = 0; k < kNbKinds; ++k)
     {
-        if (r.v2)
+        if (r.registry != nullptr && r.v2[k])
         {
-            deregisterV2(*r.registry);
+            deregisterV2(*r.registry, k);
         }
 #if TLN_HAS_V3
-        if (r.v3)
+        if (r.registry != nullptr && r.v3[k])
         {
-            deregisterV3(*r.registry);
+            deregisterV3(*r.registry, k);
         }
+        r.v3[k] = false;
 #endif
+        r.v2[k] = false;
     }
     r.registry = nullptr;
-    r.v2 = false;
-    r.v3 = false;
 }
 
-// Registers both creators under `ns`; the caller holds own().mutex and has
-// made sure none of them is registered under another namespace.
-// Returns true when both are registered (by this call or before).
+void warnAlreadyRegistered(size_t k, char const* version, char const* ns) noexcept
+{
+    logWarning(std::string("a creator named ") + pluginName(kKinds[k]) + " version " + version
+        + " is already registered in namespace \"" + ns + "\" (another copy of this library?); that one stays in use");
+}
+
+// Registers every creator (each interface, each kind) under `ns`; the caller
+// holds own().mutex and has made sure none of them is registered under
+// another namespace. Returns true when all are registered (by this call or before).
 bool registerAllLocked(IPluginRegistry& registry, char const* ns) noexcept
 {
     OwnRegistration& r = own();
     bool ok = true;
-    if (!listed(registry, asListed(creators().v2)))
+    for (size_t k = 0; k < kNbKinds; ++k)
     {
-        creators().v2.setPluginNamespace(ns);
-        if (registerV2(registry, ns))
+        if (!listed(registry, asListed(creators().v2[k])))
         {
-            r.registry = &registry;
-            r.v2 = true;
+            creators().v2[k].setPluginNamespace(ns);
+            if (registerV2(registry, k, ns))
+            {
+                r.registry = &registry;
+                r.v2[k] = true;
+            }
+            else
+            {
+                ok = false;
+                warnAlreadyRegistered(k, kVersionV2, ns);
+            }
         }
-        else
-        {
-            ok = false;
-        }
-    }
 #if TLN_HAS_V3
-    if (!listed(registry, asListed(creators().v3)))
-    {
-        creators().v3.setNamespace(ns);
-        if (registerV3(registry, ns))
+        if (!listed(registry, asListed(creators().v3[k])))
         {
-            r.registry = &registry;
-            r.v3 = true;
+            creators().v3[k].setNamespace(ns);
+            if (registerV3(registry, k, ns))
+            {
+                r.registry = &registry;
+                r.v3[k] = true;
+            }
+            else
+            {
+                ok = false;
+                warnAlreadyRegistered(k, kVersionV3, ns);
+            }
         }
-        else
-        {
-            ok = false;
-        }
-    }
 #endif
-    if (!ok)
-    {
-        logWarning(std::string("a creator named FP32LayerNorm is already registered in namespace \"") + ns
-            + "\" (another copy of this library?); that one stays in use");
     }
     return ok;
 }
@@ -364,11 +381,18 @@ bool registerAllLocked(IPluginRegistry& registry, char const* ns) noexcept
 // Whether any of our creators is registered (by anyone) under a namespace other than `ns`.
 bool listedElsewhere(IPluginRegistry& registry, char const* ns) noexcept
 {
-    bool other = listed(registry, asListed(creators().v2)) && std::strcmp(creators().v2.getPluginNamespace(), ns) != 0;
+    bool other = false;
+    for (size_t k = 0; k < kNbKinds; ++k)
+    {
+        other = other
+            || (listed(registry, asListed(creators().v2[k]))
+                && std::strcmp(creators().v2[k].getPluginNamespace(), ns) != 0);
 #if TLN_HAS_V3
-    other = other
-        || (listed(registry, asListed(creators().v3)) && std::strcmp(creators().v3.getPluginNamespace(), ns) != 0);
+        other = other
+            || (listed(registry, asListed(creators().v3[k]))
+                && std::strcmp(creators().v3[k].getPluginNamespace(), ns) != 0);
 #endif
+    }
     return other;
 }
 
@@ -395,12 +419,19 @@ void ensureUnloadGuard() noexcept
 
 void log_message(int32_t severity, rust::Str message) noexcept
 {
-    writeLog(static_cast<ILogger::Severity>(severity), message.data(), message.size());
+    writeLog(static_cast<ILogger::Severity>(severity), "", message.data(), message.size());
 }
 
-void logError(char const* msg) noexcept
+void logError(PluginKind kind, char const* msg) noexcept
 {
-    writeLog(ILogger::Severity::kERROR, msg, std::strlen(msg));
+    try
+    {
+        std::string const prefix = std::string(pluginName(kind)) + ": ";
+        writeLog(ILogger::Severity::kERROR, prefix.c_str(), msg, std::strlen(msg));
+    }
+    catch (...)
+    {
+    }
 }
 
 } // namespace tln
@@ -454,8 +485,10 @@ extern "C" nvinfer1::IPluginCreator* const* tln_plugin_creators(int32_t* nbCreat
     {
         return nullptr;
     }
-    static nvinfer1::IPluginCreator* const list[] = {&tln::creators().v2};
-    *nbCreators = 1;
+    // Version 1 of every kind.
+    static nvinfer1::IPluginCreator* const list[] = {&tln::creators().v2[0], &tln::creators().v2[1]};
+    static_assert(sizeof(list) / sizeof(list[0]) == tln::kNbKinds, "one version-1 creator per kind");
+    *nbCreators = static_cast<int32_t>(tln::kNbKinds);
     return list;
 }
 
@@ -466,8 +499,11 @@ extern "C" nvinfer1::IPluginCreatorInterface* const* tln_creators(int32_t* nbCre
     {
         return nullptr;
     }
-    static nvinfer1::IPluginCreatorInterface* const list[] = {&tln::creators().v2, &tln::creators().v3};
-    *nbCreators = 2;
+    // Versions 1 and 2 of every kind.
+    static nvinfer1::IPluginCreatorInterface* const list[] = {&tln::creators().v2[0], &tln::creators().v3[0],
+        &tln::creators().v2[1], &tln::creators().v3[1]};
+    static_assert(sizeof(list) / sizeof(list[0]) == 2 * tln::kNbKinds, "two creators per kind");
+    *nbCreators = static_cast<int32_t>(2 * tln::kNbKinds);
     return list;
 }
 #else
@@ -500,7 +536,7 @@ extern "C" bool tln_init_plugins(void* logger, char const* pluginNamespace) noex
     TensorRT const trt = findTensorRT();
     if (trt.registry == nullptr)
     {
-        logError("initTrtLayerNormPlugins: no TensorRT " TLN_STR(
+        logLibraryError("initTrtLayerNormPlugins: no TensorRT " TLN_STR(
             NV_TENSORRT_MAJOR) ".x in this process (getPluginRegistry not found); load libnvinfer first");
         return false;
     }
@@ -512,7 +548,7 @@ extern "C" bool tln_init_plugins(void* logger, char const* pluginNamespace) noex
     }
     if (listedElsewhere(*trt.registry, ns))
     {
-        logError("initTrtLayerNormPlugins: the creators are registered under another namespace by "
+        logLibraryError("initTrtLayerNormPlugins: the creators are registered under another namespace by "
                  "IPluginRegistry::loadLibrary; deregister that library first");
         return false;
     }

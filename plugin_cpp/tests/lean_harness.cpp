@@ -27,7 +27,13 @@ using namespace nvinfer1;
 namespace
 {
 
-constexpr char const* kName = "FP32LayerNorm";
+// The plugins (kinds) the library registers: index 0 = FP32LayerNorm (X, Scale, Bias),
+// 1 = FP32RMSNorm (X, Scale).
+constexpr int kLN = 0;
+constexpr int kRMS = 1;
+constexpr int kNbKinds = 2;
+constexpr char const* kNames[kNbKinds] = {"FP32LayerNorm", "FP32RMSNorm"};
+constexpr int32_t kMaxInputs[kNbKinds] = {3, 2};
 
 struct Report
 {
@@ -120,33 +126,44 @@ State& state()
 using InitFn = bool (*)(void*, char const*);
 
 #if NV_TENSORRT_MAJOR >= 10
-IPluginCreator* findV1(char const* ns = "")
+IPluginCreator* findV1(char const* ns = "", int kind = kLN)
 {
-    auto* c = state().registry->getCreator(kName, "1", ns);
+    auto* c = state().registry->getCreator(kNames[kind], "1", ns);
     return c == nullptr ? nullptr : static_cast<IPluginCreator*>(c);
 }
-IPluginCreatorV3One* findV3(char const* ns = "")
+IPluginCreatorV3One* findV3(char const* ns = "", int kind = kLN)
 {
-    auto* c = state().registry->getCreator(kName, "2", ns);
+    auto* c = state().registry->getCreator(kNames[kind], "2", ns);
     return c == nullptr ? nullptr : static_cast<IPluginCreatorV3One*>(c);
 }
 #else
-IPluginCreator* findV1(char const* ns = "")
+IPluginCreator* findV1(char const* ns = "", int kind = kLN)
 {
-    return state().registry->getPluginCreator(kName, "1", ns);
+    return state().registry->getPluginCreator(kNames[kind], "1", ns);
 }
 #endif
 
+// Every creator of every kind found.
 bool bothFound(char const* ns = "")
 {
+    bool all = true;
+    for (int k = 0; k < kNbKinds; ++k)
+    {
 #if NV_TENSORRT_MAJOR >= 10
-    return findV1(ns) != nullptr && findV3(ns) != nullptr;
+        all = all && findV1(ns, k) != nullptr && findV3(ns, k) != nullptr;
 #else
-    return findV1(ns) != nullptr;
+        all = all && findV1(ns, k) != nullptr;
 #endif
+    }
+    return all;
 }
 
-// How many FP32LayerNorm creators the registry lists. (getCreator is not used
+bool ourName(char const* name)
+{
+    return std::strcmp(name, kNames[kLN]) == 0 || std::strcmp(name, kNames[kRMS]) == 0;
+}
+
+// How many FP32LayerNorm and FP32RMSNorm creators the registry lists. (getCreator is not used
 // for "absent": the 10.x/11.x registries keep answering a name they have
 // looked up before even after deregisterLibrary.)
 int registeredCount(char const* ns = "")
@@ -161,25 +178,25 @@ int registeredCount(char const* ns = "")
         if (std::strcmp(kind, "PLUGIN CREATOR_V1") == 0)
         {
             auto* c = static_cast<IPluginCreator*>(all[i]);
-            count += std::strcmp(c->getPluginName(), kName) == 0 && std::strcmp(c->getPluginNamespace(), ns) == 0;
+            count += ourName(c->getPluginName()) && std::strcmp(c->getPluginNamespace(), ns) == 0;
         }
         else if (std::strcmp(kind, "PLUGIN CREATOR_V3ONE") == 0)
         {
             auto* c = static_cast<IPluginCreatorV3One*>(all[i]);
-            count += std::strcmp(c->getPluginName(), kName) == 0 && std::strcmp(c->getPluginNamespace(), ns) == 0;
+            count += ourName(c->getPluginName()) && std::strcmp(c->getPluginNamespace(), ns) == 0;
         }
     }
 #else
     IPluginCreator* const* all = state().registry->getPluginCreatorList(&n);
     for (int32_t i = 0; all != nullptr && i < n; ++i)
     {
-        count += std::strcmp(all[i]->getPluginName(), kName) == 0 && std::strcmp(all[i]->getPluginNamespace(), ns) == 0;
+        count += ourName(all[i]->getPluginName()) && std::strcmp(all[i]->getPluginNamespace(), ns) == 0;
     }
 #endif
     return count;
 }
 
-constexpr int kCreators = NV_TENSORRT_MAJOR >= 10 ? 2 : 1;
+constexpr int kCreators = (NV_TENSORRT_MAJOR >= 10 ? 2 : 1) * kNbKinds;
 
 bool noneFound(char const* ns = "")
 {
@@ -244,10 +261,12 @@ std::vector<uint8_t> serializeV2(IPluginV2DynamicExt const& p)
     return blob;
 }
 
-// --- Version "1" (IPluginV2DynamicExt) through its creator, without a GPU. ---
-void checkV1(Report& r, IPluginCreator& creator)
+// --- Version "1" (IPluginV2DynamicExt) of plugin `kind` through its creator, without a GPU. ---
+void checkV1(Report& r, IPluginCreator& creator, int kind)
 {
     CapturingLogger& log = state().logger;
+    char const* const kName = kNames[kind];
+    int32_t const nbIn = kMaxInputs[kind];
     CHECK(r, std::strcmp(creator.getPluginName(), kName) == 0, "name %s", creator.getPluginName());
     CHECK(r, std::strcmp(creator.getPluginVersion(), "1") == 0, "version %s", creator.getPluginVersion());
     PluginFieldCollection const* names = creator.getFieldNames();
@@ -272,35 +291,50 @@ void checkV1(Report& r, IPluginCreator& creator)
     CHECK(r, p->getNbOutputs() == 1, "getNbOutputs");
     CHECK(r, p->initialize() == 0, "initialize");
 
-    // Formats: X f16, Scale f32, Bias bf16 (where it exists), Y f32 (output_type 1).
+    // Formats: X f16, Scale f32, Bias f16 (FP32LayerNorm only), Y f32 (output_type 1) at io[nbIn].
     std::vector<int64_t> const x{2, 3, 64};
     std::vector<int64_t> const g{64};
     PluginTensorDesc io[4] = {desc(DataType::kHALF, x), desc(DataType::kFLOAT, g), desc(DataType::kHALF, g),
         desc(DataType::kFLOAT, x)};
-    for (int32_t pos = 0; pos < 4; ++pos)
+    io[nbIn] = desc(DataType::kFLOAT, x);
+    for (int32_t pos = 0; pos <= nbIn; ++pos)
     {
-        CHECK(r, p->supportsFormatCombination(pos, io, 3, 1), "supportsFormatCombination pos %d", pos);
+        CHECK(r, p->supportsFormatCombination(pos, io, nbIn, 1), "supportsFormatCombination pos %d", pos);
     }
-    PluginTensorDesc bad[4] = {io[0], io[1], io[2], desc(DataType::kHALF, x)};
-    CHECK(r, !p->supportsFormatCombination(3, bad, 3, 1), "Y must be FP32 with output_type 1");
+    PluginTensorDesc bad[4] = {io[0], io[1], io[2], io[3]};
+    bad[nbIn] = desc(DataType::kHALF, x);
+    CHECK(r, !p->supportsFormatCombination(nbIn, bad, nbIn, 1), "Y must be FP32 with output_type 1");
     PluginTensorDesc i8[2] = {desc(DataType::kINT8, x), desc(DataType::kFLOAT, x)};
     CHECK(r, !p->supportsFormatCombination(0, i8, 1, 1), "INT8 X refused");
     PluginTensorDesc chw[2] = {desc(DataType::kFLOAT, x), desc(DataType::kFLOAT, x)};
     chw[0].format = TensorFormat::kCHW32;
     CHECK(r, !p->supportsFormatCombination(0, chw, 1, 1), "non-linear format refused");
     DataType const inTypes[3] = {DataType::kHALF, DataType::kFLOAT, DataType::kFLOAT};
-    CHECK(r, p->getOutputDataType(0, inTypes, 3) == DataType::kFLOAT, "getOutputDataType");
-    CHECK(r, p->getWorkspaceSize(io, 3, io + 3, 1) == 0, "workspace");
+    CHECK(r, p->getOutputDataType(0, inTypes, nbIn) == DataType::kFLOAT, "getOutputDataType");
+    CHECK(r, p->getWorkspaceSize(io, nbIn, io + nbIn, 1) == 0, "workspace");
 
     DynamicPluginTensorDesc din[3] = {dyn(io[0]), dyn(io[1]), dyn(io[2])};
-    DynamicPluginTensorDesc dout[1] = {dyn(io[3])};
+    DynamicPluginTensorDesc dout[1] = {dyn(io[nbIn])};
     log.clear();
-    p->configurePlugin(din, 3, dout, 1);
+    p->configurePlugin(din, nbIn, dout, 1);
     CHECK(r, log.text().empty(), "configurePlugin logged: %s", log.text().c_str());
     DynamicPluginTensorDesc badScale[3] = {din[0], dyn(desc(DataType::kFLOAT, {63})), din[2]};
-    p->configurePlugin(badScale, 3, dout, 1);
+    p->configurePlugin(badScale, nbIn, dout, 1);
     CHECK(r, log.saw("Scale"), "a wrong Scale shape is logged, got: %s", log.text().c_str());
-    p->configurePlugin(din, 3, dout, 1);
+    if (kind == kRMS)
+    {
+        // No Bias: a third input is refused, and the message names this plugin.
+        log.clear();
+        DynamicPluginTensorDesc three[3] = {din[0], din[1], din[1]};
+        p->configurePlugin(three, 3, dout, 1);
+        CHECK(r, log.saw("FP32RMSNorm: configurePlugin: FP32RMSNorm takes 1 to 2 inputs (X, Scale), got 3"),
+            "3 inputs refused by name, got: %s", log.text().c_str());
+        PluginTensorDesc four[4] = {io[0], io[1], io[1], io[2]};
+        CHECK(r, !p->supportsFormatCombination(0, four, 3, 1), "3 inputs: no format combination");
+        CHECK(r, p->getOutputDataType(0, inTypes, 3) == DataType::kFLOAT && log.saw("getOutputDataType"),
+            "getOutputDataType with 3 inputs is logged");
+    }
+    p->configurePlugin(din, nbIn, dout, 1);
 
     // Serialize -> deserialize -> same bytes; clone -> same bytes.
     std::vector<uint8_t> const blob = serializeV2(*p);
@@ -341,8 +375,9 @@ void checkV1(Report& r, IPluginCreator& creator)
     log.clear();
     Fields unknown(1e-5F, -1, 0);
     unknown.list[0].name = "eps";
-    CHECK(r, creator.createPlugin("ln", &unknown.fc) == nullptr && log.saw("`eps`"), "unknown field: %s",
-        log.text().c_str());
+    CHECK(r, creator.createPlugin("ln", &unknown.fc) == nullptr && log.saw("`eps`")
+            && log.saw((std::string("(") + kName + " takes epsilon, axis, output_type)").c_str()),
+        "unknown field: %s", log.text().c_str());
     Fields mistyped(1e-5F, -1, 0);
     mistyped.list[1].type = PluginFieldType::kFLOAT64;
     CHECK(r, creator.createPlugin("ln", &mistyped.fc) == nullptr && log.saw("`axis`"), "mistyped field: %s",
@@ -417,10 +452,12 @@ bool serializedFields(IPluginV3OneRuntime& rt, float& e, int32_t& a, int32_t& o)
         && std::strcmp(fc->fields[2].name, "output_type") == 0;
 }
 
-// --- Version "2" (IPluginV3) through its creator, without a GPU. ---
-void checkV3(Report& r, IPluginCreatorV3One& creator)
+// --- Version "2" (IPluginV3) of plugin `kind` through its creator, without a GPU. ---
+void checkV3(Report& r, IPluginCreatorV3One& creator, int kind)
 {
     CapturingLogger& log = state().logger;
+    char const* const kName = kNames[kind];
+    int32_t const nbIn = kMaxInputs[kind];
     CHECK(r, std::strcmp(creator.getPluginName(), kName) == 0 && std::strcmp(creator.getPluginVersion(), "2") == 0,
         "identity");
     CHECK(r, std::strcmp(creator.getInterfaceInfo().kind, "PLUGIN CREATOR_V3ONE") == 0, "kind");
@@ -436,25 +473,38 @@ void checkV3(Report& r, IPluginCreatorV3One& creator)
     CHECK(r, v.build->getNbOutputs() == 1, "getNbOutputs");
     std::vector<int64_t> const x{4, 8, 32};
     std::vector<int64_t> const g{8, 32};
+    // X bf16, Scale f16, Bias f32 (FP32LayerNorm only), Y bf16 at io[nbIn].
     DynamicPluginTensorDesc io[4] = {dyn(desc(DataType::kBF16, x)), dyn(desc(DataType::kHALF, g)),
         dyn(desc(DataType::kFLOAT, g)), dyn(desc(DataType::kBF16, x))};
-    for (int32_t pos = 0; pos < 4; ++pos)
+    io[nbIn] = dyn(desc(DataType::kBF16, x));
+    for (int32_t pos = 0; pos <= nbIn; ++pos)
     {
-        CHECK(r, v.build->supportsFormatCombination(pos, io, 3, 1), "supportsFormatCombination pos %d", pos);
+        CHECK(r, v.build->supportsFormatCombination(pos, io, nbIn, 1), "supportsFormatCombination pos %d", pos);
     }
     DataType const inTypes[3] = {DataType::kBF16, DataType::kHALF, DataType::kFLOAT};
     DataType outType = DataType::kINT8;
-    CHECK(r, v.build->getOutputDataTypes(&outType, 1, inTypes, 3) == 0 && outType == DataType::kBF16,
+    CHECK(r, v.build->getOutputDataTypes(&outType, 1, inTypes, nbIn) == 0 && outType == DataType::kBF16,
         "getOutputDataTypes");
     log.clear();
-    CHECK(r, v.build->configurePlugin(io, 3, io + 3, 1) == 0, "configurePlugin: %s", log.text().c_str());
-    DynamicPluginTensorDesc badBias[3] = {io[0], io[1], dyn(desc(DataType::kFLOAT, {32}))};
-    CHECK(r, v.build->configurePlugin(badBias, 3, io + 3, 1) != 0 && log.saw("Bias"), "bad Bias: %s",
-        log.text().c_str());
+    CHECK(r, v.build->configurePlugin(io, nbIn, io + nbIn, 1) == 0, "configurePlugin: %s", log.text().c_str());
+    if (kind == kLN)
+    {
+        DynamicPluginTensorDesc badBias[3] = {io[0], io[1], dyn(desc(DataType::kFLOAT, {32}))};
+        CHECK(r, v.build->configurePlugin(badBias, 3, io + 3, 1) != 0 && log.saw("Bias"), "bad Bias: %s",
+            log.text().c_str());
+    }
+    else
+    {
+        DynamicPluginTensorDesc three[3] = {io[0], io[1], io[1]};
+        CHECK(r, v.build->configurePlugin(three, 3, io + nbIn, 1) != 0
+                && log.saw("FP32RMSNorm takes 1 to 2 inputs (X, Scale), got 3"),
+            "3 inputs: %s", log.text().c_str());
+        CHECK(r, v.build->getOutputDataTypes(&outType, 1, inTypes, 3) != 0, "getOutputDataTypes with 3 inputs");
+    }
     PluginTensorDesc rt[4] = {io[0].desc, io[1].desc, io[2].desc, io[3].desc};
-    CHECK(r, v.runtime->onShapeChange(rt, 3, rt + 3, 1) == 0, "onShapeChange");
+    CHECK(r, v.runtime->onShapeChange(rt, nbIn, rt + nbIn, 1) == 0, "onShapeChange");
     PluginTensorDesc badRt[3] = {rt[0], desc(DataType::kHALF, {4, 32}), rt[2]};
-    CHECK(r, v.runtime->onShapeChange(badRt, 3, rt + 3, 1) != 0, "onShapeChange with a bad Scale");
+    CHECK(r, v.runtime->onShapeChange(badRt, nbIn, rt + nbIn, 1) != 0, "onShapeChange with a bad Scale");
 
     float e = 0;
     int32_t a = 0;
@@ -470,8 +520,9 @@ void checkV3(Report& r, IPluginCreatorV3One& creator)
 
     log.clear();
     Fields bad(1e-5F, 9, 0);
-    CHECK(r, creator.createPlugin("ln", &bad.fc, TensorRTPhase::kBUILD) == nullptr && log.saw("`axis`"), "axis 9: %s",
-        log.text().c_str());
+    CHECK(r, creator.createPlugin("ln", &bad.fc, TensorRTPhase::kBUILD) == nullptr && log.saw("`axis`")
+            && log.saw((std::string(kName) + ": createPlugin (version 2): plugin field `axis`").c_str()),
+        "axis 9: %s", log.text().c_str());
     Fields dup(1e-5F, -1, 0);
     dup.list.push_back(dup.list[0]);
     dup.sync();
@@ -565,7 +616,7 @@ extern "C" int tln_lean_load_checks(int32_t mode, char* report, size_t reportLen
     Report r{report, reportLen};
     State& s = state();
     char const* path = s.pluginPath.c_str();
-    CHECK(r, noneFound(), "FP32LayerNorm already registered before loading");
+    CHECK(r, noneFound(), "FP32LayerNorm or FP32RMSNorm already registered before loading");
 
     if (mode == 0)
     {
@@ -646,27 +697,65 @@ extern "C" int tln_lean_close(char* report, size_t reportLen)
     return r.failures;
 }
 
+// A blob serialized by one plugin's version-1 creator is refused (null, logged) by the other's.
+void checkCrossKindBlobs(Report& r, IPluginCreator& from, IPluginCreator& to)
+{
+    CapturingLogger& log = state().logger;
+    Fields f(1e-5F, -1, 0);
+    auto* p = static_cast<IPluginV2DynamicExt*>(from.createPlugin("ln", &f.fc));
+    CHECK(r, p != nullptr, "createPlugin (%s)", from.getPluginName());
+    if (p == nullptr)
+    {
+        return;
+    }
+    std::vector<uint8_t> const blob = serializeV2(*p);
+    log.clear();
+    IPluginV2* q = to.deserializePlugin("ln", blob.data(), blob.size());
+    std::string const expected = std::string(to.getPluginName()) + ": deserializePlugin: the serialized plugin is a "
+        + from.getPluginName() + " and cannot be read by the " + to.getPluginName() + " creator";
+    CHECK(r, q == nullptr && log.saw(expected.c_str()), "a %s blob given to the %s creator: %s", from.getPluginName(),
+        to.getPluginName(), log.text().c_str());
+    if (q != nullptr)
+    {
+        q->destroy();
+    }
+    p->destroy();
+}
+
 // The plugins, driven as TensorRT's builder and runtime drive them (creators registered).
 extern "C" int tln_lean_plugin_checks(char* report, size_t reportLen)
 {
     Report r{report, reportLen};
-    IPluginCreator* v1 = findV1();
-    CHECK(r, v1 != nullptr, "version 1 creator");
-    if (v1 != nullptr)
+    for (int k = 0; k < kNbKinds; ++k)
     {
-        int const before = r.failures;
-        checkV1(r, *v1);
-        r.line("version 1 (IPluginV2DynamicExt): %s", r.failures == before ? "ok" : "FAILED");
-    }
+        IPluginCreator* v1 = findV1("", k);
+        CHECK(r, v1 != nullptr, "%s version 1 creator", kNames[k]);
+        if (v1 != nullptr)
+        {
+            int const before = r.failures;
+            checkV1(r, *v1, k);
+            r.line("%s version 1 (IPluginV2DynamicExt): %s", kNames[k], r.failures == before ? "ok" : "FAILED");
+        }
 #if NV_TENSORRT_MAJOR >= 10
-    IPluginCreatorV3One* v3 = findV3();
-    if (v3 != nullptr)
+        IPluginCreatorV3One* v3 = findV3("", k);
+        CHECK(r, v3 != nullptr, "%s version 2 creator", kNames[k]);
+        if (v3 != nullptr)
+        {
+            int const before = r.failures;
+            checkV3(r, *v3, k);
+            r.line("%s version 2 (IPluginV3): %s", kNames[k], r.failures == before ? "ok" : "FAILED");
+        }
+#endif
+    }
+    IPluginCreator* ln = findV1("", kLN);
+    IPluginCreator* rms = findV1("", kRMS);
+    if (ln != nullptr && rms != nullptr)
     {
         int const before = r.failures;
-        checkV3(r, *v3);
-        r.line("version 2 (IPluginV3): %s", r.failures == before ? "ok" : "FAILED");
+        checkCrossKindBlobs(r, *ln, *rms);
+        checkCrossKindBlobs(r, *rms, *ln);
+        r.line("blobs of one plugin refused by the other's creator: %s", r.failures == before ? "ok" : "FAILED");
     }
-#endif
     return r.failures;
 }
 
@@ -674,37 +763,38 @@ extern "C" int tln_lean_plugin_checks(char* report, size_t reportLen)
 extern "C" int tln_lean_memory_cycles(int32_t cycles, long* rssBeforeKiB, long* rssAfterKiB, char* report, size_t reportLen)
 {
     Report r{report, reportLen};
-    IPluginCreator* v1 = findV1();
+    // Every kind's creators, cycled in turn.
+    IPluginCreator* v1[kNbKinds] = {findV1("", kLN), findV1("", kRMS)};
 #if NV_TENSORRT_MAJOR >= 10
-    IPluginCreatorV3One* v3 = findV3();
-    CHECK(r, v1 != nullptr && v3 != nullptr, "creators registered");
-    if (v1 == nullptr || v3 == nullptr)
+    IPluginCreatorV3One* v3[kNbKinds] = {findV3("", kLN), findV3("", kRMS)};
+    CHECK(r, v1[0] && v1[1] && v3[0] && v3[1], "creators registered");
+    if (!(v1[0] && v1[1] && v3[0] && v3[1]))
     {
         return r.failures;
     }
     for (int i = 0; i < 100; ++i)
     {
-        cycle(*v1, *v3); // warm-up: allocator pools, one-time statics
+        cycle(*v1[i % kNbKinds], *v3[i % kNbKinds]); // warm-up: allocator pools, one-time statics
     }
     *rssBeforeKiB = rssKiB();
     for (int i = 0; i < cycles; ++i)
     {
-        cycle(*v1, *v3);
+        cycle(*v1[i % kNbKinds], *v3[i % kNbKinds]);
     }
 #else
-    CHECK(r, v1 != nullptr, "creator registered");
-    if (v1 == nullptr)
+    CHECK(r, v1[0] && v1[1], "creators registered");
+    if (!(v1[0] && v1[1]))
     {
         return r.failures;
     }
     for (int i = 0; i < 100; ++i)
     {
-        cycle(*v1);
+        cycle(*v1[i % kNbKinds]);
     }
     *rssBeforeKiB = rssKiB();
     for (int i = 0; i < cycles; ++i)
     {
-        cycle(*v1);
+        cycle(*v1[i % kNbKinds]);
     }
 #endif
     *rssAfterKiB = rssKiB();
@@ -728,6 +818,7 @@ struct TlnLeanCase
     uint64_t inputs[3];
     uint64_t outputs[3]; // original plugin, deserialized / recreated from fields, clone
     uint64_t stream;
+    int32_t kind; // 0 = FP32LayerNorm, 1 = FP32RMSNorm (nbInputs <= 2)
 };
 
 // A case's tensors as TensorRT describes them to a plugin: io[0..n) the
@@ -764,6 +855,11 @@ struct CaseTensors
 extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t reportLen)
 {
     Report r{report, reportLen};
+    if (c->kind < 0 || c->kind >= kNbKinds || c->nbInputs < 1 || c->nbInputs > kMaxInputs[c->kind])
+    {
+        CHECK(r, false, "bad case: kind %d with %d inputs", c->kind, c->nbInputs);
+        return r.failures;
+    }
     CaseTensors const tensors(*c);
     PluginTensorDesc const* io = tensors.io;
     DynamicPluginTensorDesc const* dio = tensors.dio;
@@ -774,7 +870,7 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
 
     if (c->version == 1)
     {
-        IPluginCreator* creator = findV1();
+        IPluginCreator* creator = findV1("", c->kind);
         CHECK(r, creator != nullptr, "version 1 creator");
         if (creator == nullptr)
         {
@@ -820,7 +916,7 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
         return r.failures;
     }
 #if NV_TENSORRT_MAJOR >= 10
-    IPluginCreatorV3One* creator = findV3();
+    IPluginCreatorV3One* creator = findV3("", c->kind);
     CHECK(r, creator != nullptr, "version 2 creator");
     if (creator == nullptr)
     {
@@ -874,6 +970,11 @@ extern "C" int tln_lean_enqueue_timing(TlnLeanCase const* c, int32_t batches, in
     void (*sync)(uint64_t stream), double* nsPerCall, char* report, size_t reportLen)
 {
     Report r{report, reportLen};
+    if (c->kind < 0 || c->kind >= kNbKinds || c->nbInputs < 1 || c->nbInputs > kMaxInputs[c->kind])
+    {
+        CHECK(r, false, "bad case: kind %d with %d inputs", c->kind, c->nbInputs);
+        return r.failures;
+    }
     CaseTensors const tensors(*c);
     PluginTensorDesc const* io = tensors.io;
     DynamicPluginTensorDesc const* dio = tensors.dio;
@@ -904,7 +1005,7 @@ extern "C" int tln_lean_enqueue_timing(TlnLeanCase const* c, int32_t batches, in
 
     if (c->version == 1)
     {
-        IPluginCreator* creator = findV1();
+        IPluginCreator* creator = findV1("", c->kind);
         auto* p = creator != nullptr ? static_cast<IPluginV2DynamicExt*>(creator->createPlugin("ln", &f.fc)) : nullptr;
         CHECK(r, p != nullptr, "createPlugin (version 1)");
         if (p == nullptr)
@@ -920,7 +1021,7 @@ extern "C" int tln_lean_enqueue_timing(TlnLeanCase const* c, int32_t batches, in
     else
     {
 #if NV_TENSORRT_MAJOR >= 10
-        IPluginCreatorV3One* creator = findV3();
+        IPluginCreatorV3One* creator = findV3("", c->kind);
         V3Parts v = parts(creator != nullptr ? creator->createPlugin("ln", &f.fc, TensorRTPhase::kBUILD) : nullptr);
         CHECK(r, v.build != nullptr && v.runtime != nullptr, "createPlugin (version 2)");
         if (v.build == nullptr || v.runtime == nullptr)

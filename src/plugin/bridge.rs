@@ -3,14 +3,19 @@
 //! collections by address, tensor descriptions, device pointers, the stream)
 //! and gets back yes/no, a type code, bytes or a status.
 //!
+//! The norm kind (`PluginKind`: FP32LayerNorm or FP32RMSNorm) is data: the
+//! C++ creators are constructed per kind and pass it in; a `PluginCore`
+//! carries it from then on.
+//!
 //! Nothing unwinds into C++: every function runs inside [`guard`], which
 //! turns a panic into a logged internal error and a failure value. Refusals
-//! are logged through TensorRT's logger (C++ `tln::log_message`).
+//! are logged through TensorRT's logger (C++ `tln::log_message`), prefixed
+//! with the plugin's name.
 
 use super::config::{check_io_counts, PluginConfig, TensorInfo, MAX_RANK};
-use super::fields::{self, FieldType, FieldValue, RawField, FIELD_SPECS, MAX_FIELDS};
+use super::fields::{self, FieldType, FieldValue, RawField, MAX_FIELDS};
 use super::wire;
-use crate::problem::DevicePtrs;
+use crate::problem::{DevicePtrs, NormKind};
 use std::ffi::{c_char, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -25,13 +30,25 @@ mod ffi {
         dims: [i64; 8],
     }
 
+    /// Which plugin: one creator of each interface per kind.
+    #[repr(u8)]
+    enum PluginKind {
+        LayerNorm = 0,
+        RmsNorm = 1,
+    }
+
     extern "Rust" {
         type PluginCore;
 
+        /// The plugin name of a kind, NUL-terminated ("FP32LayerNorm\0", "FP32RMSNorm\0").
+        fn plugin_name(kind: PluginKind) -> &'static str;
+        /// The most inputs a plugin of `kind` takes (3 or 2; 0 for an unknown kind).
+        fn max_inputs(kind: PluginKind) -> i32;
+
         /// From a `PluginFieldCollection const*` (its address; 0 = none). Check `is_valid`.
-        unsafe fn core_from_fields(collection: usize, context: &str) -> Box<PluginCore>;
-        /// From a version-1 serialized blob. Check `is_valid`.
-        fn core_from_serialized(blob: &[u8]) -> Box<PluginCore>;
+        unsafe fn core_from_fields(kind: PluginKind, collection: usize, context: &str) -> Box<PluginCore>;
+        /// From a version-1 serialized blob, which must be of `kind`. Check `is_valid`.
+        fn core_from_serialized(kind: PluginKind, blob: &[u8]) -> Box<PluginCore>;
         fn is_valid(self: &PluginCore) -> bool;
         fn duplicate(self: &PluginCore) -> Box<PluginCore>;
 
@@ -56,10 +73,10 @@ mod ffi {
             stream: usize,
         ) -> i32;
 
-        /// The fields `getFieldNames` announces: count, NUL-terminated name, `PluginFieldType` code.
-        fn field_count() -> usize;
-        fn field_name(index: usize) -> &'static str;
-        fn field_type(index: usize) -> i32;
+        /// The fields `getFieldNames` announces for `kind`: count, NUL-terminated name, `PluginFieldType` code.
+        fn field_count(kind: PluginKind) -> usize;
+        fn field_name(kind: PluginKind, index: usize) -> &'static str;
+        fn field_type(kind: PluginKind, index: usize) -> i32;
     }
 
     unsafe extern "C++" {
@@ -69,7 +86,33 @@ mod ffi {
     }
 }
 
-use ffi::TensorDescIn;
+use ffi::{PluginKind, TensorDescIn};
+
+/// The norm kind C++ passed; `None` for a value outside the enum.
+fn norm_of(kind: PluginKind) -> Option<NormKind> {
+    match kind {
+        PluginKind::LayerNorm => Some(NormKind::LayerNorm),
+        PluginKind::RmsNorm => Some(NormKind::RmsNorm),
+        _ => None,
+    }
+}
+
+fn plugin_name(kind: PluginKind) -> &'static str {
+    match norm_of(kind) {
+        Some(NormKind::LayerNorm) => "FP32LayerNorm\0",
+        Some(NormKind::RmsNorm) => "FP32RMSNorm\0",
+        None => "trt-layernorm\0",
+    }
+}
+
+fn max_inputs(kind: PluginKind) -> i32 {
+    norm_of(kind).map_or(0, super::config::max_inputs)
+}
+
+/// Logs `message` prefixed with the plugin's name.
+fn log_for(kind: NormKind, severity: Severity, message: &str) {
+    log(severity, &format!("{}: {message}", super::plugin_name(kind)));
+}
 
 /// `ILogger::Severity` values.
 #[derive(Clone, Copy)]
@@ -99,7 +142,7 @@ pub(crate) fn guard<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             // Logging itself must not unwind either.
-            let _ = catch_unwind(|| log(Severity::InternalError, &format!("internal error in {what}: {msg}")));
+            let _ = catch_unwind(|| log(Severity::InternalError, &format!("trt-layernorm: internal error in {what}: {msg}")));
             fallback
         }
     }
@@ -124,20 +167,25 @@ struct PluginFieldCollectionC {
 
 /// A configured or unconfigured plugin's state, owned by its C++ object.
 pub struct PluginCore {
+    /// The plugin's kind (the creator's; a valid config has the same).
+    kind: NormKind,
     config: Option<PluginConfig>,
     /// Inputs seen by the last configurePlugin / onShapeChange (0 = not yet).
     configured_inputs: i32,
 }
 
 impl PluginCore {
-    fn invalid() -> Box<PluginCore> {
-        Box::new(PluginCore { config: None, configured_inputs: 0 })
+    fn invalid(kind: NormKind) -> Box<PluginCore> {
+        Box::new(PluginCore { kind, config: None, configured_inputs: 0 })
     }
     fn ready(config: PluginConfig, configured_inputs: i32) -> Box<PluginCore> {
-        Box::new(PluginCore { config: Some(config), configured_inputs })
+        Box::new(PluginCore { kind: config.norm(), config: Some(config), configured_inputs })
     }
     fn config(&self) -> PluginConfig {
         self.config.expect("C++ discards a PluginCore that is not valid right after creating it")
+    }
+    fn log(&self, severity: Severity, message: &str) {
+        log_for(self.kind, severity, message);
     }
 }
 
@@ -149,9 +197,9 @@ impl PluginCore {
 /// `collection` is 0 or the address of a live `PluginFieldCollection` whose
 /// `fields` points to `nb_fields` fields with NUL-terminated names and data
 /// holding `length` elements of `type`.
-unsafe fn read_collection(collection: usize) -> Result<PluginConfig, String> {
+unsafe fn read_collection(kind: NormKind, collection: usize) -> Result<PluginConfig, String> {
     if collection == 0 {
-        return PluginConfig::from_fields(&[]).map_err(|e| e.to_string());
+        return PluginConfig::from_fields(kind, &[]).map_err(|e| e.to_string());
     }
     // SAFETY: the caller guarantees a live collection at this address.
     let fc = unsafe { &*(collection as *const PluginFieldCollectionC) };
@@ -173,7 +221,7 @@ unsafe fn read_collection(collection: usize) -> Result<PluginConfig, String> {
         // SAFETY: a non-null name is NUL-terminated per the contract.
         let name = (!f.name.is_null()).then(|| unsafe { CStr::from_ptr(f.name) }).and_then(|c| c.to_str().ok());
         let field_type = FieldType::from_code(f.field_type);
-        let ours = name.and_then(fields::expected_type).is_some_and(|t| t == field_type);
+        let ours = name.and_then(|n| fields::expected_type(kind, n)).is_some_and(|t| t == field_type);
         let value = if ours && f.length == 1 && !f.data.is_null() {
             // SAFETY: one element of the declared (4-byte) type; read unaligned to be safe.
             match field_type {
@@ -186,30 +234,46 @@ unsafe fn read_collection(collection: usize) -> Result<PluginConfig, String> {
         };
         raw.push(RawField { name, field_type, length: f.length, value });
     }
-    PluginConfig::from_fields(&raw).map_err(|e| e.to_string())
+    PluginConfig::from_fields(kind, &raw).map_err(|e| e.to_string())
+}
+
+/// The kind C++ passed, or a logged error and an invalid core.
+fn known_kind(kind: PluginKind, context: &str) -> Result<NormKind, Box<PluginCore>> {
+    norm_of(kind).ok_or_else(|| {
+        log(Severity::Error, &format!("trt-layernorm: {context}: unknown plugin kind {}", kind.repr));
+        PluginCore::invalid(NormKind::LayerNorm)
+    })
 }
 
 /// # Safety
 /// See [`read_collection`].
-unsafe fn core_from_fields(collection: usize, context: &str) -> Box<PluginCore> {
-    guard(context, PluginCore::invalid(), || {
+unsafe fn core_from_fields(kind: PluginKind, collection: usize, context: &str) -> Box<PluginCore> {
+    let kind = match known_kind(kind, context) {
+        Ok(k) => k,
+        Err(invalid) => return invalid,
+    };
+    guard(context, PluginCore::invalid(kind), || {
         // SAFETY: forwarded from TensorRT's createPlugin contract.
-        match unsafe { read_collection(collection) } {
+        match unsafe { read_collection(kind, collection) } {
             Ok(config) => PluginCore::ready(config, 0),
             Err(e) => {
-                log(Severity::Error, &format!("{context}: {e}"));
-                PluginCore::invalid()
+                log_for(kind, Severity::Error, &format!("{context}: {e}"));
+                PluginCore::invalid(kind)
             }
         }
     })
 }
 
-fn core_from_serialized(blob: &[u8]) -> Box<PluginCore> {
-    guard("deserializePlugin", PluginCore::invalid(), || match wire::decode(blob) {
+fn core_from_serialized(kind: PluginKind, blob: &[u8]) -> Box<PluginCore> {
+    let kind = match known_kind(kind, "deserializePlugin") {
+        Ok(k) => k,
+        Err(invalid) => return invalid,
+    };
+    guard("deserializePlugin", PluginCore::invalid(kind), || match wire::decode_as(kind, blob) {
         Ok((config, inputs)) => PluginCore::ready(config, inputs as i32),
         Err(e) => {
-            log(Severity::Error, &format!("deserializePlugin: {e}"));
-            PluginCore::invalid()
+            log_for(kind, Severity::Error, &format!("deserializePlugin: {e}"));
+            PluginCore::invalid(kind)
         }
     })
 }
@@ -234,7 +298,9 @@ impl PluginCore {
     }
 
     fn duplicate(&self) -> Box<PluginCore> {
-        guard("clone", PluginCore::invalid(), || Box::new(PluginCore { config: self.config, configured_inputs: self.configured_inputs }))
+        guard("clone", PluginCore::invalid(self.kind), || {
+            Box::new(PluginCore { kind: self.kind, config: self.config, configured_inputs: self.configured_inputs })
+        })
     }
 
     fn serialized_size(&self) -> usize {
@@ -245,7 +311,7 @@ impl PluginCore {
         guard("serialize", false, || {
             let blob = wire::encode(&self.config(), self.configured_inputs as u8);
             if out.len() != blob.len() {
-                log(Severity::Error, &format!("serialize: buffer of {} bytes, {} needed", out.len(), blob.len()));
+                self.log(Severity::Error, &format!("serialize: buffer of {} bytes, {} needed", out.len(), blob.len()));
                 return false;
             }
             out.copy_from_slice(&blob);
@@ -264,10 +330,10 @@ impl PluginCore {
     }
 
     fn check_io(&self, nb_inputs: i32, nb_outputs: i32, context: &str) -> bool {
-        guard(context, false, || match check_io_counts(nb_inputs, nb_outputs) {
+        guard(context, false, || match check_io_counts(self.kind, nb_inputs, nb_outputs) {
             Ok(()) => true,
             Err(e) => {
-                log(Severity::Error, &format!("{context}: {e}"));
+                self.log(Severity::Error, &format!("{context}: {e}"));
                 false
             }
         })
@@ -278,7 +344,7 @@ impl PluginCore {
             let infos = match descs_to_info(in_out, nb_inputs.max(0) as usize) {
                 Ok(i) => i,
                 Err(e) => {
-                    log(Severity::Error, &format!("supportsFormatCombination: {e}"));
+                    self.log(Severity::Error, &format!("supportsFormatCombination: {e}"));
                     return false;
                 }
             };
@@ -286,7 +352,7 @@ impl PluginCore {
                 Ok(()) => true,
                 Err(e) => {
                     // Refusing is the normal answer for most combinations TensorRT asks about.
-                    log(Severity::Verbose, &format!("supportsFormatCombination(pos {pos}): no: {e}"));
+                    self.log(Severity::Verbose, &format!("supportsFormatCombination(pos {pos}): no: {e}"));
                     false
                 }
             }
@@ -300,7 +366,7 @@ impl PluginCore {
                 true
             }
             Err(e) => {
-                log(Severity::Error, &format!("getOutputDataType: {e}"));
+                self.log(Severity::Error, &format!("getOutputDataType: {e}"));
                 false
             }
         })
@@ -318,7 +384,7 @@ impl PluginCore {
                     true
                 }
                 Err(e) => {
-                    log(Severity::Error, &format!("{context}: {e}"));
+                    self.log(Severity::Error, &format!("{context}: {e}"));
                     false
                 }
             }
@@ -347,6 +413,7 @@ impl PluginCore {
                 if input_ptrs.len() != ins.len() || output_ptrs.len() != outs.len() {
                     return Err("pointer count differs from tensor count".into());
                 }
+                // RMSNorm: the problem has no bias (at most 2 inputs), so the bias pointer stays 0.
                 let Some(problem) = self.config().problem(&ins, &outs).map_err(|e| e.to_string())? else {
                     return Ok(());
                 };
@@ -364,7 +431,7 @@ impl PluginCore {
             match run() {
                 Ok(()) => 0,
                 Err(e) => {
-                    log(Severity::Error, &format!("enqueue: {e}"));
+                    self.log(Severity::Error, &format!("enqueue: {e}"));
                     1
                 }
             }
@@ -372,14 +439,17 @@ impl PluginCore {
     }
 }
 
-fn field_count() -> usize {
-    FIELD_SPECS.len()
+fn specs(kind: PluginKind) -> &'static [fields::FieldSpec] {
+    norm_of(kind).map_or(&[], fields::field_specs)
 }
-fn field_name(index: usize) -> &'static str {
-    guard("getFieldNames", "\0", || FIELD_SPECS[index].c_name)
+fn field_count(kind: PluginKind) -> usize {
+    specs(kind).len()
 }
-fn field_type(index: usize) -> i32 {
-    guard("getFieldNames", FieldType::Unknown.code(), || FIELD_SPECS[index].field_type.code())
+fn field_name(kind: PluginKind, index: usize) -> &'static str {
+    guard("getFieldNames", "\0", || specs(kind)[index].c_name)
+}
+fn field_type(kind: PluginKind, index: usize) -> i32 {
+    guard("getFieldNames", FieldType::Unknown.code(), || specs(kind)[index].field_type.code())
 }
 // The C++ side static_asserts TensorRT's PluginField / PluginFieldCollection against these numbers.
 const _: () = {
@@ -405,10 +475,10 @@ mod tests {
 
     #[test]
     fn invalid_cores_and_bad_descriptions_are_refused_without_panicking() {
-        let core = core_from_serialized(b"not a plugin");
+        let core = core_from_serialized(PluginKind::LayerNorm, b"not a plugin");
         assert!(!core.is_valid());
         // SAFETY: 0 is "no collection".
-        let core = unsafe { core_from_fields(0, "test") };
+        let core = unsafe { core_from_fields(PluginKind::LayerNorm, 0, "test") };
         assert!(core.is_valid());
         let bad = TensorDescIn { dtype: 0, format: 0, nb_dims: 9, dims: [1; 8] };
         assert!(!core.supports_format(0, &[bad, bad], 1, 1));
@@ -422,11 +492,54 @@ mod tests {
         assert!(core.output_data_type(&[1], &mut out) && out == 1);
         let mut blob = vec![0u8; core.serialized_size()];
         assert!(core.write_serialized(&mut blob));
-        let back = core_from_serialized(&blob);
+        let back = core_from_serialized(PluginKind::LayerNorm, &blob);
         assert!(back.is_valid() && back.configured_inputs() == 1);
+        assert!(!core_from_serialized(PluginKind::RmsNorm, &blob).is_valid(), "a LayerNorm blob is not an RMSNorm");
         assert!(!core.write_serialized(&mut [0u8; 3]), "wrong buffer size is refused");
-        assert_eq!(field_count(), 3);
-        assert!(field_name(0).ends_with('\0'));
-        assert_eq!(field_name(99), "\0", "out-of-range index: a panic caught, not an unwind into C++");
+        assert_eq!(field_count(PluginKind::LayerNorm), 3);
+        assert!(field_name(PluginKind::LayerNorm, 0).ends_with('\0'));
+        assert_eq!(field_name(PluginKind::LayerNorm, 99), "\0", "out-of-range index: a panic caught, not an unwind into C++");
+    }
+
+    #[test]
+    fn rmsnorm_cores() {
+        assert_eq!((plugin_name(PluginKind::LayerNorm), plugin_name(PluginKind::RmsNorm)), ("FP32LayerNorm\0", "FP32RMSNorm\0"));
+        assert_eq!((max_inputs(PluginKind::LayerNorm), max_inputs(PluginKind::RmsNorm)), (3, 2));
+        let bogus = PluginKind { repr: 7 };
+        assert_eq!((plugin_name(bogus), max_inputs(bogus), field_count(bogus)), ("trt-layernorm\0", 0, 0));
+        assert_eq!(field_name(bogus, 0), "\0");
+        // SAFETY: 0 is "no collection".
+        assert!(!unsafe { core_from_fields(bogus, 0, "test") }.is_valid(), "an unknown kind is refused");
+        assert!(!core_from_serialized(bogus, &[]).is_valid());
+
+        // SAFETY: 0 is "no collection".
+        let mut core = unsafe { core_from_fields(PluginKind::RmsNorm, 0, "test") };
+        assert!(core.is_valid() && core.config().norm() == NormKind::RmsNorm);
+        assert_eq!(field_count(PluginKind::RmsNorm), 3);
+        for i in 0..3 {
+            assert_eq!(field_name(PluginKind::RmsNorm, i), field_name(PluginKind::LayerNorm, i));
+            assert_eq!(field_type(PluginKind::RmsNorm, i), field_type(PluginKind::LayerNorm, i));
+        }
+        assert!(core.check_io(2, 1, "test"));
+        assert!(!core.check_io(3, 1, "test"), "no Bias");
+        let x = TensorDescIn { dtype: 7, format: 0, nb_dims: 2, dims: [4, 16, 0, 0, 0, 0, 0, 0] };
+        let g = TensorDescIn { dtype: 0, format: 0, nb_dims: 1, dims: [16, 0, 0, 0, 0, 0, 0, 0] };
+        assert!(!core.configure(&[x, g, g], 1, "test"));
+        assert!(core.configure(&[x, g], 1, "test"));
+        assert!(core.supports_format(2, &[x, g, x], 2, 1));
+        assert!(!core.supports_format(3, &[x, g, g, x], 3, 1));
+        let mut out = 0;
+        assert!(core.output_data_type(&[7, 0], &mut out) && out == 7);
+        assert!(!core.output_data_type(&[7, 0, 0], &mut out));
+        let mut blob = vec![0u8; core.serialized_size()];
+        assert!(core.write_serialized(&mut blob));
+        let back = core_from_serialized(PluginKind::RmsNorm, &blob);
+        assert!(back.is_valid() && back.configured_inputs() == 2 && back.config() == core.config());
+        assert!(!core_from_serialized(PluginKind::LayerNorm, &blob).is_valid(), "an RMSNorm blob is not a LayerNorm");
+        let dup = core.duplicate();
+        assert!(dup.is_valid() && dup.config().norm() == NormKind::RmsNorm);
+        // Enqueue with 3 inputs is refused before any launch (a logged error, status 1).
+        // SAFETY: refused before any pointer is used.
+        assert_eq!(unsafe { core.enqueue(&[x, g, g], &[x], &[1, 2, 3], &[4], 0) }, 1);
     }
 }

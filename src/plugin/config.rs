@@ -1,14 +1,17 @@
 //! The plugin's configuration and every rule TensorRT asks the plugin about:
 //! which formats and types it supports, the output type, how X's shape splits
-//! into rows and columns, and whether Scale and Bias fit.
+//! into rows and columns, and whether Scale and Bias fit. The norm kind is
+//! part of the configuration: FP32RMSNorm has the same fields and rules as
+//! FP32LayerNorm, but no Bias input (1 or 2 inputs: X, Scale).
 //!
 //! TensorRT passes types, formats and shapes as plain integers; they arrive
 //! here unchanged and are judged here.
 
 use super::fields::{self, FieldError, RawField};
+use super::plugin_name;
 use crate::dtype::DType;
 use crate::error::Error;
-use crate::problem::Problem;
+use crate::problem::{NormKind, Problem};
 
 /// Default `epsilon` (ONNX LayerNormalization's default).
 pub const DEFAULT_EPSILON: f32 = 1e-5;
@@ -46,28 +49,43 @@ impl OutputType {
     }
 }
 
-/// One FP32LayerNorm node's configuration: what its fields (or its
-/// serialized blob) said, range-checked.
+/// One plugin node's configuration: which norm (the plugin it belongs to),
+/// and what its fields (or its serialized blob) said, range-checked.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PluginConfig {
+    norm: NormKind,
     epsilon: f32,
     axis: i32,
     output_type: OutputType,
 }
 
 impl Default for PluginConfig {
+    /// FP32LayerNorm with every field at its default.
     fn default() -> Self {
-        PluginConfig { epsilon: DEFAULT_EPSILON, axis: DEFAULT_AXIS, output_type: OutputType::SameAsInput }
+        PluginConfig { norm: NormKind::LayerNorm, epsilon: DEFAULT_EPSILON, axis: DEFAULT_AXIS, output_type: OutputType::SameAsInput }
+    }
+}
+
+/// The most inputs a plugin of `kind` takes: X, Scale, Bias (LayerNorm) or X, Scale (RMSNorm).
+pub fn max_inputs(kind: NormKind) -> i32 {
+    input_names(kind).len() as i32
+}
+
+/// The inputs of a plugin of `kind`, in order.
+pub fn input_names(kind: NormKind) -> &'static [&'static str] {
+    match kind {
+        NormKind::LayerNorm => &INPUT_NAMES,
+        NormKind::RmsNorm => &INPUT_NAMES[..2],
     }
 }
 
 /// Why TensorRT's request about tensors, types or shapes is refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ShapeError {
-    #[error("FP32LayerNorm takes 1 to 3 inputs (X, Scale, Bias), got {0}")]
-    InputCount(i32),
-    #[error("FP32LayerNorm has exactly 1 output, got {0}")]
-    OutputCount(i32),
+    #[error("{} takes 1 to {} inputs ({}), got {got}", plugin_name(*kind), max_inputs(*kind), input_names(*kind).join(", "))]
+    InputCount { kind: NormKind, got: i32 },
+    #[error("{} has exactly 1 output, got {got}", plugin_name(*kind))]
+    OutputCount { kind: NormKind, got: i32 },
     #[error("position {pos} is out of range for {total} tensors")]
     Position { pos: i32, total: i32 },
     #[error("{tensor} has TensorRT data type code {code}; supported: FP32 (0), FP16 (1), BF16 (7)")]
@@ -137,13 +155,13 @@ pub fn tensor_name(pos: usize, nb_inputs: usize) -> &'static str {
     }
 }
 
-/// 1 to 3 inputs, exactly 1 output.
-pub fn check_io_counts(nb_inputs: i32, nb_outputs: i32) -> Result<(), ShapeError> {
-    if !(1..=3).contains(&nb_inputs) {
-        return Err(ShapeError::InputCount(nb_inputs));
+/// 1 to 3 inputs (LayerNorm) or 1 to 2 (RMSNorm), exactly 1 output.
+pub fn check_io_counts(kind: NormKind, nb_inputs: i32, nb_outputs: i32) -> Result<(), ShapeError> {
+    if !(1..=max_inputs(kind)).contains(&nb_inputs) {
+        return Err(ShapeError::InputCount { kind, got: nb_inputs });
     }
     if nb_outputs != 1 {
-        return Err(ShapeError::OutputCount(nb_outputs));
+        return Err(ShapeError::OutputCount { kind, got: nb_outputs });
     }
     Ok(())
 }
@@ -181,7 +199,8 @@ fn check_dims(tensor: &'static str, dims: &[i64]) -> Result<(), ShapeError> {
 }
 
 impl PluginConfig {
-    /// Range-checks the values; the error names the field.
+    /// An FP32LayerNorm configuration (see [`PluginConfig::with_norm`] for the
+    /// other kinds); range-checks the values; the error names the field.
     pub fn new(epsilon: f32, axis: i32, output_type: i32) -> Result<Self, FieldError> {
         if !(epsilon.is_finite() && epsilon > 0.0) {
             return Err(FieldError::OutOfRange {
@@ -208,17 +227,42 @@ impl PluginConfig {
                 })
             }
         };
-        Ok(PluginConfig { epsilon, axis, output_type })
+        Ok(PluginConfig { norm: NormKind::LayerNorm, epsilon, axis, output_type })
     }
 
-    /// From a field collection: names and types checked, defaults for absent fields, ranges checked.
-    pub fn from_fields(fields: &[RawField<'_>]) -> Result<Self, FieldError> {
-        let given = fields::collect(fields)?;
-        PluginConfig::new(
+    /// The same fields for a plugin of another norm kind (every kind takes
+    /// the same fields with the same ranges).
+    pub fn with_norm(self, norm: NormKind) -> Self {
+        PluginConfig { norm, ..self }
+    }
+
+    /// From the field collection of a plugin of `kind`: names and types
+    /// checked, defaults for absent fields, ranges checked.
+    pub fn from_fields(kind: NormKind, fields: &[RawField<'_>]) -> Result<Self, FieldError> {
+        let given = fields::collect(kind, fields)?;
+        Ok(PluginConfig::new(
             given.epsilon.unwrap_or(DEFAULT_EPSILON),
             given.axis.unwrap_or(DEFAULT_AXIS),
             given.output_type.unwrap_or(OutputType::SameAsInput.code()),
-        )
+        )?
+        .with_norm(kind))
+    }
+
+    /// Which norm, hence which plugin (FP32LayerNorm or FP32RMSNorm).
+    pub fn norm(&self) -> NormKind {
+        self.norm
+    }
+    /// The plugin this configuration belongs to.
+    pub fn plugin_name(&self) -> &'static str {
+        plugin_name(self.norm)
+    }
+    /// 1 to this many inputs.
+    pub fn max_inputs(&self) -> i32 {
+        max_inputs(self.norm)
+    }
+    /// [`check_io_counts`] for this configuration's kind.
+    pub fn check_io_counts(&self, nb_inputs: i32, nb_outputs: i32) -> Result<(), ShapeError> {
+        check_io_counts(self.norm, nb_inputs, nb_outputs)
     }
 
     pub fn epsilon(&self) -> f32 {
@@ -241,7 +285,7 @@ impl PluginConfig {
 
     /// `getOutputDataType(s)`: Y's TensorRT type code from the input type codes.
     pub fn output_type_code(&self, input_types: &[i32]) -> Result<i32, ShapeError> {
-        check_io_counts(input_types.len() as i32, 1)?;
+        self.check_io_counts(input_types.len() as i32, 1)?;
         let x = dtype_from_trt(input_types[0]).ok_or(ShapeError::UnsupportedType { tensor: "X", code: input_types[0] })?;
         Ok(dtype_to_trt(self.output_dtype(x)))
     }
@@ -249,7 +293,7 @@ impl PluginConfig {
     /// `supportsFormatCombination`: may tensor `pos` have the type and format
     /// in `in_out[pos]`, given the choices already made for positions before it?
     pub fn supports_combination(&self, pos: i32, in_out: &[TensorInfo<'_>], nb_inputs: i32, nb_outputs: i32) -> Result<(), ShapeError> {
-        check_io_counts(nb_inputs, nb_outputs)?;
+        self.check_io_counts(nb_inputs, nb_outputs)?;
         let total = nb_inputs + nb_outputs;
         if pos < 0 || pos >= total || in_out.len() != total as usize {
             return Err(ShapeError::Position { pos, total });
@@ -288,7 +332,7 @@ impl PluginConfig {
     /// Scale/Bias against X's normalized dims. Dims still unknown (-1, at
     /// build time) are not compared; everything known must fit.
     pub fn check_shapes(&self, inputs: &[&[i64]], nb_outputs: i32) -> Result<(), ShapeError> {
-        check_io_counts(inputs.len() as i32, nb_outputs)?;
+        self.check_io_counts(inputs.len() as i32, nb_outputs)?;
         let x = inputs[0];
         check_dims("X", x)?;
         let axis = self.axis_index(x.len())?;
@@ -329,10 +373,11 @@ impl PluginConfig {
         Ok(RowsCols { rows, cols })
     }
 
-    /// `enqueue`: the launch for concrete input and output descriptions.
+    /// `enqueue`: the launch for concrete input and output descriptions
+    /// (RMSNorm: never a bias, the input count allows none).
     /// `Ok(None)` where X is empty (nothing to compute).
     pub fn problem(&self, inputs: &[TensorInfo<'_>], outputs: &[TensorInfo<'_>]) -> Result<Option<Problem>, ShapeError> {
-        check_io_counts(inputs.len() as i32, outputs.len() as i32)?;
+        self.check_io_counts(inputs.len() as i32, outputs.len() as i32)?;
         let dims: Vec<&[i64]> = inputs.iter().map(|t| t.dims).collect();
         for (i, t) in inputs.iter().enumerate() {
             if t.dims.iter().any(|&d| d < 0) {
@@ -361,7 +406,8 @@ impl PluginConfig {
             inputs.get(1).map(dt),
             inputs.get(2).map(dt),
             self.epsilon,
-        )?;
+        )?
+        .with_norm(self.norm)?;
         Ok(Some(problem))
     }
 }
@@ -390,7 +436,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = PluginConfig::from_fields(&[]).unwrap();
+        let c = PluginConfig::from_fields(NormKind::LayerNorm, &[]).unwrap();
         assert_eq!(c, PluginConfig::default());
         assert_eq!((c.epsilon(), c.axis(), c.output_type()), (1e-5, -1, OutputType::SameAsInput));
     }
@@ -413,7 +459,7 @@ mod tests {
         assert!(PluginConfig::new(f32::MIN_POSITIVE / 2.0, -8, 1).is_ok(), "subnormal epsilon is > 0");
         assert!(PluginConfig::new(1.0, 7, 0).is_ok());
         let f = RawField { name: Some("epsilon"), field_type: FieldType::Float32, length: 1, value: Some(FieldValue::F32(-1.0)) };
-        assert!(PluginConfig::from_fields(&[f]).unwrap_err().to_string().contains("`epsilon`"));
+        assert!(PluginConfig::from_fields(NormKind::LayerNorm, &[f]).unwrap_err().to_string().contains("`epsilon`"));
     }
 
     #[test]
@@ -449,8 +495,8 @@ mod tests {
         let io = [info(0, d), info(0, d)];
         assert_eq!(same.supports_combination(2, &io, 1, 1), Err(ShapeError::Position { pos: 2, total: 2 }));
         assert_eq!(same.supports_combination(-1, &io, 1, 1), Err(ShapeError::Position { pos: -1, total: 2 }));
-        assert_eq!(same.supports_combination(0, &io, 0, 2), Err(ShapeError::InputCount(0)));
-        assert_eq!(same.supports_combination(0, &io, 1, 2), Err(ShapeError::OutputCount(2)));
+        assert_eq!(same.supports_combination(0, &io, 0, 2), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 0 }));
+        assert_eq!(same.supports_combination(0, &io, 1, 2), Err(ShapeError::OutputCount { kind: NormKind::LayerNorm, got: 2 }));
         assert_eq!(same.supports_combination(0, &io[..1], 1, 1), Err(ShapeError::Position { pos: 0, total: 2 }));
     }
 
@@ -463,8 +509,8 @@ mod tests {
         assert_eq!(fp32.output_type_code(&[1]), Ok(0));
         assert_eq!(fp32.output_type_code(&[7, 7]), Ok(0));
         assert_eq!(same.output_type_code(&[2]), Err(ShapeError::UnsupportedType { tensor: "X", code: 2 }));
-        assert_eq!(same.output_type_code(&[]), Err(ShapeError::InputCount(0)));
-        assert_eq!(same.output_type_code(&[0, 0, 0, 0]), Err(ShapeError::InputCount(4)));
+        assert_eq!(same.output_type_code(&[]), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 0 }));
+        assert_eq!(same.output_type_code(&[0, 0, 0, 0]), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 4 }));
     }
 
     #[test]
@@ -508,7 +554,7 @@ mod tests {
         assert!(matches!(last.check_shapes(&[&[2, -2, 768]], 1), Err(ShapeError::BadDim { tensor: "X", index: 1, value: -2 })));
         assert!(matches!(last.check_shapes(&[x, &[-5]], 1), Err(ShapeError::BadDim { tensor: "Scale", .. })));
         assert!(matches!(PluginConfig::new(1e-5, 3, 0).unwrap().check_shapes(&[x], 1), Err(ShapeError::Axis { .. })));
-        assert_eq!(last.check_shapes(&[x, x, x, x], 1), Err(ShapeError::InputCount(4)));
+        assert_eq!(last.check_shapes(&[x, x, x, x], 1), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 4 }));
     }
 
     #[test]
@@ -526,5 +572,65 @@ mod tests {
         assert!(matches!(c.problem(&[info(2, x)], &[info(0, x)]), Err(ShapeError::UnsupportedType { tensor: "X", .. })));
         assert!(matches!(c.problem(&[info(0, &[1 << 40, 1 << 40])], &[info(0, &[1 << 40, 1 << 40])]), Err(ShapeError::RowTooLong { .. })));
         assert!(matches!(c.problem(&[info(0, &[1 << 40, 1 << 30])], &[info(0, &[1 << 40, 1 << 30])]), Err(ShapeError::Problem(_))));
+    }
+    #[test]
+    fn rmsnorm_takes_x_and_scale_only() {
+        let rms = PluginConfig::new(1e-6, -1, 0).unwrap().with_norm(NormKind::RmsNorm);
+        assert_eq!((rms.norm(), rms.plugin_name(), rms.max_inputs()), (NormKind::RmsNorm, "FP32RMSNorm", 2));
+        assert_eq!((rms.epsilon(), rms.axis(), rms.output_type()), (1e-6, -1, OutputType::SameAsInput));
+        assert_ne!(rms, rms.with_norm(NormKind::LayerNorm), "the kind is part of the configuration");
+        let from = PluginConfig::from_fields(NormKind::RmsNorm, &[]).unwrap();
+        assert_eq!(from, PluginConfig::default().with_norm(NormKind::RmsNorm));
+        let axis8 = RawField { name: Some("axis"), field_type: FieldType::Int32, length: 1, value: Some(FieldValue::I32(8)) };
+        let e = PluginConfig::from_fields(NormKind::RmsNorm, &[axis8]);
+        assert!(matches!(e, Err(FieldError::OutOfRange { name: "axis", .. })), "{e:?}");
+
+        let x: &[i64] = &[2, 16, 768];
+        assert!(rms.check_shapes(&[x], 1).is_ok());
+        assert!(rms.check_shapes(&[x, &[1, 768]], 1).is_ok());
+        assert!(matches!(rms.check_shapes(&[x, &[767]], 1), Err(ShapeError::ParamShape { tensor: "Scale", .. })));
+        let three = rms.check_shapes(&[x, &[768], &[768]], 1).unwrap_err();
+        assert_eq!(three, ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 });
+        assert_eq!(three.to_string(), "FP32RMSNorm takes 1 to 2 inputs (X, Scale), got 3");
+        assert_eq!(
+            PluginConfig::default().check_shapes(&[x, x, x, x], 1).unwrap_err().to_string(),
+            "FP32LayerNorm takes 1 to 3 inputs (X, Scale, Bias), got 4"
+        );
+        assert_eq!(rms.check_io_counts(1, 2).unwrap_err().to_string(), "FP32RMSNorm has exactly 1 output, got 2");
+        assert_eq!(rms.output_type_code(&[1, 0, 0]), Err(ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 }));
+        assert_eq!(rms.output_type_code(&[7, 1]), Ok(7));
+
+        // Formats: the same rules as FP32LayerNorm, over X, Scale, Y.
+        let d: &[i64] = &[2, 8];
+        let p: &[i64] = &[8];
+        let fp32 = PluginConfig::new(1e-5, -1, 1).unwrap().with_norm(NormKind::RmsNorm);
+        for x in [0, 1, 7] {
+            for s in [0, 1, 7] {
+                let io = [info(x, d), info(s, p), info(x, d)];
+                for pos in 0..3 {
+                    assert!(rms.supports_combination(pos, &io, 2, 1).is_ok());
+                }
+                let io32 = [info(x, d), info(s, p), info(0, d)];
+                assert!(fp32.supports_combination(2, &io32, 2, 1).is_ok());
+                if x != 0 {
+                    assert!(rms.supports_combination(2, &io32, 2, 1).is_err(), "Y must be X's type");
+                    assert!(fp32.supports_combination(2, &io, 2, 1).is_err(), "Y must be FP32");
+                }
+            }
+        }
+        let io4 = [info(0, d), info(0, p), info(0, p), info(0, d)];
+        assert_eq!(rms.supports_combination(0, &io4, 3, 1), Err(ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 }));
+
+        // Enqueue: an RMSNorm problem, never a bias.
+        let p = rms.problem(&[info(1, x), info(7, &[768])], &[info(1, x)]).unwrap().unwrap();
+        assert_eq!((p.norm(), p.rows(), p.cols(), p.scale_dtype(), p.bias_dtype()), (NormKind::RmsNorm, 32, 768, Some(DType::BF16), None));
+        let p = rms.problem(&[info(0, x)], &[info(0, x)]).unwrap().unwrap();
+        assert_eq!((p.norm(), p.scale_dtype(), p.bias_dtype()), (NormKind::RmsNorm, None, None));
+        assert!(matches!(
+            rms.problem(&[info(0, x), info(0, &[768]), info(0, &[768])], &[info(0, x)]),
+            Err(ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 })
+        ));
+        let p = PluginConfig::default().problem(&[info(0, x), info(0, &[768]), info(0, &[768])], &[info(0, x)]).unwrap().unwrap();
+        assert_eq!(p.norm(), NormKind::LayerNorm);
     }
 }

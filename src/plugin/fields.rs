@@ -6,7 +6,12 @@
 //! what is accepted. Unknown or mistyped fields are errors, never ignored,
 //! except the `plugin_version` / `plugin_namespace` attributes that the ONNX
 //! parser passes through (they choose the creator and carry no configuration).
+//!
+//! The field list is the norm kind's ([`field_specs`]); FP32LayerNorm and
+//! FP32RMSNorm have the same fields today, and errors name the plugin.
 
+use super::plugin_name;
+use crate::problem::NormKind;
 use std::fmt;
 
 /// TensorRT's `PluginFieldType` codes (identical in 8.6, 10.x and 11.x; the
@@ -125,8 +130,8 @@ pub struct RawField<'a> {
 pub enum FieldError {
     #[error("plugin field #{index} has no name (null or not UTF-8)")]
     Unnamed { index: usize },
-    #[error("unknown plugin field `{name}` (FP32LayerNorm takes epsilon, axis, output_type)")]
-    Unknown { name: String },
+    #[error("unknown plugin field `{name}` ({plugin} takes {})", field_list(*kind), plugin = plugin_name(*kind))]
+    Unknown { name: String, kind: NormKind },
     #[error("plugin field `{name}` is given more than once")]
     Duplicate { name: &'static str },
     #[error("plugin field `{name}` has type {got}, expected {expected}")]
@@ -142,7 +147,7 @@ pub enum FieldError {
 /// How many fields a collection may hold at most (a guard against garbage counts).
 pub const MAX_FIELDS: usize = 64;
 
-/// The fields FP32LayerNorm reads, in the order `getFieldNames` lists them.
+/// The fields the plugins read, in the order `getFieldNames` lists them.
 pub const EPSILON: &str = "epsilon";
 pub const AXIS: &str = "axis";
 pub const OUTPUT_TYPE: &str = "output_type";
@@ -158,15 +163,29 @@ pub struct FieldSpec {
     pub field_type: FieldType,
 }
 
+/// FP32LayerNorm's fields.
 pub const FIELD_SPECS: [FieldSpec; 3] = [
     FieldSpec { name: EPSILON, c_name: "epsilon\0", field_type: FieldType::Float32 },
     FieldSpec { name: AXIS, c_name: "axis\0", field_type: FieldType::Int32 },
     FieldSpec { name: OUTPUT_TYPE, c_name: "output_type\0", field_type: FieldType::Int32 },
 ];
 
-/// The type this plugin reads a field as, if it is one of ours.
-pub fn expected_type(name: &str) -> Option<FieldType> {
-    FIELD_SPECS.iter().find(|s| s.name == name).map(|s| s.field_type)
+/// The fields a plugin of `kind` reads, in `getFieldNames` order (FP32RMSNorm:
+/// the same three as FP32LayerNorm, with the same types and ranges).
+pub fn field_specs(kind: NormKind) -> &'static [FieldSpec] {
+    match kind {
+        NormKind::LayerNorm | NormKind::RmsNorm => &FIELD_SPECS,
+    }
+}
+
+/// The field names of `kind`, comma-separated (for messages).
+pub fn field_list(kind: NormKind) -> String {
+    field_specs(kind).iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The type a plugin of `kind` reads a field as, if it is one of its fields.
+pub fn expected_type(kind: NormKind, name: &str) -> Option<FieldType> {
+    field_specs(kind).iter().find(|s| s.name == name).map(|s| s.field_type)
 }
 
 /// Values given in a collection, before range checks. `None` = not given (default applies).
@@ -177,15 +196,16 @@ pub struct GivenFields {
     pub output_type: Option<i32>,
 }
 
-/// Checks names, types, counts and duplicates; range checks are the config's.
-pub fn collect(fields: &[RawField<'_>]) -> Result<GivenFields, FieldError> {
+/// Checks names, types, counts and duplicates against the fields of `kind`;
+/// range checks are the config's.
+pub fn collect(kind: NormKind, fields: &[RawField<'_>]) -> Result<GivenFields, FieldError> {
     let mut given = GivenFields::default();
     for (index, f) in fields.iter().enumerate() {
         let name = f.name.ok_or(FieldError::Unnamed { index })?;
         if TOLERATED.contains(&name) {
             continue;
         }
-        let spec = FIELD_SPECS.iter().find(|s| s.name == name).ok_or_else(|| FieldError::Unknown { name: name.to_owned() })?;
+        let spec = field_specs(kind).iter().find(|s| s.name == name).ok_or_else(|| FieldError::Unknown { name: name.to_owned(), kind })?;
         if f.field_type != spec.field_type {
             return Err(FieldError::WrongType { name: spec.name, expected: spec.field_type, got: f.field_type });
         }
@@ -221,6 +241,8 @@ pub fn collect(fields: &[RawField<'_>]) -> Result<GivenFields, FieldError> {
 mod tests {
     use super::*;
 
+    const LN: NormKind = NormKind::LayerNorm;
+
     fn f32_field(name: &str, v: f32) -> RawField<'_> {
         RawField { name: Some(name), field_type: FieldType::Float32, length: 1, value: Some(FieldValue::F32(v)) }
     }
@@ -230,12 +252,12 @@ mod tests {
 
     #[test]
     fn empty_collection_means_defaults() {
-        assert_eq!(collect(&[]), Ok(GivenFields::default()));
+        assert_eq!(collect(LN, &[]), Ok(GivenFields::default()));
     }
 
     #[test]
     fn reads_all_three() {
-        let given = collect(&[f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1)]).unwrap();
+        let given = collect(LN, &[f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1)]).unwrap();
         assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1) });
     }
 
@@ -243,16 +265,16 @@ mod tests {
     fn tolerates_onnx_parser_attributes_of_any_type() {
         let version = RawField { name: Some("plugin_version"), field_type: FieldType::Char, length: 1, value: None };
         let ns = RawField { name: Some("plugin_namespace"), field_type: FieldType::Other(99), length: 0, value: None };
-        assert_eq!(collect(&[version, ns, i32_field("axis", 1)]).unwrap().axis, Some(1));
+        assert_eq!(collect(LN, &[version, ns, i32_field("axis", 1)]).unwrap().axis, Some(1));
     }
 
     #[test]
     fn unknown_and_unnamed_fields_are_errors() {
-        assert_eq!(collect(&[f32_field("eps", 1e-5)]), Err(FieldError::Unknown { name: "eps".into() }));
-        assert_eq!(collect(&[f32_field("Epsilon", 1e-5)]), Err(FieldError::Unknown { name: "Epsilon".into() }));
+        assert_eq!(collect(LN, &[f32_field("eps", 1e-5)]), Err(FieldError::Unknown { name: "eps".into(), kind: LN }));
+        assert_eq!(collect(LN, &[f32_field("Epsilon", 1e-5)]), Err(FieldError::Unknown { name: "Epsilon".into(), kind: LN }));
         let unnamed = RawField { name: None, ..f32_field("", 0.0) };
-        assert_eq!(collect(&[i32_field("axis", 1), unnamed]), Err(FieldError::Unnamed { index: 1 }));
-        let msg = collect(&[f32_field("stash_type", 1.0)]).unwrap_err().to_string();
+        assert_eq!(collect(LN, &[i32_field("axis", 1), unnamed]), Err(FieldError::Unnamed { index: 1 }));
+        let msg = collect(LN, &[f32_field("stash_type", 1.0)]).unwrap_err().to_string();
         assert!(msg.contains("`stash_type`"), "{msg}");
     }
 
@@ -265,7 +287,7 @@ mod tests {
                     continue;
                 }
                 let field = RawField { name: Some(spec.name), field_type: t, length: 1, value: None };
-                let err = collect(&[field]).unwrap_err();
+                let err = collect(LN, &[field]).unwrap_err();
                 assert_eq!(err, FieldError::WrongType { name: spec.name, expected: spec.field_type, got: t });
                 assert!(err.to_string().contains(spec.name));
             }
@@ -281,7 +303,7 @@ mod tests {
                     _ => FieldValue::I32(0),
                 };
                 let field = RawField { name: Some(spec.name), field_type: spec.field_type, length: len, value: Some(value) };
-                assert_eq!(collect(&[field]), Err(FieldError::WrongLength { name: spec.name, got: len }));
+                assert_eq!(collect(LN, &[field]), Err(FieldError::WrongLength { name: spec.name, got: len }));
             }
         }
     }
@@ -289,14 +311,14 @@ mod tests {
     #[test]
     fn null_data_and_duplicates_are_refused() {
         let no_data = RawField { value: None, ..f32_field("epsilon", 0.0) };
-        assert_eq!(collect(&[no_data]), Err(FieldError::NoData { name: "epsilon" }));
-        assert_eq!(collect(&[i32_field("axis", 1), i32_field("axis", 1)]), Err(FieldError::Duplicate { name: "axis" }));
+        assert_eq!(collect(LN, &[no_data]), Err(FieldError::NoData { name: "epsilon" }));
+        assert_eq!(collect(LN, &[i32_field("axis", 1), i32_field("axis", 1)]), Err(FieldError::Duplicate { name: "axis" }));
         assert_eq!(
-            collect(&[f32_field("epsilon", 1e-5), f32_field("epsilon", 1e-5)]),
+            collect(LN, &[f32_field("epsilon", 1e-5), f32_field("epsilon", 1e-5)]),
             Err(FieldError::Duplicate { name: "epsilon" })
         );
         assert_eq!(
-            collect(&[i32_field("output_type", 0), i32_field("output_type", 1)]),
+            collect(LN, &[i32_field("output_type", 0), i32_field("output_type", 1)]),
             Err(FieldError::Duplicate { name: "output_type" })
         );
     }
@@ -308,5 +330,31 @@ mod tests {
         }
         assert_eq!(FieldType::from_code(FieldType::FLOAT32_CODE), FieldType::Float32);
         assert_eq!(FieldType::from_code(FieldType::INT32_CODE), FieldType::Int32);
+    }
+
+    #[test]
+    fn rmsnorm_has_the_same_fields_and_names_itself() {
+        let rms = NormKind::RmsNorm;
+        assert_eq!(field_specs(rms).len(), 3);
+        for (a, b) in field_specs(rms).iter().zip(field_specs(LN)) {
+            assert_eq!((a.name, a.c_name, a.field_type), (b.name, b.c_name, b.field_type));
+        }
+        let all = [f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1)];
+        assert_eq!(collect(rms, &all), collect(LN, &all));
+        for spec in field_specs(rms) {
+            assert_eq!(expected_type(rms, spec.name), Some(spec.field_type));
+        }
+        assert_eq!(expected_type(rms, "bias"), None);
+        let err = collect(rms, &[f32_field("eps", 1e-5)]).unwrap_err();
+        assert_eq!(err, FieldError::Unknown { name: "eps".into(), kind: rms });
+        assert_eq!(err.to_string(), "unknown plugin field `eps` (FP32RMSNorm takes epsilon, axis, output_type)");
+        let ln = collect(LN, &[f32_field("eps", 1e-5)]).unwrap_err().to_string();
+        assert_eq!(ln, "unknown plugin field `eps` (FP32LayerNorm takes epsilon, axis, output_type)");
+        // Every refusal of the LayerNorm parser is the RMSNorm parser's, naming the same field.
+        let no_data = RawField { value: None, ..f32_field("epsilon", 0.0) };
+        assert_eq!(collect(rms, &[no_data]), Err(FieldError::NoData { name: "epsilon" }));
+        assert_eq!(collect(rms, &[i32_field("axis", 1), i32_field("axis", 1)]), Err(FieldError::Duplicate { name: "axis" }));
+        let mistyped = RawField { name: Some("output_type"), field_type: FieldType::Float32, length: 1, value: None };
+        assert!(matches!(collect(rms, &[mistyped]), Err(FieldError::WrongType { name: "output_type", .. })));
     }
 }

@@ -1,4 +1,7 @@
-//! The TensorRT plugin `FP32LayerNorm`: every decision it makes, in Rust.
+//! The TensorRT plugins `FP32LayerNorm` and `FP32RMSNorm`: every decision
+//! they make, in Rust. One set of rooms for both: the norm kind
+//! ([`NormKind`]) is data carried by the configuration, the field parser,
+//! the serialized form and the creators, never a copy of the code.
 //!
 //! - [`fields`]: the plugin fields (ONNX attributes) and their checks;
 //! - [`config`]: the configuration and the type, format and shape rules;
@@ -20,12 +23,28 @@ mod bridge;
 #[cfg(trt_plugin)]
 pub mod registration;
 
+pub use crate::problem::NormKind;
 pub use config::{OutputType, PluginConfig, ShapeError};
 pub use fields::FieldError;
 pub use wire::WireError;
 
-/// The plugin's name in TensorRT's registry (and the ONNX `op_type`).
+/// The LayerNorm plugin's name in TensorRT's registry (and the ONNX `op_type`).
 pub const PLUGIN_NAME: &str = "FP32LayerNorm";
+/// The RMSNorm plugin's name in TensorRT's registry (and the ONNX `op_type`).
+pub const RMS_PLUGIN_NAME: &str = "FP32RMSNorm";
+
+/// The plugin name of a norm kind (same versions and namespace handling for every kind).
+pub fn plugin_name(kind: NormKind) -> &'static str {
+    match kind {
+        NormKind::LayerNorm => PLUGIN_NAME,
+        NormKind::RmsNorm => RMS_PLUGIN_NAME,
+    }
+}
+
+/// The norm kind of a plugin name, if it is one of this library's.
+pub fn kind_of_plugin(name: &str) -> Option<NormKind> {
+    NormKind::ALL.into_iter().find(|&k| plugin_name(k) == name)
+}
 /// IPluginV2DynamicExt + IPluginCreator (TensorRT 8.6, 10.x, 11.x).
 pub const PLUGIN_VERSION_V2: &str = "1";
 /// IPluginV3 + IPluginCreatorV3One (TensorRT >= 10).

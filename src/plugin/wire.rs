@@ -1,22 +1,31 @@
 //! The serialized form of a version-1 (IPluginV2DynamicExt) plugin: what a
-//! TensorRT engine stores for each FP32LayerNorm layer and hands back to
-//! `deserializePlugin`.
+//! TensorRT engine stores for each FP32LayerNorm or FP32RMSNorm layer and
+//! hands back to `deserializePlugin`.
 //!
 //! Layout (little-endian), self-describing and checked end to end:
 //!
 //! | offset | size | content |
 //! |---|---|---|
 //! | 0 | 4 | magic `TLNP` |
-//! | 4 | 2 | format version (1) |
+//! | 4 | 2 | format version (2; version 1 is still read) |
 //! | 6 | 2 | reserved, 0 |
 //! | 8 | 4 | payload length P |
 //! | 12 | P | payload: record count (u8), then per record: name length (u8), name (ASCII), `PluginFieldType` code (u8), value (4 bytes) |
 //!
-//! Records, in this order: the fields `epsilon` (float32), `axis` (int32),
-//! `output_type` (int32), then `num_inputs` (int32, 0 to 3: the inputs the
-//! plugin was configured with, 0 = not configured yet), so that a
-//! deserialized plugin can enqueue even before TensorRT configures it again.
 //! | 12+P | 4 | CRC-32 (IEEE) of bytes 0..12+P |
+//!
+//! Records, in this order: the fields `epsilon` (float32), `axis` (int32),
+//! `output_type` (int32), then `num_inputs` (int32, 0 to the plugin's input
+//! count, 3 or 2: the inputs the plugin was configured with, 0 = not
+//! configured yet), so that a deserialized plugin can enqueue even before
+//! TensorRT configures it again, then `norm` (int32: 0 = FP32LayerNorm,
+//! 1 = FP32RMSNorm), the plugin the blob belongs to.
+//!
+//! Version 1 (written before FP32RMSNorm existed; engines built then carry
+//! it) is the same without the `norm` record and is read as FP32LayerNorm.
+//! A creator reads blobs of its own plugin only ([`decode_as`]): a
+//! FP32LayerNorm blob handed to the FP32RMSNorm creator, or the other way
+//! round, is refused, never reinterpreted.
 //!
 //! The records are the plugin's fields by name, so a blob can be read (and
 //! explained) without this crate; decoding runs them through the same field
@@ -24,41 +33,63 @@
 //! the length or the CRC check (CRC-32 detects all 1-, 2- and 3-bit errors
 //! and every burst up to 32 bits), and the parser checks each byte anyway.
 
-use super::config::PluginConfig;
+use super::config::{max_inputs, PluginConfig};
 use super::fields::{self, FieldError, FieldType, FieldValue, RawField};
+use super::plugin_name;
+use crate::problem::NormKind;
 
 pub const MAGIC: [u8; 4] = *b"TLNP";
-pub const FORMAT_VERSION: u16 = 1;
+/// The version this build writes.
+pub const FORMAT_VERSION: u16 = 2;
+/// The first version, FP32LayerNorm only (no `norm` record); still read.
+pub const FORMAT_VERSION_LAYERNORM_ONLY: u16 = 1;
 const HEADER_LEN: usize = 12;
 /// The record that is plugin state, not a plugin field.
 pub const NUM_INPUTS: &str = "num_inputs";
+/// The record naming the plugin (norm kind) the blob belongs to (version 2).
+pub const NORM: &str = "norm";
 const TRAILER_LEN: usize = 4;
 /// No valid blob is anywhere near this long; anything longer is refused before reading.
 pub const MAX_LEN: usize = 1024;
 
-/// Why a byte string is not a serialized FP32LayerNorm.
+/// Why a byte string is not a serialized plugin of this library (of the kind asked for).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum WireError {
-    #[error("serialized FP32LayerNorm is {len} bytes; at least {min} expected")]
+    #[error("serialized plugin is {len} bytes; at least {min} expected")]
     TooShort { len: usize, min: usize },
-    #[error("serialized FP32LayerNorm is {len} bytes; at most {MAX_LEN} expected")]
+    #[error("serialized plugin is {len} bytes; at most {MAX_LEN} expected")]
     TooLong { len: usize },
-    #[error("not a serialized FP32LayerNorm (magic {found:02x?}, expected \"TLNP\")")]
+    #[error("not a serialized FP32LayerNorm or FP32RMSNorm (magic {found:02x?}, expected \"TLNP\")")]
     BadMagic { found: [u8; 4] },
-    #[error("serialized FP32LayerNorm has format version {0}; this build reads version {FORMAT_VERSION}")]
+    #[error("serialized plugin has format version {0}; this build reads versions {FORMAT_VERSION_LAYERNORM_ONLY} and {FORMAT_VERSION}")]
     UnsupportedVersion(u16),
-    #[error("serialized FP32LayerNorm has non-zero reserved bits {0:#06x}")]
+    #[error("serialized plugin has non-zero reserved bits {0:#06x}")]
     Reserved(u16),
-    #[error("serialized FP32LayerNorm declares a {declared}-byte payload but carries {actual}")]
+    #[error("serialized plugin declares a {declared}-byte payload but carries {actual}")]
     Length { declared: u32, actual: usize },
-    #[error("serialized FP32LayerNorm is corrupt: CRC-32 {computed:#010x} does not match the stored {stored:#010x}")]
+    #[error("serialized plugin is corrupt: CRC-32 {computed:#010x} does not match the stored {stored:#010x}")]
     Checksum { stored: u32, computed: u32 },
-    #[error("serialized FP32LayerNorm payload is malformed at byte {offset}: {reason}")]
+    #[error("serialized plugin payload is malformed at byte {offset}: {reason}")]
     Malformed { offset: usize, reason: &'static str },
-    #[error("serialized FP32LayerNorm lacks the field `{0}`")]
+    #[error("serialized plugin lacks the field `{0}`")]
     Missing(&'static str),
-    #[error("serialized FP32LayerNorm: {0}")]
+    #[error("serialized plugin: {0}")]
     Field(#[from] FieldError),
+    #[error("the serialized plugin is a {} and cannot be read by the {} creator", plugin_name(*found), plugin_name(*expected))]
+    WrongPlugin { expected: NormKind, found: NormKind },
+}
+
+/// The `norm` record's value for a kind (stable: engines store it).
+pub fn norm_code(kind: NormKind) -> i32 {
+    match kind {
+        NormKind::LayerNorm => 0,
+        NormKind::RmsNorm => 1,
+    }
+}
+
+/// The kind a `norm` record's value names, if any.
+pub fn norm_from_code(code: i32) -> Option<NormKind> {
+    NormKind::ALL.into_iter().find(|&k| norm_code(k) == code)
 }
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
@@ -81,13 +112,14 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     !bytes.iter().fold(!0u32, |c, &b| TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8))
 }
 
-/// Serializes a configuration.
+/// Serializes a configuration (its kind included) in the current format version.
 pub fn encode(config: &PluginConfig, num_inputs: u8) -> Vec<u8> {
-    let records: [(&str, FieldType, [u8; 4]); 4] = [
+    let records: [(&str, FieldType, [u8; 4]); 5] = [
         (fields::EPSILON, FieldType::Float32, config.epsilon().to_bits().to_le_bytes()),
         (fields::AXIS, FieldType::Int32, config.axis().to_le_bytes()),
         (fields::OUTPUT_TYPE, FieldType::Int32, config.output_type().code().to_le_bytes()),
         (NUM_INPUTS, FieldType::Int32, (num_inputs as i32).to_le_bytes()),
+        (NORM, FieldType::Int32, norm_code(config.norm()).to_le_bytes()),
     ];
     let mut payload = vec![records.len() as u8];
     for (name, t, value) in records {
@@ -134,7 +166,18 @@ fn le_u32(b: &[u8]) -> u32 {
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// Reads a serialized configuration and the configured input count, checking every byte.
+/// Reads a serialized configuration of a plugin of `kind` and the configured
+/// input count, checking every byte; a blob of another plugin is an error.
+pub fn decode_as(kind: NormKind, blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
+    let (config, num_inputs) = decode(blob)?;
+    if config.norm() != kind {
+        return Err(WireError::WrongPlugin { expected: kind, found: config.norm() });
+    }
+    Ok((config, num_inputs))
+}
+
+/// Reads a serialized configuration (of whichever plugin it names) and the
+/// configured input count, checking every byte.
 pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
     let min = HEADER_LEN + TRAILER_LEN;
     if blob.len() < min {
@@ -148,7 +191,7 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
         return Err(WireError::BadMagic { found: magic });
     }
     let version = le_u16(&blob[4..6]);
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_VERSION_LAYERNORM_ONLY {
         return Err(WireError::UnsupportedVersion(version));
     }
     let reserved = le_u16(&blob[6..8]);
@@ -171,6 +214,7 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
     let count = r.u8("record count")? as usize;
     let mut raw = Vec::with_capacity(count);
     let mut num_inputs = None;
+    let mut norm = None;
     for _ in 0..count {
         let name_len = r.u8("name length")? as usize;
         let at = HEADER_LEN + r.pos;
@@ -190,9 +234,23 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
                 return Err(WireError::Malformed { offset: at, reason: "num_inputs given twice" });
             }
             num_inputs = Some(match value {
-                FieldValue::I32(n @ 0..=3) => n as u8,
+                FieldValue::I32(n @ 0..=3) => (n as u8, at),
                 _ => return Err(WireError::Malformed { offset: at, reason: "num_inputs must be an int32 from 0 to 3" }),
             });
+            continue;
+        }
+        if name == NORM {
+            if version == FORMAT_VERSION_LAYERNORM_ONLY {
+                return Err(WireError::Malformed { offset: at, reason: "a version-1 blob has no norm record" });
+            }
+            if norm.is_some() {
+                return Err(WireError::Malformed { offset: at, reason: "norm given twice" });
+            }
+            norm = Some(match value {
+                FieldValue::I32(code) => norm_from_code(code),
+                FieldValue::F32(_) => None,
+            }
+            .ok_or(WireError::Malformed { offset: at, reason: "norm must be an int32: 0 (FP32LayerNorm) or 1 (FP32RMSNorm)" })?);
             continue;
         }
         raw.push(RawField { name: Some(name), field_type, length: 1, value: Some(value) });
@@ -203,25 +261,36 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
     if raw.iter().any(|f| f.name.is_some_and(|n| fields::TOLERATED.contains(&n))) {
         return Err(WireError::Malformed { offset: HEADER_LEN, reason: "ONNX pass-through attributes are never serialized" });
     }
-    let given = fields::collect(&raw)?;
+    let kind = match version {
+        FORMAT_VERSION_LAYERNORM_ONLY => NormKind::LayerNorm,
+        _ => norm.ok_or(WireError::Missing(NORM))?,
+    };
+    let given = fields::collect(kind, &raw)?;
     let epsilon = given.epsilon.ok_or(WireError::Missing(fields::EPSILON))?;
     let axis = given.axis.ok_or(WireError::Missing(fields::AXIS))?;
     let output_type = given.output_type.ok_or(WireError::Missing(fields::OUTPUT_TYPE))?;
-    let num_inputs = num_inputs.ok_or(WireError::Missing(NUM_INPUTS))?;
-    Ok((PluginConfig::new(epsilon, axis, output_type)?, num_inputs))
+    let (num_inputs, at) = num_inputs.ok_or(WireError::Missing(NUM_INPUTS))?;
+    if i32::from(num_inputs) > max_inputs(kind) {
+        return Err(WireError::Malformed { offset: at, reason: "num_inputs is more than the plugin's inputs (FP32RMSNorm: at most 2)" });
+    }
+    Ok((PluginConfig::new(epsilon, axis, output_type)?.with_norm(kind), num_inputs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const RMS: NormKind = NormKind::RmsNorm;
+
     fn configs() -> Vec<PluginConfig> {
-        vec![
+        let ln = vec![
             PluginConfig::default(),
             PluginConfig::new(1e-12, -8, 1).unwrap(),
             PluginConfig::new(0.5, 7, 0).unwrap(),
             PluginConfig::new(f32::MAX, 0, 1).unwrap(),
-        ]
+        ];
+        let rms: Vec<PluginConfig> = ln.iter().map(|c| c.with_norm(RMS)).collect();
+        ln.into_iter().chain(rms).collect()
     }
 
     /// Re-seals a hand-edited blob with a correct length and CRC, so the
@@ -235,6 +304,42 @@ mod tests {
         blob
     }
 
+    /// Offset of the 4-byte value of the record `name` in an encoded blob.
+    fn value_at(blob: &[u8], name: &str) -> usize {
+        let mut at = HEADER_LEN + 1;
+        loop {
+            let len = blob[at] as usize;
+            if &blob[at + 1..at + 1 + len] == name.as_bytes() {
+                return at + 1 + len + 1;
+            }
+            at += 1 + len + 1 + 4;
+        }
+    }
+
+    /// A version-1 blob exactly as the releases before FP32RMSNorm wrote it
+    /// (the same records without `norm`), byte for byte.
+    fn version1_blob(epsilon: f32, axis: i32, output_type: i32, num_inputs: i32) -> Vec<u8> {
+        let mut payload = vec![4u8];
+        for (name, t, v) in [
+            ("epsilon", 1u8, epsilon.to_bits().to_le_bytes()),
+            ("axis", 5, axis.to_le_bytes()),
+            ("output_type", 5, output_type.to_le_bytes()),
+            ("num_inputs", 5, num_inputs.to_le_bytes()),
+        ] {
+            payload.push(name.len() as u8);
+            payload.extend_from_slice(name.as_bytes());
+            payload.push(t);
+            payload.extend_from_slice(&v);
+        }
+        let mut out = b"TLNP".to_vec();
+        out.extend_from_slice(&[1, 0, 0, 0]);
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let crc = crc32(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
     #[test]
     fn crc_matches_zlib() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
@@ -244,10 +349,11 @@ mod tests {
     #[test]
     fn round_trip() {
         for c in configs() {
-            for n in 0..=3 {
+            for n in 0..=c.max_inputs() as u8 {
                 assert_eq!(decode(&encode(&c, n)), Ok((c, n)));
+                assert_eq!(decode_as(c.norm(), &encode(&c, n)), Ok((c, n)));
             }
-            let blob = encode(&c, 3);
+            let blob = encode(&c, 2);
             assert!(blob.len() <= MAX_LEN);
         }
     }
@@ -256,8 +362,82 @@ mod tests {
     fn layout_is_stable() {
         let blob = encode(&PluginConfig::default(), 1);
         assert_eq!(&blob[..4], b"TLNP");
-        assert_eq!(le_u16(&blob[4..6]), 1);
-        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + (1 + 10 + 1 + 4) + 4);
+        assert_eq!(le_u16(&blob[4..6]), 2);
+        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + (1 + 10 + 1 + 4) + (1 + 4 + 1 + 4) + 4);
+        let at = value_at(&blob, NORM);
+        assert_eq!(&blob[at - 6..at - 1], b"\x04norm");
+        assert_eq!(&blob[at..at + 4], &0i32.to_le_bytes(), "FP32LayerNorm is norm 0");
+        let rms = encode(&PluginConfig::default().with_norm(RMS), 1);
+        assert_eq!(&rms[at..at + 4], &1i32.to_le_bytes(), "FP32RMSNorm is norm 1");
+        assert_eq!(rms.len(), blob.len());
+    }
+
+    #[test]
+    fn version_1_blobs_still_read_as_layernorm() {
+        for (e, a, o, n) in [(1e-5f32, -1, 0, 3), (1e-12, -8, 1, 0), (0.5, 7, 0, 1)] {
+            let old = version1_blob(e, a, o, n);
+            let expected = (PluginConfig::new(e, a, o).unwrap(), n as u8);
+            assert_eq!(decode(&old), Ok(expected));
+            assert_eq!(decode_as(NormKind::LayerNorm, &old), Ok(expected));
+            assert_eq!(decode_as(RMS, &old), Err(WireError::WrongPlugin { expected: RMS, found: NormKind::LayerNorm }));
+        }
+        // A version-1 blob never names a norm: a `norm` record there is refused.
+        let mut b = encode(&PluginConfig::default(), 1);
+        b[4] = 1;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "a version-1 blob has no norm record", .. })));
+        // Version 1 still checks everything else.
+        let mut old = version1_blob(1e-5, -1, 0, 3);
+        let at = value_at(&old, fields::AXIS);
+        old[at..at + 4].copy_from_slice(&9i32.to_le_bytes());
+        assert!(matches!(decode(&reseal(old)), Err(WireError::Field(FieldError::OutOfRange { name: "axis", .. }))));
+    }
+
+    #[test]
+    fn a_blob_of_one_plugin_is_refused_by_the_other() {
+        for c in configs() {
+            let other = match c.norm() {
+                NormKind::LayerNorm => RMS,
+                NormKind::RmsNorm => NormKind::LayerNorm,
+            };
+            let err = decode_as(other, &encode(&c, 1)).unwrap_err();
+            assert_eq!(err, WireError::WrongPlugin { expected: other, found: c.norm() });
+            let msg = err.to_string();
+            assert!(msg.contains(plugin_name(c.norm())) && msg.contains(plugin_name(other)), "{msg}");
+        }
+        assert_eq!(
+            decode_as(NormKind::LayerNorm, &encode(&PluginConfig::default().with_norm(RMS), 2)).unwrap_err().to_string(),
+            "the serialized plugin is a FP32RMSNorm and cannot be read by the FP32LayerNorm creator"
+        );
+    }
+
+    #[test]
+    fn norm_and_num_inputs_are_checked_against_each_other() {
+        // An RMSNorm blob configured with 3 inputs cannot exist: refused.
+        let b = encode(&PluginConfig::default().with_norm(RMS), 3);
+        assert!(matches!(decode(&b), Err(WireError::Malformed { reason, .. }) if reason.contains("num_inputs")));
+        assert!(decode(&encode(&PluginConfig::default(), 3)).is_ok());
+        // Unknown, float or repeated norm records, and a missing one.
+        let blob = encode(&PluginConfig::default(), 1);
+        let at = value_at(&blob, NORM);
+        for code in [2, -1, i32::MAX] {
+            let mut b = blob.clone();
+            b[at..at + 4].copy_from_slice(&code.to_le_bytes());
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be")));
+        }
+        let mut b = blob.clone();
+        b[at - 1] = FieldType::Float32.code() as u8;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be")));
+        let mut b = blob.clone();
+        b[HEADER_LEN] = 6;
+        b.truncate(b.len() - 4);
+        b.extend_from_slice(&blob[at - 6..at + 4]);
+        b.extend_from_slice(&[0; 4]);
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "norm given twice", .. })));
+        let mut b = blob.clone();
+        b[HEADER_LEN] = 4;
+        b.truncate(b.len() - 4 - 10);
+        b.extend_from_slice(&[0; 4]);
+        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("norm")));
     }
 
     #[test]
@@ -285,6 +465,14 @@ mod tests {
                 }
             }
         }
+        let old = version1_blob(1e-5, -1, 0, 3);
+        for byte in 0..old.len() {
+            for bit in 0..8 {
+                let mut b = old.clone();
+                b[byte] ^= 1 << bit;
+                assert!(decode(&b).is_err(), "version 1: flip of bit {bit} in byte {byte} was accepted");
+            }
+        }
     }
 
     #[test]
@@ -295,9 +483,11 @@ mod tests {
         let mut b = blob.clone();
         b[0] = b'X';
         assert!(matches!(decode(&b), Err(WireError::BadMagic { .. })));
-        let mut b = blob.clone();
-        b[4] = 2;
-        assert_eq!(decode(&b), Err(WireError::UnsupportedVersion(2)));
+        for v in [0u8, 3, 0xFF] {
+            let mut b = blob.clone();
+            b[4] = v;
+            assert_eq!(decode(&b), Err(WireError::UnsupportedVersion(v as u16)));
+        }
         let mut b = blob.clone();
         b[7] = 1;
         assert_eq!(decode(&b), Err(WireError::Reserved(0x100)));
@@ -312,50 +502,61 @@ mod tests {
 
     #[test]
     fn payload_errors_are_typed_even_with_a_valid_crc() {
-        let blob = encode(&PluginConfig::default(), 1);
-        // An out-of-range value behind a valid checksum: refused by the field checks, naming the field.
-        let mut b = blob.clone();
-        let eps_at = HEADER_LEN + 1 + 1 + 7 + 1;
-        b[eps_at..eps_at + 4].copy_from_slice(&(-1.0f32).to_bits().to_le_bytes());
-        let err = decode(&reseal(b)).unwrap_err();
-        assert!(matches!(err, WireError::Field(FieldError::OutOfRange { name: "epsilon", .. })), "{err:?}");
-        // Record count larger than the records present.
-        let mut b = blob.clone();
-        b[HEADER_LEN] = 5;
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "name length", .. })));
-        // Fewer records: a field is missing, or bytes are left over.
-        let mut b = blob.clone();
-        b[HEADER_LEN] = 3;
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "bytes after the last record", .. })));
-        let mut b = blob.clone();
-        b[HEADER_LEN] = 3;
-        b.truncate(b.len() - 4 - 16);
-        b.extend_from_slice(&[0; 4]);
-        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("num_inputs")));
-        let mut b = blob.clone();
-        b[HEADER_LEN] = 2;
-        b.truncate(b.len() - 4 - 16 - 17);
-        b.extend_from_slice(&[0; 4]);
-        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("output_type")));
-        // num_inputs out of range.
-        let mut b = blob.clone();
-        let n = b.len();
-        b[n - 8..n - 4].copy_from_slice(&4i32.to_le_bytes());
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. })));
-        // A renamed record is an unknown field.
-        let mut b = blob.clone();
-        b[HEADER_LEN + 2] = b'E';
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::Unknown { .. }))));
-        // A retyped record.
-        let mut b = blob.clone();
-        b[HEADER_LEN + 1 + 1 + 7] = FieldType::Int32.code() as u8;
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::WrongType { name: "epsilon", .. }))));
-        let mut b = blob.clone();
-        b[HEADER_LEN + 1 + 1 + 7] = 2;
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { .. })));
-        // A non-ASCII name.
-        let mut b = blob.clone();
-        b[HEADER_LEN + 2] = 0xFF;
-        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "field name is not printable ASCII", .. })));
+        for kind in NormKind::ALL {
+            let blob = encode(&PluginConfig::default().with_norm(kind), 1);
+            // An out-of-range value behind a valid checksum: refused by the field checks, naming the field.
+            let mut b = blob.clone();
+            let eps_at = HEADER_LEN + 1 + 1 + 7 + 1;
+            assert_eq!(eps_at, value_at(&blob, fields::EPSILON));
+            b[eps_at..eps_at + 4].copy_from_slice(&(-1.0f32).to_bits().to_le_bytes());
+            let err = decode(&reseal(b)).unwrap_err();
+            assert!(matches!(err, WireError::Field(FieldError::OutOfRange { name: "epsilon", .. })), "{err:?}");
+            // Record count larger than the records present.
+            let mut b = blob.clone();
+            b[HEADER_LEN] = 6;
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "name length", .. })));
+            // Fewer records: a field is missing, or bytes are left over.
+            let mut b = blob.clone();
+            b[HEADER_LEN] = 4;
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "bytes after the last record", .. })));
+            // Without `norm` and `num_inputs` (moved after `output_type`'s removal below).
+            let mut b = blob.clone();
+            b[HEADER_LEN] = 3;
+            b.truncate(b.len() - 4 - 10 - 16);
+            b.extend_from_slice(&[0; 4]);
+            assert_eq!(decode(&reseal(b)), Err(WireError::Missing(NORM)));
+            let mut b = version1_blob(1e-5, -1, 0, 1);
+            b[HEADER_LEN] = 3;
+            b.truncate(b.len() - 4 - 16);
+            b.extend_from_slice(&[0; 4]);
+            assert_eq!(decode(&reseal(b)), Err(WireError::Missing("num_inputs")));
+            let mut b = version1_blob(1e-5, -1, 0, 1);
+            b[HEADER_LEN] = 2;
+            b.truncate(b.len() - 4 - 16 - 17);
+            b.extend_from_slice(&[0; 4]);
+            assert_eq!(decode(&reseal(b)), Err(WireError::Missing("output_type")));
+            // num_inputs out of range.
+            let mut b = blob.clone();
+            let at = value_at(&blob, NUM_INPUTS);
+            b[at..at + 4].copy_from_slice(&4i32.to_le_bytes());
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. })));
+            // A renamed record is an unknown field, named with the blob's plugin.
+            let mut b = blob.clone();
+            b[HEADER_LEN + 2] = b'E';
+            let err = decode(&reseal(b)).unwrap_err();
+            assert_eq!(err, WireError::Field(FieldError::Unknown { name: "Epsilon".into(), kind }));
+            assert!(err.to_string().contains(plugin_name(kind)), "{err}");
+            // A retyped record.
+            let mut b = blob.clone();
+            b[HEADER_LEN + 1 + 1 + 7] = FieldType::Int32.code() as u8;
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::WrongType { name: "epsilon", .. }))));
+            let mut b = blob.clone();
+            b[HEADER_LEN + 1 + 1 + 7] = 2;
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { .. })));
+            // A non-ASCII name.
+            let mut b = blob.clone();
+            b[HEADER_LEN + 2] = 0xFF;
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "field name is not printable ASCII", .. })));
+        }
     }
 }
