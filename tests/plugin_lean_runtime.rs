@@ -9,8 +9,7 @@
 //! TensorRT does, including a blob of one plugin handed to the other's
 //! creator (refused). Registration and the plugin lifecycle need no GPU; with
 //! a GPU every plugin (created, round-tripped and cloned) enqueues on real
-//! buffers and must match a direct `launch_raw` bit for bit (FP32RMSNorm
-//! cases once the RMSNorm kernels are in the build; skipped with a line until then).
+//! buffers and must match a direct `launch_raw` bit for bit.
 //!
 //! Environment:
 //! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
@@ -250,14 +249,7 @@ mod lean {
             ctx.bind_to_thread().expect("bind context");
             let stream = ctx.new_stream().expect("stream");
             let versions: &[i32] = if MAJOR == "8" { &[1] } else { &[1, 2] };
-            // FP32RMSNorm cases need the RMSNorm kernels in this build: probe with one direct launch.
-            let kinds: Vec<NormKind> = match rms_launches(&stream) {
-                Ok(()) => NormKind::ALL.to_vec(),
-                Err(e) => {
-                    println!("  GPU: FP32RMSNorm enqueue cases skipped: a direct RMSNorm launch fails here ({e})");
-                    vec![NormKind::LayerNorm]
-                }
-            };
+            let kinds = NormKind::ALL;
             // (X dims, axis)
             let shapes: &[(&[i64], i32)] = &[(&[2, 3, 64], -1), (&[4, 8, 32], -2), (&[3, 1000], -1), (&[5, 4096], 1), (&[0, 16], -1), (&[7], 0)];
             let mut cases = 0;
@@ -313,18 +305,6 @@ mod lean {
         }
 
         /// Whether an RMSNorm problem launches directly in this build (the kernels may not be there yet).
-        fn rms_launches(stream: &std::sync::Arc<cudarc::driver::CudaStream>) -> Result<(), String> {
-            let x = DeviceBuf::upload(&bytes_of(DType::F32, &values(64, 7)));
-            let y = DeviceBuf::zeroed(64 * 4);
-            let problem = Problem::new(1, 64, DType::F32, DType::F32, None, None, 1e-5)
-                .and_then(|p| p.with_norm(NormKind::RmsNorm))
-                .map_err(|e| e.to_string())?;
-            let ptrs = DevicePtrs { x: x.0, y: y.0, scale: 0, bias: 0 };
-            // SAFETY: buffers sized for the problem, in the current context, on its stream.
-            unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.map_err(|e| e.to_string())?;
-            stream.synchronize().map_err(|e| e.to_string())
-        }
-
         /// The harness's stream synchronize between timed batches (no panic crosses back into C++).
         extern "C" fn sync_stream(stream: u64) {
             // SAFETY: the stream handle came from this test's live stream.
