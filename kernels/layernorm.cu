@@ -432,7 +432,7 @@ struct Span {
 template <typename TX, int E, int N> struct FloatRow {
     static constexpr bool kCentred = true;
     static constexpr bool kShort = true;
-    int owned; // chunks of this thread (Span::owned)
+    int owned; // chunks of this thread (Span::owned32)
     float v[N][E];
 
     // All N loads are issued before any is used: N x 16 bytes in flight per
@@ -465,7 +465,7 @@ template <typename TX, int E, int N> struct FloatRow {
 template <typename TX, int E, int N> struct PackedRow {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = true;
-    int owned; // chunks of this thread (Span::owned)
+    int owned; // chunks of this thread (Span::owned32)
     Chunk<TX, E> raw[N];
 
     __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
