@@ -10,11 +10,11 @@ for plugin nodes on LD_LIBRARY_PATH:
 Prints one JSON object per model on stdout (lines starting with `{`):
   model, parsed, parse_errors, network_layers (name, type of every layer of the
   parsed network), built, plan_bytes, plan_counts (occurrences in the plan of
-  "FP32LayerNorm", "epsilon" and of each plugin layer's name), engine_layers
+  "FP32LayerNorm", "FP32RMSNorm", "epsilon" and of each plugin layer's name), engine_layers
   (kind, name of each line of the builder's "Engine Layer Information"),
   logged_errors (ERROR messages of the logger, ours included).
-Then `{"creators": [...]}` before the first model: the FP32LayerNorm versions
-load_library registered. Exits 0 whatever the models give; non-zero only when
+Then `{"creators": {"FP32LayerNorm": [...], "FP32RMSNorm": [...]}}` before the first
+model: the versions of each plugin load_library registered. Exits 0 whatever the models give; non-zero only when
 the plugin library cannot be loaded.
 
 --text (used by `trt-layernorm demo`): a few readable lines per model instead,
@@ -37,6 +37,8 @@ class Logger(trt.ILogger):
     def log(self, severity, msg):
         self.messages.append((severity, msg))
 
+
+PLUGINS = ("FP32LayerNorm", "FP32RMSNorm")
 
 LAYER_LINE = re.compile(r"^Layer\((?P<kind>[^)]*)\): (?P<name>.*?), Tactic: ")
 
@@ -73,7 +75,7 @@ def run(builder, logger, path):
             data = bytes(blob)
             result["built"] = True
             result["plan_bytes"] = len(data)
-            names = ["FP32LayerNorm", "epsilon"] + [
+            names = list(PLUGINS) + ["epsilon"] + [
                 l["name"] for l in result["network_layers"] if l["type"].startswith("PLUGIN")
             ]
             result["plan_counts"] = {n: data.count(n.encode()) for n in names}
@@ -117,7 +119,7 @@ def main():
         errs = "; ".join(m for _, m in logger.messages)
         print(f"rtx_build: load_library({args.plugin}) failed: {errs}", file=sys.stderr)
         return 2
-    creators = sorted(c.plugin_version for c in registry.all_creators if c.name == "FP32LayerNorm")
+    creators = {p: sorted(c.plugin_version for c in registry.all_creators if c.name == p) for p in PLUGINS}
     if not args.text:
         print(json.dumps({"tensorrt_rtx": trt.__version__, "creators": creators}), flush=True)
     ok = True
