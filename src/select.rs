@@ -184,7 +184,7 @@ fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64) -> u32 {
 
 /// FP32 rows of more than 2048 chunks and fewer than 4096 stay with the
 /// split variants: fast8 puts one block of 384 threads on an SM there
-/// (H200, 16384 x 12288: fast8 545 us, split_cached 515), while at 4096
+/// (H200, 16384 x 12288: fast8 533-541 us, split_cached 510-515), while at 4096
 /// chunks it wins (4096 x 16384: 166 vs 244 us).
 const FAST_F32_SPLIT_CHUNKS: std::ops::Range<u64> = 2049..4096;
 
