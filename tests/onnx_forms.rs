@@ -8,9 +8,8 @@
 //! Python has numpy, onnx and onnxruntime (`PYTHON=...`; scripts/with-cuda.sh sets it).
 
 mod onnx_support;
-use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, python_with_ort, tmpdir};
+use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, ort_check, python_with_ort, tmpdir};
 use std::collections::HashMap;
-use std::path::Path;
 use trt_layernorm::onnx::graph::GraphIndex;
 use trt_layernorm::onnx::matchers::VARIANCE_NOTE;
 use trt_layernorm::onnx::proto::{ModelProto, NodeProto, ValueInfoProto};
@@ -225,10 +224,6 @@ fn patched_forms_compute_what_the_originals_do() {
     ] {
         patch_file(&fixtures().join(f), &dir.join(f), &PatchOptions::default()).unwrap();
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_check.py");
-    let out = std::process::Command::new(py).arg(script).arg("check").arg(fixtures()).arg(&dir).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "patched models differ from the originals:\n{text}");
-    assert!(text.contains("all outputs match") && text.matches("ok ").count() == 5, "{text}");
+    let text = ort_check(&py, &dir);
+    assert_eq!(text.matches("ok ").count(), 5, "{text}");
 }

@@ -6,7 +6,7 @@
 //! LayerNorm inputs ONNX Runtime saw (skipped without a CUDA device).
 
 mod onnx_support;
-use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, python_with_ort, tmpdir};
+use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, ort_check, python_with_ort, tmpdir};
 use protobuf::Message;
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -301,12 +301,7 @@ fn patched_models_compute_what_the_originals_do() {
     for (f, _) in all_fixtures() {
         patch_file(&fixtures().join(&f), &dir.join(&f), &PatchOptions::default()).unwrap();
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_check.py");
-    let out = std::process::Command::new(py).arg(script).arg("check").arg(fixtures()).arg(&dir).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "patched models differ from the originals:\n{text}");
-    assert!(text.contains("all outputs match"));
+    ort_check(&py, &dir);
 }
 
 // ---------------------------------------------------------------------------

@@ -9,9 +9,8 @@
 //! the originals, the plugin nodes evaluated as an f64 RMSNorm.
 
 mod onnx_support;
-use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, plugin_nodes_of, python_with_ort, tmpdir};
+use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, plugin_nodes_of, ort_check, python_with_ort, tmpdir};
 use std::collections::HashMap;
-use std::path::Path;
 use trt_layernorm::onnx::graph::GraphIndex;
 use trt_layernorm::onnx::proto::{attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto};
 use trt_layernorm::onnx::{io, patch_file, patch_model, NormKind, PatchOptions, PatchReport, PLUGIN_DOMAIN, PLUGIN_OP, RMS_PLUGIN_OP};
@@ -321,11 +320,7 @@ fn patched_rmsnorm_models_compute_what_the_originals_do() {
     for &(f, ..) in FIXTURES {
         patch_file(&fixtures().join(f), &dir.join(f), &PatchOptions::default()).unwrap();
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_check.py");
-    let out = std::process::Command::new(py).arg(script).arg("check").arg(fixtures()).arg(&dir).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "patched models differ from the originals:\n{text}");
-    assert!(text.contains("all outputs match") && text.matches("ok ").count() == FIXTURES.len(), "{text}");
+    let text = ort_check(&py, &dir);
+    assert_eq!(text.matches("ok ").count(), FIXTURES.len(), "{text}");
     assert_eq!(text.matches("FP32RMSNorm):").count(), FIXTURES.len(), "{text}");
 }

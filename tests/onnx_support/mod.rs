@@ -52,6 +52,19 @@ pub fn python_with_ort() -> Option<String> {
     None
 }
 
+/// Runs tests/onnx/ort_check.py with `py` on the patched models in `dir`
+/// against their originals in the fixtures; asserts it succeeded and every
+/// output matched, and returns its report.
+pub fn ort_check(py: &str, dir: &std::path::Path) -> String {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_check.py");
+    let out = std::process::Command::new(py).arg(script).arg("check").arg(fixtures()).arg(dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "patched models differ from the originals:\n{text}");
+    assert!(text.contains("all outputs match"), "{text}");
+    text
+}
+
 /// Nothing but the matches changed: the other nodes are the original ones, in
 /// the original order (a node disappeared only if it was in a match, or was a
 /// Constant only the match used); initializers are the original ones (less
