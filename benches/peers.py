@@ -254,22 +254,30 @@ def triton_num_warps(block):
     return min(max(block // 256, 1), 16)
 
 
-def triton_layer_norm(h):
-    """The Triton baseline for rows of h elements, as fn(x, w, b) -> y."""
+def triton_norm(h, fused, looped, with_bias):
+    """A Triton baseline for rows of h elements, as fn(x, w, b) -> y: `fused`
+    holds the row in registers, `looped` sweeps rows wider than
+    TRITON_MAX_FUSED; `with_bias` passes b (LayerNorm) or not (RMSNorm)."""
     import torch
     if h <= TRITON_MAX_FUSED:
-        kernel, block = _ln_two_pass, triton.next_power_of_2(h)
+        kernel, block = fused, triton.next_power_of_2(h)
         consts = {"BLOCK": block}
     else:
-        kernel, block = _ln_two_pass_looped, TRITON_CHUNK
+        kernel, block = looped, TRITON_CHUNK
         consts = {"CHUNK": block}
     warps = triton_num_warps(block)
 
     def fn(x, w, b):
         y = torch.empty_like(x)
-        kernel[(x.shape[0],)](x, y, w, b, h, EPS, num_warps=warps, **consts)
+        params = (w, b) if with_bias else (w,)
+        kernel[(x.shape[0],)](x, y, *params, h, EPS, num_warps=warps, **consts)
         return y
     return fn
+
+
+def triton_layer_norm(h):
+    """The Triton two-pass LayerNorm baseline."""
+    return triton_norm(h, _ln_two_pass, _ln_two_pass_looped, with_bias=True)
 
 
 def raise_compile_limits(torch):
@@ -302,21 +310,8 @@ def eager_layer_norm(h):
 
 
 def triton_rms_norm(h):
-    """The Triton RMSNorm baseline for rows of h elements, as fn(x, w, b) -> y (b unused)."""
-    import torch
-    if h <= TRITON_MAX_FUSED:
-        kernel, block = _rms_one_pass, triton.next_power_of_2(h)
-        consts = {"BLOCK": block}
-    else:
-        kernel, block = _rms_looped, TRITON_CHUNK
-        consts = {"CHUNK": block}
-    warps = triton_num_warps(block)
-
-    def fn(x, w, b):
-        y = torch.empty_like(x)
-        kernel[(x.shape[0],)](x, y, w, h, EPS, num_warps=warps, **consts)
-        return y
-    return fn
+    """The Triton one-pass RMSNorm baseline (b unused)."""
+    return triton_norm(h, _rms_one_pass, _rms_looped, with_bias=False)
 
 
 def llama_rms_norm(x, w):
