@@ -299,8 +299,7 @@ fn widest_first(rows: u64, chunks: u64, sm_count: u32, widest: u32) -> Option<u3
 }
 
 fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
-    let threads_per_row = regs_threads_per_row(chunks, n).expect("caller checked the row fits");
-    let rows_per_block = (MIN_BLOCK_THREADS / threads_per_row).max(1);
+    let (threads_per_row, rows_per_block) = regs_block(chunks, n).expect("caller checked the row fits");
     let row_groups = p.rows().div_ceil(rows_per_block as u64);
     LaunchPlan {
         variant: Variant::Regs { chunks_per_thread: n },
