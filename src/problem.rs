@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub const MAX_COLS: u64 = 1 << 31;
 
 /// Which normalization a launch computes over each row (statistics in FP32).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NormKind {
     /// y = (x - mean(x)) / sqrt(var(x) + epsilon) * scale + bias.
     #[default]

@@ -41,26 +41,18 @@
 mod rms;
 
 use super::graph::{attr, attr_f, attr_i, attr_ints, decode_tensor, dt, onnx_op, Dim, GraphIndex};
-use super::rewrite::{PLUGIN_OP, RMS_PLUGIN_OP};
 use crate::plugin::config::PluginConfig;
 use std::collections::HashSet;
 
-/// Which norm a match computes, and so which plugin node replaces it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum NormKind {
-    /// `(x - mean) / sqrt(var + eps) * scale + bias`: `FP32LayerNorm`.
-    LayerNorm,
-    /// `x / sqrt(mean(x^2) + eps) * scale`: `FP32RMSNorm` (no bias input).
-    RmsNorm,
-}
+/// Which norm a match computes, and so which plugin node replaces it: the
+/// kernels' and the plugins' own kind.
+pub use crate::problem::NormKind;
 
+/// What the patcher needs of a norm kind.
 impl NormKind {
     /// The `op_type` of the plugin node (the name its creators are registered under).
     pub fn plugin_op(self) -> &'static str {
-        match self {
-            NormKind::LayerNorm => PLUGIN_OP,
-            NormKind::RmsNorm => RMS_PLUGIN_OP,
-        }
+        crate::plugin::plugin_name(self)
     }
 
     /// What the summary calls one of them.

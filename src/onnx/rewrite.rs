@@ -12,11 +12,11 @@ use super::proto::{attribute_proto::AttributeType, type_proto, AttributeProto, M
 use std::collections::{HashMap, HashSet};
 
 /// The LayerNorm plugin's `op_type`: the name its creators are registered under.
-pub const PLUGIN_OP: &str = "FP32LayerNorm";
+pub const PLUGIN_OP: &str = crate::plugin::PLUGIN_NAME;
 
 /// The RMSNorm plugin's `op_type` (inputs X and an optional Scale; same
 /// versions, namespace and fields as [`PLUGIN_OP`]).
-pub const RMS_PLUGIN_OP: &str = "FP32RMSNorm";
+pub const RMS_PLUGIN_OP: &str = crate::plugin::RMS_PLUGIN_NAME;
 
 /// Every plugin `op_type` the rewrite writes.
 pub const PLUGIN_OPS: [&str; 2] = [PLUGIN_OP, RMS_PLUGIN_OP];
