@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 4
+#define TLN_ABI_VERSION 5
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -24,6 +24,7 @@ typedef enum TlnDType {
 typedef enum TlnNorm {
     TLN_NORM_LAYER = 0, /* (x - mean) / sqrt(var + eps) * scale + bias */
     TLN_NORM_RMS = 1,   /* x / sqrt(mean(x^2) + eps) * scale; bias is null */
+    TLN_NORM_SKIP_LAYER = 2, /* LayerNorm of s = (x + residual_bias) + skip, each add rounded in X's type */
 } TlnNorm;
 
 /*
@@ -82,8 +83,14 @@ typedef struct TlnParams {
     int64_t slice_chunks;
     /* 1: x, y, scale, bias and every row start are 16-byte aligned, so 16-byte accesses are legal. */
     int32_t vectorized;
-    /* TlnNorm. The fast kernels serve one norm each (tln_fast<N> LayerNorm, tln_fastrms<N> RMSNorm). */
+    /* TlnNorm. The fast kernels serve one norm each (tln_fast<N> LayerNorm, tln_fastrms<N> RMSNorm,
+     * tln_fastskip<N> SkipLayerNorm). */
     int32_t norm;
+    /* TLN_NORM_SKIP_LAYER: Skip (X's shape and type), the residual bias (cols elements of X's type, or
+     * null) and S (X's shape and type, or null: not written). Null for the other norms. */
+    const void *skip;
+    const void *residual_bias;
+    void *sum;
 } TlnParams;
 
 #endif /* TRT_LAYERNORM_ABI_H */

@@ -199,7 +199,8 @@ impl Case {
     /// The f64 reference of one row of this case's norm.
     fn reference(&self, x: &[f64], scale: Option<&[f64]>, bias: Option<&[f64]>, out: &mut [f64]) {
         match self.norm {
-            NormKind::LayerNorm => layernorm_row(x, scale, bias, self.epsilon as f64, out),
+            // SkipLayerNorm: `x` is already the rounded sum s (see `Case::skip`).
+            NormKind::LayerNorm | NormKind::SkipLayerNorm => layernorm_row(x, scale, bias, self.epsilon as f64, out),
             NormKind::RmsNorm => rmsnorm_row(x, scale, self.epsilon as f64, out),
         }
     }

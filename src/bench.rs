@@ -126,7 +126,7 @@ impl Bench {
             let xs = self.stream.clone_htod(&host_x).map_err(drv("cuMemcpyHtoD"))?;
             let ys = self.stream.alloc_zeros::<u8>(yb).map_err(drv("cuMemAlloc"))?;
             let bias_ptr = if bias.is_some() { param_ptr } else { 0 };
-            ptrs.push(DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: bias_ptr });
+            ptrs.push(DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: bias_ptr, ..DevicePtrs::default() });
             buffers.push(xs);
             buffers.push(ys);
         }

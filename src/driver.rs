@@ -71,16 +71,17 @@ pub(crate) struct Kernel {
 struct KernelSet {
     /// Indexed like `REGS_CHUNKS_PER_THREAD`.
     regs: [Kernel; 4],
-    /// Indexed like `REGS_CHUNKS_PER_THREAD`: LayerNorm, RMSNorm.
+    /// Indexed like `REGS_CHUNKS_PER_THREAD`: LayerNorm, RMSNorm, SkipLayerNorm.
     fast: [Kernel; 4],
     fast_rms: [Kernel; 4],
+    fast_skip: [Kernel; 4],
     split_cached: Kernel,
     split_stream: Kernel,
 }
 
 impl KernelSet {
     fn all(&self) -> impl Iterator<Item = &Kernel> {
-        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain([&self.split_cached, &self.split_stream])
+        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain(&self.fast_skip).chain([&self.split_cached, &self.split_stream])
     }
 }
 
@@ -134,6 +135,7 @@ impl ContextKernels {
             Variant::Fast { chunks_per_thread } => match norm {
                 NormKind::LayerNorm => set.fast[index(chunks_per_thread)],
                 NormKind::RmsNorm => set.fast_rms[index(chunks_per_thread)],
+                NormKind::SkipLayerNorm => set.fast_skip[index(chunks_per_thread)],
             },
             Variant::SplitCached => set.split_cached,
             Variant::SplitStream => set.split_stream,
@@ -202,6 +204,7 @@ impl ContextKernels {
                     regs: family("regs")?,
                     fast: family("fast")?,
                     fast_rms: family("fastrms")?,
+                    fast_skip: family("fastskip")?,
                     split_cached: resolve(module, &name("split_cached"))?,
                     split_stream: resolve(module, &name("split_stream"))?,
                 });

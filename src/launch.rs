@@ -70,6 +70,9 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         slice_chunks: plan.slice_chunks as i64,
         vectorized: i32::from(plan.vectorized),
         norm: problem.norm().abi(),
+        skip: ptrs.skip as *const c_void,
+        residual_bias: ptrs.residual_bias as *const c_void,
+        sum: ptrs.sum as *mut c_void,
     };
     let mut args = [(&mut params as *mut TlnParams).cast::<c_void>()];
     if plan.cluster_ctas <= 1 {
@@ -271,7 +274,7 @@ impl LayerNorm {
         let (y_ptr, _y_sync) = y.device_ptr_mut(stream);
         let (scale_ptr, _scale_sync) = scale.map(|p| p.device_ptr(stream)).unzip();
         let (bias_ptr, _bias_sync) = bias.map(|p| p.device_ptr(stream)).unzip();
-        let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0) };
+        let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0), ..DevicePtrs::default() };
         ptrs.check(&problem)?;
         let plan = plan_for(&self.kernels, &problem, &ptrs, hints);
         // SAFETY: every pointer comes from a live CudaSlice of this context

@@ -18,16 +18,21 @@ pub enum NormKind {
     LayerNorm,
     /// y = x / sqrt(mean(x^2) + epsilon) * scale (no bias).
     RmsNorm,
+    /// LayerNorm of s = (x + residual_bias) + skip, each add rounded in X's
+    /// type as the unfused graph's `Add`s round it; s is optionally a second
+    /// output ([`SkipOptions`]).
+    SkipLayerNorm,
 }
 
 impl NormKind {
-    pub const ALL: [NormKind; 2] = [NormKind::LayerNorm, NormKind::RmsNorm];
+    pub const ALL: [NormKind; 3] = [NormKind::LayerNorm, NormKind::RmsNorm, NormKind::SkipLayerNorm];
 
     /// The code `TlnParams::norm` carries (kernels/layernorm_abi.h).
     pub fn abi(self) -> i32 {
         match self {
             NormKind::LayerNorm => crate::abi::TlnNorm::TLN_NORM_LAYER as i32,
             NormKind::RmsNorm => crate::abi::TlnNorm::TLN_NORM_RMS as i32,
+            NormKind::SkipLayerNorm => crate::abi::TlnNorm::TLN_NORM_SKIP_LAYER as i32,
         }
     }
 
@@ -35,8 +40,23 @@ impl NormKind {
         match self {
             NormKind::LayerNorm => "layernorm",
             NormKind::RmsNorm => "rmsnorm",
+            NormKind::SkipLayerNorm => "skiplayernorm",
         }
     }
+
+    /// Whether the norm has a bias input (RMSNorm has none).
+    pub fn has_bias(self) -> bool {
+        self != NormKind::RmsNorm
+    }
+}
+
+/// What a SkipLayerNorm reads and writes besides X, Skip, scale and bias.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct SkipOptions {
+    /// A residual bias of `cols` elements in X's type: s = (x + residual_bias) + skip.
+    pub residual_bias: bool,
+    /// Whether s is written as a second output (X's shape and type).
+    pub sum_output: bool,
 }
 
 impl std::fmt::Display for NormKind {
@@ -56,6 +76,8 @@ pub struct Problem {
     bias: Option<DType>,
     epsilon: f32,
     norm: NormKind,
+    /// Meaningful for SkipLayerNorm only (default otherwise).
+    skip: SkipOptions,
 }
 
 impl Problem {
@@ -84,7 +106,7 @@ impl Problem {
         if y != x && y != DType::F32 {
             return Err(Error::UnsupportedOutputType { x, y });
         }
-        Ok(Problem { rows, cols, x, y, scale, bias, epsilon, norm: NormKind::LayerNorm })
+        Ok(Problem { rows, cols, x, y, scale, bias, epsilon, norm: NormKind::LayerNorm, skip: SkipOptions::default() })
     }
 
     /// The same problem computing `norm` (LayerNorm unless asked). RMSNorm
@@ -93,7 +115,18 @@ impl Problem {
         if norm == NormKind::RmsNorm && self.bias.is_some() {
             return Err(Error::invalid("bias", "RMSNorm takes no bias"));
         }
-        Ok(Problem { norm, ..self })
+        Ok(Problem { norm, skip: SkipOptions::default(), ..self })
+    }
+
+    /// The same problem as a SkipLayerNorm with `options`: Skip has X's
+    /// shape and type, the residual bias (if any) X's type.
+    pub fn with_skip(self, options: SkipOptions) -> Result<Self> {
+        Ok(Problem { skip: options, ..self.with_norm(NormKind::SkipLayerNorm)? })
+    }
+
+    /// The SkipLayerNorm's options, None for the other norms.
+    pub fn skip(&self) -> Option<SkipOptions> {
+        (self.norm == NormKind::SkipLayerNorm).then_some(self.skip)
     }
 
     pub fn norm(&self) -> NormKind {
@@ -124,20 +157,33 @@ impl Problem {
     pub fn elements(&self) -> u64 {
         self.rows * self.cols
     }
-    /// Bytes a launch must move at least: X read once, Y written once, scale and bias read once.
+    /// Bytes a launch must move at least: X read once, Y written once, scale and bias read once;
+    /// for SkipLayerNorm also Skip read once, S written once and the residual bias read once.
     pub fn min_bytes_moved(&self) -> u64 {
+        let x = self.x.size_bytes() as u64;
         let params: u64 = [self.scale, self.bias].iter().flatten().map(|d| d.size_bytes() as u64 * self.cols).sum();
-        self.elements() * (self.x.size_bytes() + self.y.size_bytes()) as u64 + params
+        let skip = match self.skip() {
+            None => 0,
+            Some(o) => self.elements() * x * (1 + u64::from(o.sum_output)) + u64::from(o.residual_bias) * self.cols * x,
+        };
+        self.elements() * (x + self.y.size_bytes() as u64) + params + skip
     }
 }
 
-/// Device addresses of one launch's tensors. Scale and bias are 0 when absent.
+/// Device addresses of one launch's tensors; 0 for each one the problem does
+/// not have (scale, bias; skip, residual_bias and sum outside SkipLayerNorm).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DevicePtrs {
     pub x: u64,
     pub y: u64,
     pub scale: u64,
     pub bias: u64,
+    /// SkipLayerNorm: Skip, X's shape and type.
+    pub skip: u64,
+    /// SkipLayerNorm with a residual bias: `cols` elements of X's type.
+    pub residual_bias: u64,
+    /// SkipLayerNorm with a sum output: S, X's shape and type.
+    pub sum: u64,
 }
 
 impl DevicePtrs {
@@ -164,6 +210,24 @@ impl DevicePtrs {
             (Some(d), a) => need("bias", a, d)?,
             (None, 0) => {}
             (None, _) => return Err(Error::invalid("bias", "pointer given but the problem has no bias")),
+        }
+        let skip = p.skip().unwrap_or_default();
+        let is_skip = p.skip().is_some();
+        for (name, addr, wanted) in [
+            ("skip", self.skip, is_skip),
+            ("residual_bias", self.residual_bias, skip.residual_bias),
+            ("sum", self.sum, skip.sum_output),
+        ] {
+            match (wanted, addr) {
+                (true, a) => need(name, a, p.x)?,
+                (false, 0) => {}
+                (false, _) => return Err(Error::invalid(name, "pointer given but the problem has none")),
+            }
+        }
+        // S is written in the first pass, while later passes of the split
+        // variants still re-read X and Skip: it must not be either of them.
+        if skip.sum_output && (self.sum == self.x || self.sum == self.skip) {
+            return Err(Error::invalid("sum", "must not be the address of X or Skip"));
         }
         Ok(())
     }
@@ -214,7 +278,7 @@ mod tests {
     #[test]
     fn pointer_checks() {
         let p = ok(2, 8).unwrap();
-        let good = DevicePtrs { x: 0x1000, y: 0x2000, scale: 0x3000, bias: 0x4000 };
+        let good = DevicePtrs { x: 0x1000, y: 0x2000, scale: 0x3000, bias: 0x4000, ..DevicePtrs::default() };
         assert!(good.check(&p).is_ok());
         assert!(DevicePtrs { x: 0, ..good }.check(&p).is_err());
         assert!(DevicePtrs { y: 0x2001, ..good }.check(&p).is_err());
@@ -238,5 +302,30 @@ mod tests {
         let with_bias = Problem::new(2, 8, F16, F16, Some(F16), Some(F16), 1e-5).unwrap();
         assert!(matches!(with_bias.with_norm(NormKind::RmsNorm), Err(Error::InvalidParameter { name: "bias", .. })));
         assert_eq!(NormKind::RmsNorm.abi(), 1);
+    }
+
+    #[test]
+    fn skip_layer_norm_options_pointers_and_bytes() {
+        let base = Problem::new(4, 8, F16, F16, Some(F16), Some(F16), 1e-5).unwrap();
+        assert_eq!(base.skip(), None);
+        let plain = base.with_norm(NormKind::SkipLayerNorm).unwrap();
+        assert_eq!(plain.skip(), Some(SkipOptions::default()));
+        assert_eq!(plain.min_bytes_moved(), base.min_bytes_moved() + 32 * 2);
+        let full = base.with_skip(SkipOptions { residual_bias: true, sum_output: true }).unwrap();
+        assert_eq!(full.min_bytes_moved(), base.min_bytes_moved() + 2 * 32 * 2 + 8 * 2);
+        assert_eq!(full.with_norm(NormKind::LayerNorm).unwrap().skip(), None, "options do not outlive the kind");
+
+        let ptrs = DevicePtrs { x: 0x1000, y: 0x2000, scale: 0x3000, bias: 0x4000, skip: 0x5000, residual_bias: 0x6000, sum: 0x7000 };
+        assert!(ptrs.check(&full).is_ok());
+        let name = |r: Result<()>| match r {
+            Err(Error::InvalidParameter { name, .. }) => name,
+            other => panic!("expected InvalidParameter, got {other:?}"),
+        };
+        assert_eq!(name(DevicePtrs { skip: 0, ..ptrs }.check(&full)), "skip");
+        assert_eq!(name(DevicePtrs { sum: 0x7001, ..ptrs }.check(&full)), "sum");
+        assert_eq!(name(DevicePtrs { sum: 0x1000, ..ptrs }.check(&full)), "sum", "S may not overwrite X");
+        assert_eq!(name(ptrs.check(&plain)), "residual_bias", "stray pointer refused");
+        assert_eq!(name(ptrs.check(&base)), "skip");
+        assert!(DevicePtrs { residual_bias: 0, sum: 0, ..ptrs }.check(&plain).is_ok());
     }
 }

@@ -20,7 +20,7 @@ use crate::abi::{
     TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
-use crate::problem::{DevicePtrs, NormKind, Problem};
+use crate::problem::{DevicePtrs, Problem};
 
 /// What the selection needs to know about the GPU (read once per context).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,6 +134,9 @@ pub fn can_vectorize(p: &Problem, ptrs: &DevicePtrs) -> bool {
         && aligned(ptrs.y)
         && aligned(ptrs.scale)
         && aligned(ptrs.bias)
+        && aligned(ptrs.skip)
+        && aligned(ptrs.residual_bias)
+        && aligned(ptrs.sum)
         && row_bytes_aligned(p.x_dtype().size_bytes())
         && row_bytes_aligned(p.y_dtype().size_bytes())
 }
@@ -156,10 +159,7 @@ fn row_chunks(p: &Problem, vectorized: bool) -> u64 {
 /// type for LayerNorm, scale in X's type (and no bias) for RMSNorm.
 pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
     let x = Some(p.x_dtype());
-    let bias = match p.norm() {
-        NormKind::LayerNorm => x,
-        NormKind::RmsNorm => None,
-    };
+    let bias = if p.norm().has_bias() { x } else { None };
     vectorized && p.scale_dtype() == x && p.bias_dtype() == bias
 }
 
@@ -412,6 +412,7 @@ fn split_launch(p: &Problem, variant: Variant, ctas: u64, slice_chunks: u64, sme
 mod tests {
     use super::*;
     use crate::dtype::DType::{self, *};
+    use crate::problem::NormKind;
 
     const H100: DeviceLimits = DeviceLimits {
         sm_count: 132,
@@ -649,7 +650,7 @@ mod tests {
     #[test]
     fn vectorization_needs_every_pointer_and_row_aligned() {
         let p = prob(2, 768, F16);
-        let ptrs = DevicePtrs { x: 0x100, y: 0x200, scale: 0x300, bias: 0x400 };
+        let ptrs = DevicePtrs { x: 0x100, y: 0x200, scale: 0x300, bias: 0x400, ..DevicePtrs::default() };
         assert!(can_vectorize(&p, &ptrs));
         assert!(!can_vectorize(&p, &DevicePtrs { x: 0x102, ..ptrs }));
         assert!(!can_vectorize(&p, &DevicePtrs { bias: 0x408, ..ptrs }));

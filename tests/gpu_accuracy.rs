@@ -159,7 +159,7 @@ fn unaligned_pointers_through_the_raw_api() {
     {
         let (xp, _rx) = x.device_ptr(&g.stream);
         let (yp, _ry) = y.device_ptr_mut(&g.stream);
-        let ptrs = DevicePtrs { x: xp + 2, y: yp + 2, scale: 0, bias: 0 };
+        let ptrs = DevicePtrs { x: xp + 2, y: yp + 2, scale: 0, bias: 0, ..DevicePtrs::default() };
         assert!(!trt_layernorm::select::can_vectorize(&problem, &ptrs));
         // SAFETY: both buffers hold rows*cols+1 elements, so one element of offset stays in bounds;
         // the context of `g.stream` is current (LayerNorm::new bound it) and the stream is its own.

@@ -117,7 +117,7 @@ fn two_contexts_in_one_process() {
             drv("cuMemAlloc", sys::cuMemAlloc_v2(&mut x, bytes));
             drv("cuMemAlloc", sys::cuMemAlloc_v2(&mut y, bytes));
             drv("cuMemcpyHtoD", sys::cuMemcpyHtoD_v2(x, xs.as_ptr().cast(), bytes));
-            launch_raw(&problem, &DevicePtrs { x, y, scale: 0, bias: 0 }, std::ptr::null_mut()).expect("launch in this context");
+            launch_raw(&problem, &DevicePtrs { x, y, ..DevicePtrs::default() }, std::ptr::null_mut()).expect("launch in this context");
             let mut out = vec![f16::ZERO; rows * cols];
             drv("cuMemcpyDtoH", sys::cuMemcpyDtoH_v2(out.as_mut_ptr().cast(), y, bytes));
             check_against_reference(&xs, &out, cols, &format!("context {i}"));

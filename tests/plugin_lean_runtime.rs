@@ -323,7 +323,7 @@ mod lean {
             let bias = DeviceBuf::upload(&bytes_of(DType::F16, &values(768, 3)));
             let y = DeviceBuf::zeroed(768 * 2);
             let problem = Problem::new(rows as u64, cols as u64, DType::F16, DType::F16, Some(DType::F16), Some(DType::F16), 1e-5).expect("valid problem");
-            let ptrs = DevicePtrs { x: x.0, y: y.0, scale: scale.0, bias: bias.0 };
+            let ptrs = DevicePtrs { x: x.0, y: y.0, scale: scale.0, bias: bias.0, ..DevicePtrs::default() };
             let mut direct = Vec::new();
             for _ in 0..BATCHES {
                 let t0 = std::time::Instant::now();
@@ -416,6 +416,7 @@ mod lean {
                     y: y_ref.0,
                     scale: if has_scale { scale.0 } else { 0 },
                     bias: if has_bias { bias.0 } else { 0 },
+                    ..DevicePtrs::default()
                 };
                 // SAFETY: buffers sized for the problem, in the current context, on its stream.
                 unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.expect("direct launch");

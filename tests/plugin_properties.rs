@@ -60,7 +60,7 @@ fn valid_config_and_inputs() -> impl Strategy<Value = (PluginConfig, u8)> {
 fn other_kind(k: NormKind) -> NormKind {
     match k {
         NormKind::LayerNorm => NormKind::RmsNorm,
-        NormKind::RmsNorm => NormKind::LayerNorm,
+        NormKind::RmsNorm | NormKind::SkipLayerNorm => NormKind::LayerNorm,
     }
 }
 

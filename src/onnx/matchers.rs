@@ -60,6 +60,7 @@ impl NormKind {
         match self {
             NormKind::LayerNorm => "LayerNorm",
             NormKind::RmsNorm => "RMSNorm",
+            NormKind::SkipLayerNorm => "SkipLayerNorm",
         }
     }
 }

@@ -101,6 +101,7 @@ fn plugin_name(kind: PluginKind) -> &'static str {
     match norm_of(kind) {
         Some(NormKind::LayerNorm) => "FP32LayerNorm\0",
         Some(NormKind::RmsNorm) => "FP32RMSNorm\0",
+        Some(NormKind::SkipLayerNorm) => "FP32SkipLayerNorm\0",
         None => "trt-layernorm\0",
     }
 }
@@ -422,6 +423,7 @@ impl PluginCore {
                     y: output_ptrs[0] as u64,
                     scale: input_ptrs.get(1).copied().unwrap_or(0) as u64,
                     bias: input_ptrs.get(2).copied().unwrap_or(0) as u64,
+                    ..DevicePtrs::default()
                 };
                 // SAFETY: TensorRT's buffers for exactly these shapes and types, on its
                 // stream, in the context current on this thread (the enqueue contract).

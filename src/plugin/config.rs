@@ -76,6 +76,7 @@ pub fn input_names(kind: NormKind) -> &'static [&'static str] {
     match kind {
         NormKind::LayerNorm => &INPUT_NAMES,
         NormKind::RmsNorm => &INPUT_NAMES[..2],
+        NormKind::SkipLayerNorm => &INPUT_NAMES, // TODO(plugin): X, Skip, Scale, Bias, ResidualBias
     }
 }
 

@@ -174,7 +174,7 @@ pub const FIELD_SPECS: [FieldSpec; 3] = [
 /// the same three as FP32LayerNorm, with the same types and ranges).
 pub fn field_specs(kind: NormKind) -> &'static [FieldSpec] {
     match kind {
-        NormKind::LayerNorm | NormKind::RmsNorm => &FIELD_SPECS,
+        NormKind::LayerNorm | NormKind::RmsNorm | NormKind::SkipLayerNorm => &FIELD_SPECS,
     }
 }
 

@@ -33,11 +33,15 @@ pub const PLUGIN_NAME: &str = "FP32LayerNorm";
 /// The RMSNorm plugin's name in TensorRT's registry (and the ONNX `op_type`).
 pub const RMS_PLUGIN_NAME: &str = "FP32RMSNorm";
 
+/// The fused residual + LayerNorm plugin's name in TensorRT's registry (and the ONNX `op_type`).
+pub const SKIP_PLUGIN_NAME: &str = "FP32SkipLayerNorm";
+
 /// The plugin name of a norm kind (same versions and namespace handling for every kind).
 pub fn plugin_name(kind: NormKind) -> &'static str {
     match kind {
         NormKind::LayerNorm => PLUGIN_NAME,
         NormKind::RmsNorm => RMS_PLUGIN_NAME,
+        NormKind::SkipLayerNorm => SKIP_PLUGIN_NAME,
     }
 }
 

@@ -84,6 +84,7 @@ pub fn norm_code(kind: NormKind) -> i32 {
     match kind {
         NormKind::LayerNorm => 0,
         NormKind::RmsNorm => 1,
+        NormKind::SkipLayerNorm => 2,
     }
 }
 
@@ -397,7 +398,7 @@ mod tests {
         for c in configs() {
             let other = match c.norm() {
                 NormKind::LayerNorm => RMS,
-                NormKind::RmsNorm => NormKind::LayerNorm,
+                NormKind::RmsNorm | NormKind::SkipLayerNorm => NormKind::LayerNorm,
             };
             let err = decode_as(other, &encode(&c, 1)).unwrap_err();
             assert_eq!(err, WireError::WrongPlugin { expected: other, found: c.norm() });
