@@ -16,6 +16,7 @@ its "% copy" is against the copy bandwidth of its own process.
     python3 benches/peers.py --accuracy-only        # only the peers' ulp errors on hostile rows
     python3 benches/peers.py --dtypes f16 --shapes 8192x8192 --peers triton -v   # a subset
     python3 benches/peers.py --norm rmsnorm --bin ...   # RMSNorm: HF LlamaRMSNorm's formula in torch, a one-pass Triton kernel
+    python3 benches/peers.py --norm skiplayernorm --bin ...   # s = x + skip, y = LayerNorm(s), S written too
 
 Needs PyTorch with CUDA and Triton; prints one "skipped: ..." line otherwise.
 """
@@ -247,6 +248,58 @@ if triton is not None:
             w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
             tl.store(Y + cols, (x * rstd * w).to(Y.dtype.element_ty), mask=mask)
 
+    @triton.jit
+    def _skip_ln_two_pass(X, SKIP, Y, S, W, B, H, eps, BLOCK: tl.constexpr):
+        # SkipLayerNorm: s = x + skip in X's type (rounded as torch's add), stored as S;
+        # then _ln_two_pass's arithmetic on s.
+        row = tl.program_id(0).to(tl.int64)
+        cols = tl.arange(0, BLOCK)
+        mask = cols < H
+        s = tl.load(X + row * H + cols, mask=mask, other=0.0) + tl.load(SKIP + row * H + cols, mask=mask, other=0.0)
+        tl.store(S + row * H + cols, s.to(S.dtype.element_ty), mask=mask)
+        x = s.to(tl.float32)
+        mean = tl.sum(x, axis=0) / H
+        d = tl.where(mask, x - mean, 0.0)
+        var = tl.sum(d * d, axis=0) / H
+        rstd = 1.0 / tl.sqrt(var + eps)
+        w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+        b = tl.load(B + cols, mask=mask, other=0.0).to(tl.float32)
+        tl.store(Y + row * H + cols, (d * rstd * w + b).to(Y.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _skip_ln_looped(X, SKIP, Y, S, W, B, H, eps, CHUNK: tl.constexpr):
+        # _ln_two_pass_looped on s = x + skip: the first sweep stores S; the later
+        # sweeps re-read X and SKIP and add again (the same rounding), never
+        # reading back S this program wrote.
+        row = tl.program_id(0).to(tl.int64)
+        X += row * H
+        SKIP += row * H
+        Y += row * H
+        S += row * H
+        acc = tl.zeros([CHUNK], dtype=tl.float32)
+        for off in range(0, H, CHUNK):
+            cols = off + tl.arange(0, CHUNK)
+            mask = cols < H
+            s = tl.load(X + cols, mask=mask, other=0.0) + tl.load(SKIP + cols, mask=mask, other=0.0)
+            tl.store(S + cols, s.to(S.dtype.element_ty), mask=mask)
+            acc += s.to(tl.float32)
+        mean = tl.sum(acc, axis=0) / H
+        acc = tl.zeros([CHUNK], dtype=tl.float32)
+        for off in range(0, H, CHUNK):
+            cols = off + tl.arange(0, CHUNK)
+            mask = cols < H
+            s = tl.load(X + cols, mask=mask, other=0.0) + tl.load(SKIP + cols, mask=mask, other=0.0)
+            d = tl.where(mask, s.to(tl.float32) - mean, 0.0)
+            acc += d * d
+        rstd = 1.0 / tl.sqrt(tl.sum(acc, axis=0) / H + eps)
+        for off in range(0, H, CHUNK):
+            cols = off + tl.arange(0, CHUNK)
+            mask = cols < H
+            s = tl.load(X + cols, mask=mask, other=0.0) + tl.load(SKIP + cols, mask=mask, other=0.0)
+            w = tl.load(W + cols, mask=mask, other=0.0).to(tl.float32)
+            b = tl.load(B + cols, mask=mask, other=0.0).to(tl.float32)
+            tl.store(Y + cols, ((s.to(tl.float32) - mean) * rstd * w + b).to(Y.dtype.element_ty), mask=mask)
+
 
 def triton_num_warps(block):
     """As a plain baseline would (Triton's layer-norm tutorial, widened to 16
@@ -254,10 +307,12 @@ def triton_num_warps(block):
     return min(max(block // 256, 1), 16)
 
 
-def triton_norm(h, fused, looped, with_bias):
+def triton_norm(h, fused, looped, with_bias, with_skip=False):
     """A Triton baseline for rows of h elements, as fn(x, w, b) -> y: `fused`
     holds the row in registers, `looped` sweeps rows wider than
-    TRITON_MAX_FUSED; `with_bias` passes b (LayerNorm) or not (RMSNorm)."""
+    TRITON_MAX_FUSED; `with_bias` passes b (LayerNorm) or not (RMSNorm).
+    `with_skip` (SkipLayerNorm): fn(x, skip, w, b) -> (y, s), the kernel
+    taking (X, SKIP, Y, S, ...) where the others take (X, Y, ...)."""
     import torch
     if h <= TRITON_MAX_FUSED:
         kernel, block = fused, triton.next_power_of_2(h)
@@ -267,12 +322,14 @@ def triton_norm(h, fused, looped, with_bias):
         consts = {"CHUNK": block}
     warps = triton_num_warps(block)
 
-    def fn(x, w, b):
+    def fn(x, skip, w, b):
         y = torch.empty_like(x)
+        s = torch.empty_like(x) if with_skip else None
+        tensors = (x, skip, y, s) if with_skip else (x, y)
         params = (w, b) if with_bias else (w,)
-        kernel[(x.shape[0],)](x, y, *params, h, EPS, num_warps=warps, **consts)
-        return y
-    return fn
+        kernel[(x.shape[0],)](*tensors, *params, h, EPS, num_warps=warps, **consts)
+        return (y, s) if with_skip else y
+    return fn if with_skip else (lambda x, w, b: fn(x, None, w, b))
 
 
 def triton_layer_norm(h):
@@ -334,12 +391,42 @@ def compiled_rms_norm(h):
     return torch.compile(lambda x, w, b: llama_rms_norm(x, w), dynamic=False, fullgraph=True)
 
 
+def skip_layer_norm(x, skip, w, b, h):
+    """The residual add in x's type, then F.layer_norm of the sum: (y, s)."""
+    import torch.nn.functional as F
+    s = x + skip
+    return F.layer_norm(s, (h,), w, b, EPS), s
+
+
+def eager_skip_layer_norm(h):
+    return lambda x, skip, w, b: skip_layer_norm(x, skip, w, b, h)
+
+
+def compiled_skip_layer_norm(h):
+    """torch.compile of skip_layer_norm, one graph per shape (as compiled_layer_norm).
+    Inductor fuses the add into the norm and normalizes the FP32 sum, not the
+    rounded s it stores (seen with torch 2.11: y matches LayerNorm of the FP32
+    sum, S is x + skip rounded): the accuracy section shows it for 16-bit types."""
+    import torch
+    torch._dynamo.reset()
+    return torch.compile(lambda x, skip, w, b: skip_layer_norm(x, skip, w, b, h), dynamic=False, fullgraph=True)
+
+
+def triton_skip_layer_norm(h):
+    """The Triton SkipLayerNorm baseline: the two-pass LayerNorm on x + skip, S stored."""
+    return triton_norm(h, _skip_ln_two_pass, _skip_ln_looped, with_bias=True, with_skip=True)
+
+
 PEER_FACTORIES = {"torch_eager": eager_layer_norm, "torch_compile": compiled_layer_norm, "triton": triton_layer_norm}
 RMS_PEER_FACTORIES = {"torch_eager": eager_rms_norm, "torch_compile": compiled_rms_norm, "triton": triton_rms_norm}
+# These take (x, skip, w, b) and return (y, s).
+SKIP_PEER_FACTORIES = {"torch_eager": eager_skip_layer_norm, "torch_compile": compiled_skip_layer_norm,
+                       "triton": triton_skip_layer_norm}
+NORMS = {"layernorm": PEER_FACTORIES, "rmsnorm": RMS_PEER_FACTORIES, "skiplayernorm": SKIP_PEER_FACTORIES}
 
 
 def peer_factories(norm):
-    return RMS_PEER_FACTORIES if norm == "rmsnorm" else PEER_FACTORIES
+    return NORMS[norm]
 
 
 # ---------------------------------------------------------------------------
@@ -398,32 +485,41 @@ class Timer:
         est = moved_bytes / (self.copy_gbps * 1e9) + self.empty_us * 1e-6
         return int(min(2000, max(20, GRAPH_SECONDS / est)))
 
-    def time_call(self, fn, xs, w, b):
+    def time_call(self, fn, xs, w, b, skips=None):
         """Device us per call of fn(x, w, b), x rotating through xs. The last
         len(xs) outputs are kept alive during capture so Y rotates through as
-        many buffers as X does (freed ones are reused by later calls)."""
-        moved = xs[0].numel() * xs[0].element_size() * 2
+        many buffers as X does (freed ones are reused by later calls).
+        With skips (SkipLayerNorm): fn(x, skip, w, b) -> (y, s), skips[i]
+        rotating with xs[i], and both outputs kept alive alike."""
+        moved = xs[0].numel() * xs[0].element_size() * (2 if skips is None else 4)
         calls = self.calls_per_graph(moved)
+
+        def call(i):
+            x = xs[i % len(xs)]
+            return fn(x, w, b) if skips is None else fn(x, skips[i % len(xs)], w, b)
 
         def body():
             live = collections.deque(maxlen=len(xs))
             for i in range(calls):
-                live.append(fn(xs[i % len(xs)], w, b))
+                live.append(call(i))
         graph = self.capture(body)
         us = self.median_seconds(graph.replay, 1) / calls * 1e6
         del graph
         return us
 
 
-def rotation_inputs(torch, m, h, dt):
+def rotation_inputs(torch, m, h, dt, with_skip=False):
     """X sets totalling ROTATION_BYTES with Y (at least one, at most 64, as
-    src/bench.rs), and scale and bias in X's type."""
-    per_set = m * h * dt.itemsize * 2
+    src/bench.rs), and scale and bias in X's type: (xs, skips, w, b).
+    with_skip: a Skip per X (skips[i] goes with xs[i]), a set counting
+    X + Skip + Y + S; else skips is None."""
+    per_set = m * h * dt.itemsize * (4 if with_skip else 2)
     sets = max(1, min(64, ROTATION_BYTES // per_set))
     xs = [torch.empty(m, h, dtype=dt, device="cuda").uniform_(-2, 2) for _ in range(sets)]
+    skips = [torch.empty(m, h, dtype=dt, device="cuda").uniform_(-2, 2) for _ in range(sets)] if with_skip else None
     w = torch.empty(h, dtype=dt, device="cuda").uniform_(-2, 2)
     b = torch.empty(h, dtype=dt, device="cuda").uniform_(-2, 2)
-    return xs, w, b
+    return xs, skips, w, b
 
 
 def short_error(e):
@@ -440,18 +536,18 @@ def time_peers(timer, peer_names, shapes, dtypes, progress=None, norm="layernorm
     for dname in dtypes:
         dt = torch_dtypes(torch)[dname]
         for m, h in shapes:
-            xs, w, b = rotation_inputs(torch, m, h, dt)
+            xs, skips, w, b = rotation_inputs(torch, m, h, dt, with_skip=norm == "skiplayernorm")
             times, errors = {}, {}
             for peer in peer_names:
                 try:
-                    times[peer] = timer.time_call(factories[peer](h), xs, w, b)
+                    times[peer] = timer.time_call(factories[peer](h), xs, w, b, skips)
                 except Exception as e:  # noqa: BLE001 -- any peer failure is recorded, not fatal
                     times[peer], errors[peer] = None, short_error(e)
                     recover(torch)
             out[(dname, m, h)] = (times, errors)
             if progress:
                 progress(f"{dname} {m}x{h}: " + ", ".join(f"{p} {_num(t, '.2f', 0)}" for p, t in times.items()))
-            del xs, w, b
+            del xs, skips, w, b
             torch.cuda.empty_cache()
     return out
 
@@ -525,27 +621,46 @@ def output_errors(torch, got, exact, dname):
     return torch.where(bad, torch.full_like(err, math.inf), err)
 
 
-def accuracy(torch, peer_names, dtypes):
-    """{dtype: {peer: {kind: {"max_ulp", "exact_pct"}}}}, the worst over ACCURACY_H."""
+def accuracy(torch, peer_names, dtypes, norm="layernorm"):
+    """{dtype: {peer: {kind: {"max_ulp", "exact_pct"}}}}, the worst over ACCURACY_H.
+    layernorm and skiplayernorm only. skiplayernorm: the same hostile X plus a
+    small Skip (0.1 N(0, 1)); Y against LayerNorm of the correctly rounded sum,
+    and S against that sum ("s_mismatches": elements not bitwise equal)."""
+    with_skip = norm == "skiplayernorm"
     results = {}
     for dname in dtypes:
         dt = torch_dtypes(torch)[dname]
         results[dname] = {p: {k: {"max_ulp": 0.0, "exact_pct": 100.0} for k in ROW_KINDS} for p in peer_names}
         for h in ACCURACY_H:
-            fns = {p: PEER_FACTORIES[p](h) for p in peer_names}  # one compile per H, not per row kind
+            fns = {p: peer_factories(norm)[p](h) for p in peer_names}  # one compile per H, not per row kind
             for kind in ROW_KINDS:
                 gen = torch.Generator().manual_seed(h * 7919 + ROW_KINDS.index(kind))
                 x = hostile_rows(torch, kind, dname, ACCURACY_ROWS, h, gen)
                 w = (1 + 0.1 * torch.randn(h, generator=gen, dtype=torch.float64)).to(dt).double()
                 b = (0.1 * torch.randn(h, generator=gen, dtype=torch.float64)).to(dt).double()
-                exact = reference(x, w, b)
                 xd, wd, bd = (t.to(dt).cuda() for t in (x, w, b))
+                if with_skip:
+                    # Drawn after w and b, so X, w and b are those of the LayerNorm section.
+                    skip = (0.1 * torch.randn(ACCURACY_ROWS, h, generator=gen, dtype=torch.float64)).to(dt).double()
+                    # x + skip is exact in f64 (both in dt), so this is the correctly rounded sum.
+                    s_exact = (x + skip).to(dt)
+                    exact = reference(s_exact.double(), w, b)
+                    args = (xd, skip.to(dt).cuda(), wd, bd)
+                else:
+                    exact = reference(x, w, b)
+                    args = (xd, wd, bd)
                 for peer, fn in fns.items():
                     cell = results[dname][peer][kind]
                     if cell["max_ulp"] is None:
                         continue  # failed at the other H already
                     try:
-                        got = fn(xd, wd, bd).cpu()
+                        got = fn(*args)
+                        if with_skip:
+                            got, s_got = got[0].cpu(), got[1].cpu()
+                            bad = (s_got != s_exact).sum().item()
+                            cell["s_mismatches"] = cell.get("s_mismatches", 0) + bad
+                        else:
+                            got = got.cpu()
                     except Exception as e:  # noqa: BLE001 -- recorded, not fatal
                         cell.update(max_ulp=None, exact_pct=None, error=short_error(e))
                         recover(torch)
@@ -574,7 +689,9 @@ def accuracy_lines(results):
             lines.append(f"{dname:<5} {peer:<14} | " + " | ".join(parts))
     errors = [f"{p} {d} {k}: {c['error']}" for d, pp in results.items() for p, cs in pp.items()
               for k, c in cs.items() if "error" in c]
-    return lines + errors
+    sums = [f"{p} {d} {k}: S differs from the correctly rounded x + skip in {c['s_mismatches']} elements"
+            for d, pp in results.items() for p, cs in pp.items() for k, c in cs.items() if c.get("s_mismatches")]
+    return lines + errors + sums
 
 
 # ---------------------------------------------------------------------------
@@ -641,8 +758,10 @@ def main(argv=None):
     ap.add_argument("--no-ours", action="store_true", help="time the peers only")
     ap.add_argument("--accuracy", action="store_true", help="also print the peers' ulp errors on hostile rows")
     ap.add_argument("--accuracy-only", action="store_true", help="only the accuracy section")
-    ap.add_argument("--norm", default="layernorm", choices=["layernorm", "rmsnorm"],
-                    help="rmsnorm: ours --norm rmsnorm (scale only) against HF LlamaRMSNorm in torch and a Triton one-pass kernel")
+    ap.add_argument("--norm", default="layernorm", choices=list(NORMS),
+                    help="rmsnorm: ours --norm rmsnorm (scale only) against HF LlamaRMSNorm in torch and a Triton one-pass kernel; "
+                         "skiplayernorm: ours --norm skiplayernorm (s = x + skip, y = LayerNorm(s), S written) against "
+                         "x + skip then F.layer_norm in torch (eager and compiled) and a Triton two-pass kernel that stores S")
     ap.add_argument("-v", "--verbose", action="store_true", help="progress per shape on stderr")
     args = ap.parse_args(argv)
     shapes, dtypes = parse_shapes(args.shapes), args.dtypes.split(",")
@@ -657,13 +776,15 @@ def main(argv=None):
         return 0
     import torch
 
-    result = {"device": torch.cuda.get_device_name()} if args.accuracy_only else speed(args, peer_names, shapes, dtypes)
-    if (args.accuracy or args.accuracy_only) and args.norm != "layernorm":
-        print("accuracy: the hostile-row section covers LayerNorm only")
+    result = {"device": torch.cuda.get_device_name(), "norm": args.norm} if args.accuracy_only else speed(args, peer_names, shapes, dtypes)
+    if (args.accuracy or args.accuracy_only) and args.norm == "rmsnorm":
+        print("accuracy: the hostile-row section covers LayerNorm and SkipLayerNorm only")
     elif args.accuracy or args.accuracy_only:
         raise_compile_limits(torch)
-        acc = accuracy(torch, peer_names, dtypes)
+        acc = accuracy(torch, peer_names, dtypes, args.norm)
         print()
+        if args.norm == "skiplayernorm":
+            print("SkipLayerNorm: X the hostile rows below plus Skip = 0.1 N(0, 1); y against LayerNorm of the correctly rounded x + skip")
         print("\n".join(accuracy_lines(acc)))
         result["accuracy"] = acc
     if args.json_out:
