@@ -100,6 +100,73 @@ __device__ __forceinline__ Chunk<T, E> load_chunk(const T *__restrict__ row, I c
     }
 }
 
+// Stores a chunk as it is (SkipLayerNorm's S): one st.global.v4 on the vectorized path.
+template <typename T, int E, typename I>
+__device__ __forceinline__ void store_raw(T *__restrict__ row, I c, const Chunk<T, E> &ch) {
+    if constexpr (sizeof(Chunk<T, E>) == 16) {
+        asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(reinterpret_cast<uint4 *>(row) + c), "r"(ch.w[0]),
+                     "r"(ch.w[1]), "r"(ch.w[2]), "r"(ch.w[3]));
+    } else {
+#pragma unroll
+        for (int e = 0; e < E; ++e) row[c * E + e] = ch.v[e];
+    }
+}
+
+// a + b element by element, rounded once to T, as a graph's `Add` in T
+// computes it. 16-bit pairs go through HADD2 (correctly rounded); the scalar
+// path adds in FP32 and rounds to T, which is the same: FP32 carries
+// 24 >= 2p + 2 bits for p = 11 (FP16) and 8 (BF16), so the double rounding
+// is innocuous.
+template <typename T, int E> __device__ __forceinline__ Chunk<T, E> add_rounded(Chunk<T, E> a, const Chunk<T, E> &b) {
+    if constexpr (sizeof(Chunk<T, E>) == 16) {
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+            if constexpr (std::is_same<T, float>::value) {
+                a.w[k] = __float_as_uint(__fadd_rn(__uint_as_float(a.w[k]), __uint_as_float(b.w[k])));
+            } else {
+                using T2 = std::conditional_t<std::is_same<T, __half>::value, __half2, __nv_bfloat162>;
+                const T2 r = __hadd2(*reinterpret_cast<const T2 *>(&a.w[k]), *reinterpret_cast<const T2 *>(&b.w[k]));
+                a.w[k] = *reinterpret_cast<const uint32_t *>(&r);
+            }
+        }
+    } else {
+#pragma unroll
+        for (int e = 0; e < E; ++e) a.v[e] = from_f32<T>(__fadd_rn(to_f32(a.v[e]), to_f32(b.v[e])));
+    }
+    return a;
+}
+
+// One row of a launch's inputs. SkipLayerNorm normalizes s = (x + rbias) +
+// skip, each add rounded in X's type as the unfused graph's Adds, and writes
+// s to `sum` when asked; the other norms read x alone (skip, rbias and sum null).
+template <typename TX> struct RowIn {
+    const TX *__restrict__ x;
+    const TX *__restrict__ skip;
+    const TX *__restrict__ rbias; // cols elements, or null
+    TX *__restrict__ sum;         // null: S is not written
+};
+
+template <typename TX> __device__ __forceinline__ RowIn<TX> row_in(const TlnParams &p, int64_t row) {
+    const int64_t off = row * p.cols;
+    return RowIn<TX>{static_cast<const TX *>(p.x) + off, p.skip ? static_cast<const TX *>(p.skip) + off : nullptr,
+                     static_cast<const TX *>(p.residual_bias), p.sum ? static_cast<TX *>(p.sum) + off : nullptr};
+}
+
+// s for raw X chunks already loaded: `sk` holds the same chunks of Skip.
+template <typename TX, int E, typename I>
+__device__ __forceinline__ Chunk<TX, E> skip_sum(const RowIn<TX> &in, Chunk<TX, E> x, const Chunk<TX, E> &sk, I c) {
+    if (in.rbias) x = add_rounded<TX, E>(x, load_chunk<TX, E>(in.rbias, c));
+    return add_rounded<TX, E>(x, sk);
+}
+
+// Chunk c of the row a norm normalizes: x, or (SKIP) s.
+template <typename TX, int E, bool SKIP, typename I>
+__device__ __forceinline__ Chunk<TX, E> load_input(const RowIn<TX> &in, I c) {
+    const Chunk<TX, E> x = load_chunk<TX, E>(in.x, c);
+    if constexpr (SKIP) return skip_sum<TX, E>(in, x, load_chunk<TX, E>(in.skip, c), c);
+    else return x;
+}
+
 // Two floats rounded to TY and packed into one 32-bit word (element 0 low).
 template <typename TY> __device__ __forceinline__ uint32_t pack2(float a, float b);
 template <> __device__ __forceinline__ uint32_t pack2<__half>(float a, float b) {
@@ -428,8 +495,9 @@ struct Span {
 // no second subtraction). `reload` brings back X for the overflow redo.
 // ---------------------------------------------------------------------------
 
-// N chunks per thread held as FP32 (N*E <= 32): widened once, at load.
-template <typename TX, int E, int N> struct FloatRow {
+// N chunks per thread held as FP32 (N*E <= 32; the fast kernels also 64):
+// widened once, at load. SKIP: the row is SkipLayerNorm's s (RowIn).
+template <typename TX, int E, int N, bool SKIP = false, bool RBIAS_OK = true> struct FloatRow {
     static constexpr bool kCentred = true;
     static constexpr bool kShort = true;
     int owned; // chunks of this thread (Span::owned32)
@@ -440,10 +508,45 @@ template <typename TX, int E, int N> struct FloatRow {
     // the thread's first chunk again, or the row's first): predicated on
     // `i < owned`, ptxas issued each load after the previous one's
     // conversions, one DRAM round trip per chunk.
-    __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
+    //
+    // SKIP: Skip's chunks are loaded right after X's, all before the first
+    // add; S is written once, by `load` (not by the overflow redo's `reload`).
+    // The residual bias is a row-level branch into two straight-line
+    // bodies: tested per chunk, it split the loads and ptxas issued them in
+    // groups (scripts/check-sass.sh). Its 3N chunks do not fit the fast
+    // kernels' registers in flight at once: those take no residual bias
+    // (RBIAS_OK false; src/select.rs sends such rows to the general kernels).
+    __device__ __forceinline__ void load(const RowIn<TX> &in, const Span &s, bool write_sum = true) {
+        if constexpr (SKIP) {
+            if (RBIAS_OK && in.rbias) load_body<RBIAS_OK>(in, s, write_sum);
+            else load_body<false>(in, s, write_sum);
+        } else {
+            load_body<false>(in, s, false);
+        }
+    }
+    template <bool RBIAS> __device__ __forceinline__ void load_body(const RowIn<TX> &in, const Span &s, bool write_sum) {
         Chunk<TX, E> raw[N];
 #pragma unroll
-        for (int i = 0; i < N; ++i) raw[i] = load_chunk<TX, E>(xr, source_chunk(s, i));
+        for (int i = 0; i < N; ++i) raw[i] = load_chunk<TX, E>(in.x, source_chunk(s, i));
+        if constexpr (SKIP) {
+            Chunk<TX, E> sk[N];
+#pragma unroll
+            for (int i = 0; i < N; ++i) sk[i] = load_chunk<TX, E>(in.skip, source_chunk(s, i));
+            if constexpr (RBIAS) {
+                Chunk<TX, E> rb[N];
+#pragma unroll
+                for (int i = 0; i < N; ++i) rb[i] = load_chunk<TX, E>(in.rbias, source_chunk(s, i));
+#pragma unroll
+                for (int i = 0; i < N; ++i) raw[i] = add_rounded<TX, E>(raw[i], rb[i]);
+            }
+#pragma unroll
+            for (int i = 0; i < N; ++i) raw[i] = add_rounded<TX, E>(raw[i], sk[i]);
+            if (write_sum && in.sum) {
+#pragma unroll
+                for (int i = 0; i < N; ++i)
+                    if (i < owned) store_raw<TX, E>(in.sum, s.chunk32(i), raw[i]);
+            }
+        }
         widen_from(raw);
     }
     __device__ __forceinline__ int source_chunk(const Span &s, int i) const { return i < owned ? s.chunk32(i) : 0; }
@@ -452,7 +555,7 @@ template <typename TX, int E, int N> struct FloatRow {
         for (int i = 0; i < N; ++i)
             if (i < owned) widen<TX, E>(raw[i], v[i]);
     }
-    __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
+    __device__ __forceinline__ void reload(const RowIn<TX> &in, const Span &s) { load(in, s, false); }
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) {
 #pragma unroll
         for (int i = 0; i < N; ++i)
@@ -462,18 +565,22 @@ template <typename TX, int E, int N> struct FloatRow {
 
 // N chunks per thread held as loaded (16-bit rows of 8 chunks: 64 floats
 // would not fit the register budget), widened on each use.
-template <typename TX, int E, int N> struct PackedRow {
+template <typename TX, int E, int N, bool SKIP = false> struct PackedRow {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = true;
     int owned; // chunks of this thread (Span::owned32)
     Chunk<TX, E> raw[N];
 
-    __device__ __forceinline__ void load(const TX *__restrict__ xr, const Span &s) {
+    __device__ __forceinline__ void load(const RowIn<TX> &in, const Span &s, bool write_sum = true) {
 #pragma unroll
-        for (int i = 0; i < N; ++i)
-            if (i < owned) raw[i] = load_chunk<TX, E>(xr, s.chunk32(i));
+        for (int i = 0; i < N; ++i) {
+            if (i < owned) {
+                raw[i] = load_input<TX, E, SKIP>(in, s.chunk32(i));
+                if (SKIP && in.sum && write_sum) store_raw<TX, E>(in.sum, s.chunk32(i), raw[i]);
+            }
+        }
     }
-    __device__ __forceinline__ void reload(const TX *__restrict__ xr, const Span &s) { load(xr, s); }
+    __device__ __forceinline__ void reload(const RowIn<TX> &in, const Span &s) { load(in, s, false); }
     template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
 #pragma unroll
         for (int i = 0; i < N; ++i) {
@@ -486,8 +593,8 @@ template <typename TX, int E, int N> struct PackedRow {
     }
 };
 
-template <typename TX, int E, int N>
-using RegisterRow = std::conditional_t<(N * E <= 32), FloatRow<TX, E, N>, PackedRow<TX, E, N>>;
+template <typename TX, int E, int N, bool SKIP>
+using RegisterRow = std::conditional_t<(N * E <= 32), FloatRow<TX, E, N, SKIP>, PackedRow<TX, E, N, SKIP>>;
 
 // A block's slice of a split row, in shared memory (chunk c at cache[c - begin]).
 template <typename TX, int E> struct SharedSlice {
@@ -495,16 +602,17 @@ template <typename TX, int E> struct SharedSlice {
     static constexpr bool kShort = false;
     const Chunk<TX, E> *cache;
     __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &s) const { return cache[c - s.begin]; }
-    __device__ __forceinline__ void reload(const TX *__restrict__, const Span &) {}
+    __device__ __forceinline__ void reload(const RowIn<TX> &, const Span &) {}
 };
 
-// A block's slice of a split row, re-read from global memory (L2 when it fits).
-template <typename TX, int E> struct GlobalSlice {
+// A block's slice of a split row, re-read from global memory (L2 when it
+// fits); SKIP: X and Skip re-read and added again, as pass 1 added them.
+template <typename TX, int E, bool SKIP> struct GlobalSlice {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = false;
-    const TX *__restrict__ xr;
-    __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &) const { return load_chunk<TX, E>(xr, c); }
-    __device__ __forceinline__ void reload(const TX *__restrict__, const Span &) {}
+    RowIn<TX> in;
+    __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &) const { return load_input<TX, E, SKIP>(in, c); }
+    __device__ __forceinline__ void reload(const RowIn<TX> &, const Span &) {}
 };
 
 // Chunks of a slice source in groups of kGroup (loads of a group in flight
@@ -613,10 +721,12 @@ __device__ __forceinline__ void add_chunk(float (&l)[E], const Chunk<TX, E> &ch)
     for (int e = 0; e < E; ++e) l[e] += x[e];
 }
 
-template <typename TX, int E, bool CACHE, int U = 4>
-__device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Span &s, Chunk<TX, E> *cache) {
+// SKIP: s is formed in registers (and written to S), so no cp.async fill.
+template <typename TX, int E, bool CACHE, bool SKIP, int U = 4>
+__device__ __forceinline__ float first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache) {
+    const TX *__restrict__ xr = in.x;
 #if __CUDA_ARCH__ >= 800
-    constexpr bool kAsyncFill = CACHE && sizeof(Chunk<TX, E>) == 16;
+    constexpr bool kAsyncFill = CACHE && !SKIP && sizeof(Chunk<TX, E>) == 16;
 #else
     constexpr bool kAsyncFill = false;
 #endif
@@ -652,12 +762,13 @@ __device__ __forceinline__ float first_pass(const TX *__restrict__ xr, const Spa
 #pragma unroll
             for (int u = 0; u < U; ++u) {
                 const int64_t c = c0 + int64_t(u) * s.step;
-                if (c < s.end) t[u] = load_chunk<TX, E>(xr, c);
+                if (c < s.end) t[u] = load_input<TX, E, SKIP>(in, c);
             }
 #pragma unroll
             for (int u = 0; u < U; ++u) {
                 const int64_t c = c0 + int64_t(u) * s.step;
                 if (c < s.end) {
+                    if (SKIP && in.sum) store_raw<TX, E>(in.sum, c, t[u]);
                     if constexpr (CACHE) cache[c - s.begin] = t[u];
                     add_chunk<TX, E>(l, t[u]);
                 }
@@ -693,7 +804,7 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // rescaled redo takes over.
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
-                                                   float inv_n, float epsilon, const TX *__restrict__ xr, bool rms) {
+                                                   float inv_n, float epsilon, const RowIn<TX> &in, bool rms) {
     float scale = 1.f;
     float t[1] = {rms ? 0.f : sum};
     float m = 0.f;
@@ -711,7 +822,7 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
         // inputs stay unscaled and give NaN, as the reference does.
         const bool overflowed = active && !(isfinite(t[0]) && isfinite(q[1]));
         if (red.any(overflowed)) {
-            if (active) src.reload(xr, s);
+            if (active) src.reload(in, s);
             const float amax = red.max(active ? max_abs_pass<TX, E>(src, s) : 0.f);
             if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
             if (!rms) {
@@ -730,9 +841,11 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
     const float c = rms ? 0.f : q[0] * inv_n;
     const float var = fmaxf(fmaf(-c, c, q[1] * inv_n), 0.f);
     const float den = fmaf(epsilon * scale, scale, var);
-    // den == 0 only for a constant row whose eps*s^2 underflowed: every
-    // deviation is then exactly 0, and so is the normalized value.
-    const float rstd = den > 0.f ? rsqrt_refined(den) : 0.f;
+    // den == 0 for a constant row (RMSNorm: a zero row) whose eps*s^2
+    // underflowed: every deviation is then exactly 0, and so is the
+    // normalized value. With epsilon 0 (an exporter folded it away) the
+    // graph divides 0 by 0: rstd = inf makes every output NaN, as there.
+    const float rstd = den > 0.f ? rsqrt_refined(den) : (epsilon > 0.f ? 0.f : __int_as_float(0x7f800000));
     return RowStats{scale, m, c * rstd, rstd};
 }
 
@@ -866,15 +979,15 @@ __device__ __forceinline__ void regs_rows(const TlnParams &p) {
     for (int64_t base = int64_t(blockIdx.x) * rows_per_block; base < p.rows; base += row_step) {
         const int64_t row = base + group;
         const bool active = row < p.rows;
-        const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
+        const RowIn<TX> in = row_in<TX>(p, row);
         Row rr;
         rr.owned = owned;
         float sum = 0.f;
         if (active) {
-            rr.load(xr, s);
+            rr.load(in, s);
             if (!rms) sum = sum_pass<TX, E>(rr, s, 1.f);
         }
-        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, inv_n, p.epsilon, xr, rms);
+        const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, inv_n, p.epsilon, in, rms);
         if (!active) continue;
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
         if constexpr (N == 1) {
@@ -917,33 +1030,96 @@ struct FastLayout {
     __device__ __forceinline__ int64_t first_row(int64_t block) const { return one_row ? block : block << rows_shift; }
 };
 
-// One row group per block (the grid covers the rows). RMS: RMSNorm, scale
-// in X's type and no bias; else LayerNorm, scale and bias in X's type.
-template <typename TX, typename TY, int N, bool RMS> __device__ __forceinline__ void fast_rows(const TlnParams &p) {
+// Prefetches `bytes` at `src` (16-byte aligned, a multiple of 16) into L2,
+// with the block's threads: one bulk prefetch on sm_90+, one line each before.
+__device__ __forceinline__ void prefetch_l2(const void *src, uint32_t bytes) {
+#if __CUDA_ARCH__ >= 900
+    if (threadIdx.x == 0) asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(bytes) : "memory");
+#else
+    for (uint32_t off = threadIdx.x * 128u; off < bytes; off += blockDim.x * 128u)
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char *>(src) + off));
+#endif
+}
+
+// Which norm a fast kernel computes (a compile-time choice: one kernel each).
+enum FastNorm { kFastLayer, kFastRms, kFastSkip };
+
+// One row group per block (the grid covers the rows). kFastRms: RMSNorm,
+// scale in X's type and no bias; else LayerNorm (kFastSkip: of s = (x +
+// rbias) + skip), scale and bias in X's type.
+template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinline__ void fast_rows(const TlnParams &p) {
     constexpr int E = 16 / sizeof(TX);
+    constexpr bool RMS = NORM == kFastRms;
+    constexpr bool SKIP = NORM == kFastSkip;
     TLN_BLOCK_SCRATCH
     const FastLayout l(p.threads_per_row);
     const GroupReducer red{l.tpr, s_sums, s_max, l.group};
     const Span s{0, p.cols / E, int(threadIdx.x) - l.group * l.tpr, l.tpr};
-    const int64_t row = l.first_row(blockIdx.x) + l.group;
+    const int64_t first = l.first_row(blockIdx.x);
+    const int64_t row = first + l.group;
     const bool active = row < p.rows;
-    const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
-    FloatRow<TX, E, N> rr;
+    const RowIn<TX> in = row_in<TX>(p, row);
+    FloatRow<TX, E, N, SKIP, false> rr;
     rr.owned = s.owned32(N);
+    // Rows of one or two chunks per thread (tiny tensors, mostly): scale and
+    // bias are loaded before X, so that their DRAM round trip overlaps X's
+    // instead of following the statistics. Wider rows leave them to pass 3
+    // (L1/L2 hits there; holding them would cost 2N x 4 registers).
+    constexpr bool kPreload = N <= 2;
+    Chunk<TX, E> pre_g[kPreload ? N : 1], pre_b[kPreload ? N : 1];
+    if constexpr (kPreload) {
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            pre_g[i] = load_chunk<TX, E>(static_cast<const TX *>(p.scale), rr.source_chunk(s, i));
+            if constexpr (!RMS) pre_b[i] = load_chunk<TX, E>(static_cast<const TX *>(p.bias), rr.source_chunk(s, i));
+        }
+    } else if (blockIdx.x == 0) {
+        // The first block brings scale and bias into L2 alongside its X (on
+        // a one-block tensor, pass 3 then waits for L2, not DRAM); later
+        // blocks find them there.
+        const uint32_t bytes = uint32_t(p.cols * int64_t(sizeof(TX)));
+        prefetch_l2(p.scale, bytes);
+        if constexpr (!RMS) prefetch_l2(p.bias, bytes);
+    }
     float sum = 0.f;
     if (active) {
-        rr.load(xr, s);
+        rr.load(in, s);
         if constexpr (!RMS) sum = sum_pass<TX, E>(rr, s, 1.f);
     }
-    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, xr, RMS);
+    // The rows of a block that starts later, into L2 while this one reduces
+    // (after this block's own loads, which come first).
+    if (p.prefetch_rows > 0) {
+        const int64_t ahead = first + p.prefetch_rows;
+        const int64_t rows = min(int64_t(blockDim.x / l.tpr), p.rows - ahead);
+        if (rows > 0) {
+            const uint32_t bytes = uint32_t(rows * p.cols * int64_t(sizeof(TX)));
+            prefetch_l2(static_cast<const TX *>(p.x) + ahead * p.cols, bytes);
+            if constexpr (SKIP) prefetch_l2(static_cast<const TX *>(p.skip) + ahead * p.cols, bytes);
+        }
+    }
+    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS);
     constexpr AffineKind K = RMS ? kScaleAsX : kBothAsX;
-    if (active) write_register_row<TX, TY, E, K>(rr, s, p, st, static_cast<TY *>(p.y) + row * p.cols);
+    if (!active) return;
+    TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
+    if constexpr (kPreload) {
+#pragma unroll
+        for (int i = 0; i < N; ++i) {
+            if (i < rr.owned) {
+                Affine<E> a;
+                widen<TX, E>(pre_g[i], a.g);
+                if constexpr (!RMS) widen<TX, E>(pre_b[i], a.b);
+                write_chunk<TY, E, true, K>(rr.v[i], s.chunk32(i), p, st, a, yr);
+            }
+        }
+    } else {
+        write_register_row<TX, TY, E, K>(rr, s, p, st, yr);
+    }
 }
 
 // ---------------------------------------------------------------------------
 // split: one row per cluster of cluster_ctas blocks, slice_chunks chunks each.
 // ---------------------------------------------------------------------------
-template <typename TX, typename TY, bool CACHED, int E>
+template <typename TX, typename TY, bool CACHED, int E, bool SKIP>
 __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cache) {
     TLN_BLOCK_SCRATCH
     __shared__ float4 s_cluster_slots[4];
@@ -957,36 +1133,47 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     const bool rms = p.norm == TLN_NORM_RMS; // pass 1 still fills the slice; its sum goes unused
 
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
-        const TX *__restrict__ xr = static_cast<const TX *>(p.x) + row * p.cols;
+        const RowIn<TX> in = row_in<TX>(p, row);
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        const float sum = first_pass<TX, E, CACHED>(xr, s, cache);
+        const float sum = first_pass<TX, E, CACHED, SKIP>(in, s, cache);
         if constexpr (CACHED) {
             SharedSlice<TX, E> src{cache};
-            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr, rms);
+            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, in, rms);
             write_slice<TX, TY, E>(src, s, p, st, yr);
         } else {
-            GlobalSlice<TX, E> src{xr};
-            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, xr, rms);
+            GlobalSlice<TX, E, SKIP> src{in};
+            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, in, rms);
             write_slice<TX, TY, E>(src, s, p, st, yr);
         }
     }
     red.finish();
 }
 
+// The general kernels serve SkipLayerNorm too (p.skip non-null), in code
+// paths of their own: the other norms' paths are compiled as before.
 template <typename TX, typename TY, int N> __device__ __forceinline__ void regs_dispatch(const TlnParams &p) {
     constexpr int EV = 16 / sizeof(TX);
-    if (p.vectorized) {
-        regs_rows<TX, TY, N, EV, RegisterRow<TX, EV, N>, kAny>(p);
+    if (p.skip) {
+        if (p.vectorized) regs_rows<TX, TY, N, EV, RegisterRow<TX, EV, N, true>, kAny>(p);
+        else regs_rows<TX, TY, N, 1, RegisterRow<TX, 1, N, true>, kAny>(p);
+    } else if (p.vectorized) {
+        regs_rows<TX, TY, N, EV, RegisterRow<TX, EV, N, false>, kAny>(p);
     } else {
-        regs_rows<TX, TY, N, 1, RegisterRow<TX, 1, N>, kAny>(p);
+        regs_rows<TX, TY, N, 1, RegisterRow<TX, 1, N, false>, kAny>(p);
     }
 }
 
 template <typename TX, typename TY, bool CACHED>
 __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char *smem) {
     constexpr int EV = 16 / sizeof(TX);
-    if (p.vectorized) split_rows<TX, TY, CACHED, EV>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
-    else split_rows<TX, TY, CACHED, 1>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
+    if (p.skip) {
+        if (p.vectorized) split_rows<TX, TY, CACHED, EV, true>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
+        else split_rows<TX, TY, CACHED, 1, true>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
+    } else if (p.vectorized) {
+        split_rows<TX, TY, CACHED, EV, false>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
+    } else {
+        split_rows<TX, TY, CACHED, 1, false>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
+    }
 }
 
 } // namespace
@@ -1009,19 +1196,22 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
 #define TLN_REGS_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
     extern "C" __global__ void BOUNDS tln_regs##N##_##XN##_##YN(TlnParams p) { regs_dispatch<TX, TY, N>(p); }
 
-#define TLN_FAST_KERNEL(N, BOUNDS, XN, TX, YN, TY)                                                                 \
-    extern "C" __global__ void BOUNDS tln_fast##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, false>(p); }      \
-    extern "C" __global__ void BOUNDS tln_fastrms##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, true>(p); }
+#define TLN_FAST_KERNEL(N, BOUNDS, SKIP_BOUNDS, XN, TX, YN, TY)                                                    \
+    extern "C" __global__ void BOUNDS tln_fast##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, kFastLayer>(p); } \
+    extern "C" __global__ void BOUNDS tln_fastrms##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, kFastRms>(p); } \
+    extern "C" __global__ void SKIP_BOUNDS tln_fastskip##N##_##XN##_##YN(TlnParams p) { fast_rows<TX, TY, N, kFastSkip>(p); }
 
 #define TLN_KERNELS(XN, TX, YN, TY)                                                                                \
     TLN_REGS_KERNEL(1, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \
     TLN_REGS_KERNEL(2, __launch_bounds__(TLN_MAX_THREADS_PER_BLOCK, 2), XN, TX, YN, TY)                             \
     TLN_REGS_KERNEL(4, __maxnreg__(80), XN, TX, YN, TY)                                                             \
     TLN_REGS_KERNEL(8, __maxnreg__(96), XN, TX, YN, TY)                                                             \
-    TLN_FAST_KERNEL(1, __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)                                              \
-    TLN_FAST_KERNEL(2, __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)                                              \
-    TLN_FAST_KERNEL(4, __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)                                              \
-    TLN_FAST_KERNEL(8, __maxnreg__(sizeof(TX) == 4 ? TLN_FAST8_F32_MAX_REGS : TLN_FAST8_16BIT_MAX_REGS), XN, TX, YN, TY) \
+    TLN_FAST_KERNEL(1, __maxnreg__(TLN_FAST_MAX_REGS), __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)              \
+    TLN_FAST_KERNEL(2, __maxnreg__(TLN_FAST_MAX_REGS), __maxnreg__(TLN_FAST_MAX_REGS), XN, TX, YN, TY)              \
+    TLN_FAST_KERNEL(4, __maxnreg__(TLN_FAST_MAX_REGS),                                                              \
+                    __maxnreg__(sizeof(TX) == 4 ? TLN_FAST_MAX_REGS : TLN_FASTSKIP4_16BIT_MAX_REGS), XN, TX, YN, TY) \
+    TLN_FAST_KERNEL(8, __maxnreg__(sizeof(TX) == 4 ? TLN_FAST8_F32_MAX_REGS : TLN_FAST8_16BIT_MAX_REGS),           \
+                    __maxnreg__(sizeof(TX) == 4 ? TLN_FAST8_F32_MAX_REGS : TLN_FASTSKIP8_16BIT_MAX_REGS), XN, TX, YN, TY) \
     extern "C" __global__ void __launch_bounds__(TLN_SPLIT_MAX_THREADS, 4)                                       \
         tln_split_cached_##XN##_##YN(TlnParams p) {                                                                \
         extern __shared__ uint4 tln_slice[];                                                                       \

@@ -57,6 +57,10 @@ typedef enum TlnVariant {
 #define TLN_FAST_MAX_REGS 64
 #define TLN_FAST8_F32_MAX_REGS 96
 #define TLN_FAST8_16BIT_MAX_REGS 112
+/* tln_fastskip<N> with 16-bit X holds Skip's chunks too: at 64 (N = 4) and 112 (N = 8) registers ptxas
+ * issued the loads in groups, one DRAM round trip each; N = 8 still did at 128 (scripts/check-sass.sh). */
+#define TLN_FASTSKIP4_16BIT_MAX_REGS 80
+#define TLN_FASTSKIP8_16BIT_MAX_REGS 168
 /* Largest cluster the split variants are launched with (16 needs non-portable cluster sizes). */
 #define TLN_MAX_CLUSTER_CTAS 16
 
@@ -91,6 +95,9 @@ typedef struct TlnParams {
     const void *skip;
     const void *residual_bias;
     void *sum;
+    /* fast: > 0 asks each block to prefetch into L2 the rows of the block that starts this many rows
+     * later (DRAM stays busy while the SM's blocks reduce); 0: none. */
+    int32_t prefetch_rows;
 } TlnParams;
 
 #endif /* TRT_LAYERNORM_ABI_H */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks, in the sm_90 SASS, that every fast kernel (tln_fast<N>_*, tln_fastrms<N>_*) issues all
-# N 16-byte loads of a row before it converts the first element: ptxas once
+# N 16-byte loads of a row before it converts the first element (tln_fastskip<N>_*: all 2N
+# loads of X and Skip before the first add): ptxas once
 # reused the first chunk's registers for fast8's last loads, a second DRAM
 # round trip per row (H200, 8192 x 8192 FP16: 87.9 us against 74.3), and no
 # test can see that. Needs no GPU: run it under scripts/with-cuda.sh (nvcc);
@@ -34,17 +35,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$nvcc" -cubin -O3 -std=c++17 -I kernels -gencode=arch=compute_90,code=sm_90 -o "$tmp/k.cubin" kernels/layernorm.cu
 
-kernels=$("$cuobjdump" -sass "$tmp/k.cubin" | sed -n 's/.*Function : \(tln_fast\(rms\)\{0,1\}[0-9]*_[a-z0-9_]*\).*/\1/p' | sort)
+kernels=$("$cuobjdump" -sass "$tmp/k.cubin" | sed -n 's/.*Function : \(tln_fast\(rms\|skip\)\{0,1\}[0-9]*_[a-z0-9_]*\).*/\1/p' | sort)
 [[ -n "$kernels" ]] || { echo "check-sass: no tln_fast kernels in the cubin" >&2; exit 1; }
 status=0
 for k in $kernels; do
-  n=${k#tln_fast}; n=${n#rms}; n=${n%%_*}
+  n=${k#tln_fast}; n=${n#rms}; n=${n#skip}; n=${n%%_*}
+  [[ $k == tln_fastskip* ]] && n=$((2 * n))
   # 128-bit global loads before the first instruction that converts or
   # adds an element (HADD2.F32 for FP16, a shift or mask for BF16, FADD or
-  # FFMA for FP32).
+  # FFMA for FP32; HADD2/HFMA2 for the skip kernels' 16-bit adds).
   issued=$("$cuobjdump" -sass -fun "$k" "$tmp/k.cubin" | awk '
     /LDG\.E\.128/ { loads++ }
-    loads > 0 && /HADD2\.F32|FADD|FFMA|IMAD\.U32|PRMT|SHF\.L\.U32|LOP3\.LUT R[0-9]+, R[0-9]+, 0xffff0000/ { print loads; exit }')
+    loads > 0 && /HADD2|HFMA2|FADD|FFMA|IMAD\.U32|PRMT|SHF\.L\.U32|LOP3\.LUT R[0-9]+, R[0-9]+, 0xffff0000/ { print loads; exit }')
   if [[ "${issued:-0}" -ge "$n" ]]; then
     printf 'ok    %-22s %s of %s loads in flight before the first conversion\n' "$k" "$issued" "$n"
   else

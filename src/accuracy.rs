@@ -9,7 +9,7 @@ use crate::dtype::{DType, Element};
 use crate::error::Result;
 use crate::launch::{DeviceParam, LayerNorm};
 use crate::select::PlanHints;
-use crate::problem::NormKind;
+use crate::problem::{NormKind, SkipOptions};
 use crate::reference::{fp16_arithmetic_row, layernorm_row, output_error, rmsnorm_row, ulp_error, ErrorStats};
 use cudarc::driver::{CudaSlice, CudaStream};
 use half::{bf16, f16};
@@ -183,12 +183,20 @@ pub struct Case {
     pub hints: PlanHints,
     /// LayerNorm unless asked (RMSNorm cases have no bias).
     pub norm: NormKind,
+    /// SkipLayerNorm: whether the case has a residual bias and reads S back.
+    pub skip: SkipOptions,
 }
 
 impl Case {
     /// `rows` x `cols` of `kinds` rows, scale and bias in X's type.
     pub fn new(rows: usize, cols: usize, x: DType, y: DType, kinds: &[RowKind]) -> Self {
-        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm }
+        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm, skip: SkipOptions::default() }
+    }
+
+    /// A SkipLayerNorm case: X of `kinds` rows plus a Skip row each (and a
+    /// residual bias) small enough that s keeps the kind's character.
+    pub fn skip(rows: usize, cols: usize, x: DType, y: DType, kinds: &[RowKind], skip: SkipOptions) -> Self {
+        Case { norm: NormKind::SkipLayerNorm, skip, seed: 0x5C1 ^ (rows * 41 + cols) as u64, ..Case::new(rows, cols, x, y, kinds) }
     }
 
     /// An RMSNorm case: scale in X's type, no bias.
@@ -212,7 +220,14 @@ impl fmt::Display for Case {
         write!(
             f,
             "{}{}x{} x={} y={} scale={} bias={} rows={}",
-            if self.norm == NormKind::LayerNorm { "" } else { "rmsnorm " },
+            match (self.norm, self.skip.residual_bias, self.skip.sum_output) {
+                (NormKind::LayerNorm, ..) => "",
+                (NormKind::RmsNorm, ..) => "rmsnorm ",
+                (NormKind::SkipLayerNorm, false, false) => "skip ",
+                (NormKind::SkipLayerNorm, true, false) => "skip+rbias ",
+                (NormKind::SkipLayerNorm, false, true) => "skip+S ",
+                (NormKind::SkipLayerNorm, true, true) => "skip+rbias+S ",
+            },
             self.rows,
             self.cols,
             self.x,
@@ -237,11 +252,14 @@ pub struct CaseReport {
     pub worst: Option<(usize, usize, f64, f64)>,
     /// The same rows through FP16 arithmetic (only when X is FP16).
     pub fp16_arithmetic: Option<ErrorStats>,
+    /// SkipLayerNorm with S: elements of S not bit-identical to the graph's
+    /// rounded sum. Must be 0.
+    pub sum_mismatches: u64,
 }
 
 impl CaseReport {
     pub fn passed(&self) -> bool {
-        self.violations == 0
+        self.violations == 0 && self.sum_mismatches == 0
     }
 }
 
@@ -250,6 +268,47 @@ struct HostCase {
     x: Vec<f64>,
     scale: Option<Vec<f64>>,
     bias: Option<Vec<f64>>,
+    /// SkipLayerNorm: Skip, the residual bias, and s = (x + rbias) + skip
+    /// rounded as the graph rounds it (the rows the reference normalizes).
+    skip: Option<SkipHost>,
+}
+
+struct SkipHost {
+    skip: Vec<f64>,
+    rbias: Option<Vec<f64>>,
+    sum: Vec<f64>,
+}
+
+impl HostCase {
+    /// The rows the norm normalizes: s for SkipLayerNorm, else X.
+    fn normalized(&self) -> &[f64] {
+        self.skip.as_ref().map_or(&self.x, |s| &s.sum)
+    }
+}
+
+/// Skip and residual bias for `x`, and the rounded sum. Each Skip element
+/// points towards 0 from its x and is at most 2^-12 of the row's largest
+/// |x|, so |s| never exceeds the row's largest |x| (no overflow near 65504)
+/// and the row keeps its kind's character; constant rows get a constant Skip.
+fn skip_host(case: &Case, x: &[f64]) -> SkipHost {
+    let (cols, t) = (case.cols, case.x);
+    let mut rng = Rng::new(case.seed.wrapping_add(29));
+    let rbias: Option<Vec<f64>> = case.skip.residual_bias.then(|| (0..cols).map(|_| t.round(rng.range(-1.0, 1.0) * 2f64.powi(-7))).collect());
+    let mut skip = vec![0.0; x.len()];
+    let mut sum = vec![0.0; x.len()];
+    for (r, (xr, (kr, sr))) in x.chunks(cols).zip(skip.chunks_mut(cols).zip(sum.chunks_mut(cols))).enumerate() {
+        let amax = xr.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let constant = case.kinds[r % case.kinds.len()] == RowKind::Constant;
+        let c0 = t.round(rng.normal() * amax * 2f64.powi(-12));
+        for c in 0..cols {
+            kr[c] = if constant { c0 } else { t.round(-xr[c].signum() * rng.normal().abs() * amax * 2f64.powi(-12)) };
+            // f64 holds the exact sum of two values of any of the types
+            // when it is rounded once more to T (53 >= 2p + 2 bits).
+            let with_bias = rbias.as_ref().map_or(xr[c], |b| t.round(xr[c] + b[c]));
+            sr[c] = t.round(with_bias + kr[c]);
+        }
+    }
+    SkipHost { skip, rbias, sum }
 }
 
 /// Host threads the harness generates and measures rows with.
@@ -290,7 +349,8 @@ fn generate(case: &Case) -> HostCase {
     let mut rng = Rng::new(case.seed.wrapping_add(17));
     let scale = case.scale.map(|d| (0..cols).map(|_| d.round(rng.sign() * rng.range(0.25, 2.0))).collect());
     let bias = case.bias.map(|d| (0..cols).map(|_| d.round(rng.range(-1.0, 1.0))).collect());
-    HostCase { x, scale, bias }
+    let skip = (case.norm == NormKind::SkipLayerNorm).then(|| skip_host(case, &x));
+    HostCase { x, scale, bias, skip }
 }
 
 fn to_host<T: Element>(v: &[f64]) -> Vec<T> {
@@ -322,8 +382,8 @@ impl ParamBuf {
     }
 }
 
-/// Runs the kernel on `case` and returns Y as f64.
-fn run_on_gpu<X: Element, Y: Element>(ln: &LayerNorm, stream: &Arc<CudaStream>, case: &Case, host: &HostCase) -> Result<Vec<f64>> {
+/// Runs the kernel on `case` and returns Y (and S, where the case reads it back) as f64.
+fn run_on_gpu<X: Element, Y: Element>(ln: &LayerNorm, stream: &Arc<CudaStream>, case: &Case, host: &HostCase) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
     let err = |call: &'static str| move |e: cudarc::driver::DriverError| crate::Error::Driver { call, code: e.0 };
     let x = stream.clone_htod(&to_host::<X>(&host.x)).map_err(err("cuMemcpyHtoD"))?;
     // Poison Y (all-ones bytes are NaN in every type), so an unwritten element cannot pass.
@@ -336,6 +396,18 @@ fn run_on_gpu<X: Element, Y: Element>(ln: &LayerNorm, stream: &Arc<CudaStream>, 
         (Some(d), Some(v)) => Some(upload_param(stream, d, v)?),
         _ => None,
     };
+    let skip_bufs = match &host.skip {
+        Some(h) => Some((
+            stream.clone_htod(&to_host::<X>(&h.skip)).map_err(err("cuMemcpyHtoD"))?,
+            h.rbias.as_ref().map(|b| stream.clone_htod(&to_host::<X>(b))).transpose().map_err(err("cuMemcpyHtoD"))?,
+        )),
+        None => None,
+    };
+    let mut sum = match case.skip.sum_output && host.skip.is_some() {
+        true => Some(stream.clone_htod(&vec![X::from_f64(f64::NAN); host.x.len()]).map_err(err("cuMemcpyHtoD"))?),
+        false => None,
+    };
+    let skip = skip_bufs.as_ref().map(|(s, rb)| crate::launch::SkipTensors { skip: s, residual_bias: rb.as_ref(), sum: sum.as_mut() });
     ln.forward_hinted(
         stream,
         &x,
@@ -345,10 +417,15 @@ fn run_on_gpu<X: Element, Y: Element>(ln: &LayerNorm, stream: &Arc<CudaStream>, 
         bias.as_ref().map(ParamBuf::as_param),
         case.epsilon,
         case.norm,
+        skip,
         case.hints,
     )?;
     let out: Vec<Y> = stream.clone_dtoh(&y).map_err(err("cuMemcpyDtoH"))?;
-    Ok(out.iter().map(|v| v.to_f64()).collect())
+    let sum_out = match &sum {
+        Some(s) => Some(stream.clone_dtoh(s).map_err(err("cuMemcpyDtoH"))?.iter().map(|v| v.to_f64()).collect()),
+        None => None,
+    };
+    Ok((out.iter().map(|v| v.to_f64()).collect(), sum_out))
 }
 
 /// Runs one case on the GPU and measures every element.
@@ -362,7 +439,12 @@ pub fn run_case(ln: &LayerNorm, stream: &Arc<CudaStream>, case: &Case) -> Result
         (DType::BF16, DType::F32) => run_on_gpu::<bf16, f32>(ln, stream, case, &host)?,
         (x, y) => return Err(crate::Error::UnsupportedOutputType { x, y }),
     };
-    Ok(measure(case, &host, &got))
+    let (y, sum) = got;
+    let mut report = measure(case, &host, &y);
+    if let (Some(s), Some(h)) = (sum, &host.skip) {
+        report.sum_mismatches = s.iter().zip(&h.sum).filter(|(g, e)| g.to_bits() != e.to_bits()).count() as u64;
+    }
+    Ok(report)
 }
 
 fn measure(case: &Case, host: &HostCase, got: &[f64]) -> CaseReport {
@@ -372,7 +454,7 @@ fn measure(case: &Case, host: &HostCase, got: &[f64]) -> CaseReport {
         let mut fp16 = ErrorStats::default();
         let (mut exact, mut terms, mut arith) = (vec![0.0; cols], vec![0.0; cols], vec![0.0; cols]);
         for r in range {
-            let xr = &host.x[r * cols..(r + 1) * cols];
+            let xr = &host.normalized()[r * cols..(r + 1) * cols];
             let yr = &got[r * cols..(r + 1) * cols];
             case.reference(xr, host.scale.as_deref(), host.bias.as_deref(), &mut exact);
             // |scale| * max(1, |x_hat|) + |bias|: the size of the affine step's
@@ -459,7 +541,7 @@ mod tests {
 
     #[test]
     fn measure_flags_unwritten_and_wrong_outputs() {
-        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm };
+        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm, skip: SkipOptions::default() };
         let host = generate(&case);
         let mut exact = [0.0; 8];
         for r in 0..2 {

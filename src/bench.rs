@@ -10,7 +10,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::launch::{launch_planned, plan_for, LayerNorm};
 use crate::select::{LaunchPlan, PlanHints};
-use crate::problem::{DevicePtrs, NormKind, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem, SkipOptions};
 use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
 use std::sync::Arc;
 
@@ -106,13 +106,25 @@ impl Bench {
 
     /// Allocates rotating inputs filled with random values and captures a graph of launches.
     /// `hints` force plan choices where the row fits them (sweeps).
-    /// RMSNorm (`norm`) reads no bias.
+    /// RMSNorm (`norm`) reads no bias; SkipLayerNorm reads a Skip and writes S
+    /// (no residual bias), both rotated with X.
     #[allow(clippy::too_many_arguments)]
     pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, norm: NormKind, hints: PlanHints) -> Result<Prepared> {
         let bias = if norm == NormKind::RmsNorm { None } else { affine };
         let problem = Problem::new(rows as u64, cols as u64, x, y, affine, bias, 1e-5)?.with_norm(norm)?;
+        let skip = norm == NormKind::SkipLayerNorm;
+        let problem = if skip { problem.with_skip(SkipOptions { residual_bias: false, sum_output: true })? } else { problem };
         let (xb, yb) = (rows * cols * x.size_bytes(), rows * cols * y.size_bytes());
-        let sets = (ROTATION_BYTES / (xb + yb).max(1)).clamp(1, 64);
+        let per_set = if skip { 3 * xb + yb } else { xb + yb };
+        let sets = (ROTATION_BYTES / per_set.max(1)).clamp(1, 64);
+        // Skip: X's values shifted by one element (other values, same distribution).
+        let host_skip = if skip {
+            let mut v = random_bytes(rows * cols, x);
+            v.rotate_left(x.size_bytes());
+            v
+        } else {
+            Vec::new()
+        };
 
         let host_x = random_bytes(rows * cols, x);
         let mut buffers = Vec::new();
@@ -126,9 +138,17 @@ impl Bench {
             let xs = self.stream.clone_htod(&host_x).map_err(drv("cuMemcpyHtoD"))?;
             let ys = self.stream.alloc_zeros::<u8>(yb).map_err(drv("cuMemAlloc"))?;
             let bias_ptr = if bias.is_some() { param_ptr } else { 0 };
-            ptrs.push(DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: bias_ptr, ..DevicePtrs::default() });
+            let mut set = DevicePtrs { x: xs.device_ptr(&self.stream).0, y: ys.device_ptr(&self.stream).0, scale: param_ptr, bias: bias_ptr, ..DevicePtrs::default() };
             buffers.push(xs);
             buffers.push(ys);
+            if skip {
+                let skips = self.stream.clone_htod(&host_skip).map_err(drv("cuMemcpyHtoD"))?;
+                let sums = self.stream.alloc_zeros::<u8>(xb).map_err(drv("cuMemAlloc"))?;
+                (set.skip, set.sum) = (skips.device_ptr(&self.stream).0, sums.device_ptr(&self.stream).0);
+                buffers.push(skips);
+                buffers.push(sums);
+            }
+            ptrs.push(set);
         }
         buffers.extend(param);
         self.stream.synchronize().map_err(drv("cuStreamSynchronize"))?;

@@ -5,7 +5,7 @@ use crate::abi::TlnParams;
 use crate::driver::{check, cluster_attribute, current_context_kernels, ContextKernels};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::problem::{DevicePtrs, NormKind, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem, SkipOptions};
 use crate::select::{can_vectorize, plan, plan_with, LaunchPlan, PlanHints};
 use cudarc::driver::sys;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, SyncOnDrop};
@@ -73,6 +73,7 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         skip: ptrs.skip as *const c_void,
         residual_bias: ptrs.residual_bias as *const c_void,
         sum: ptrs.sum as *mut c_void,
+        prefetch_rows: plan.prefetch_rows as i32,
     };
     let mut args = [(&mut params as *mut TlnParams).cast::<c_void>()];
     if plan.cluster_ctas <= 1 {
@@ -164,6 +165,15 @@ impl<'a> From<&'a CudaSlice<half::bf16>> for DeviceParam<'a> {
     }
 }
 
+/// SkipLayerNorm's tensors besides X (all in X's type): Skip (X's shape),
+/// an optional residual bias (`cols` elements) and an optional output S
+/// (X's shape) for the sum.
+pub struct SkipTensors<'a, X> {
+    pub skip: &'a CudaSlice<X>,
+    pub residual_bias: Option<&'a CudaSlice<X>>,
+    pub sum: Option<&'a mut CudaSlice<X>>,
+}
+
 /// LayerNorm over the last `cols` elements, for Rust applications on cudarc.
 ///
 /// ```no_run
@@ -203,7 +213,25 @@ impl LayerNorm {
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
     ) -> Result<()> {
-        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, NormKind::LayerNorm, PlanHints::default())
+        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, NormKind::LayerNorm, None, PlanHints::default())
+    }
+
+    /// SkipLayerNorm: LayerNorm of s = (x + residual_bias) + skip, each add
+    /// rounded in X's type (as an unfused graph's `Add`s), statistics in
+    /// FP32; s is also written to `skip.sum` when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_skip<X: Element, Y: Element>(
+        &self,
+        stream: &CudaStream,
+        x: &CudaSlice<X>,
+        skip: SkipTensors<'_, X>,
+        y: &mut CudaSlice<Y>,
+        cols: usize,
+        scale: Option<DeviceParam<'_>>,
+        bias: Option<DeviceParam<'_>>,
+        epsilon: f32,
+    ) -> Result<()> {
+        self.forward_hinted(stream, x, y, cols, scale, bias, epsilon, NormKind::SkipLayerNorm, Some(skip), PlanHints::default())
     }
 
     /// RMSNorm of `x` (rows of `cols` elements) into `y` on `stream`:
@@ -217,14 +245,16 @@ impl LayerNorm {
         scale: Option<DeviceParam<'_>>,
         epsilon: f32,
     ) -> Result<()> {
-        self.forward_hinted(stream, x, y, cols, scale, None, epsilon, NormKind::RmsNorm, PlanHints::default())
+        self.forward_hinted(stream, x, y, cols, scale, None, epsilon, NormKind::RmsNorm, None, PlanHints::default())
     }
 
     /// [`LayerNorm::forward`] (or [`LayerNorm::forward_rms`]) with plan
     /// choices forced where the row fits them (tests run every variant on
     /// the same rows).
+    /// Not part of the stable API: tests and benchmarks force plans with it.
+    #[doc(hidden)]
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn forward_hinted<X: Element, Y: Element>(
+    pub fn forward_hinted<X: Element, Y: Element>(
         &self,
         stream: &CudaStream,
         x: &CudaSlice<X>,
@@ -234,6 +264,7 @@ impl LayerNorm {
         bias: Option<DeviceParam<'_>>,
         epsilon: f32,
         norm: NormKind,
+        skip: Option<SkipTensors<'_, X>>,
         hints: PlanHints,
     ) -> Result<()> {
         if cols == 0 {
@@ -252,6 +283,24 @@ impl LayerNorm {
                 }
             }
         }
+        if (norm == NormKind::SkipLayerNorm) != skip.is_some() {
+            return Err(Error::invalid("skip", "given exactly for SkipLayerNorm"));
+        }
+        if let Some(s) = &skip {
+            if s.skip.len() != x.len() {
+                return Err(Error::invalid("skip", format!("length {} differs from x's {}", s.skip.len(), x.len())));
+            }
+            if let Some(sum) = &s.sum {
+                if sum.len() != x.len() {
+                    return Err(Error::invalid("sum", format!("length {} differs from x's {}", sum.len(), x.len())));
+                }
+            }
+            if let Some(rb) = s.residual_bias {
+                if rb.len() != cols {
+                    return Err(Error::invalid("residual_bias", format!("length {} differs from cols = {cols}", rb.len())));
+                }
+            }
+        }
         if !Arc::ptr_eq(stream.context(), &self.ctx) {
             return Err(Error::invalid("stream", "belongs to another CUDA context than this LayerNorm"));
         }
@@ -265,6 +314,10 @@ impl LayerNorm {
             epsilon,
         )?
         .with_norm(norm)?;
+        let problem = match &skip {
+            Some(s) => problem.with_skip(SkipOptions { residual_bias: s.residual_bias.is_some(), sum_output: s.sum.is_some() })?,
+            None => problem,
+        };
         if problem.rows() == 0 {
             return Ok(());
         }
@@ -274,7 +327,19 @@ impl LayerNorm {
         let (y_ptr, _y_sync) = y.device_ptr_mut(stream);
         let (scale_ptr, _scale_sync) = scale.map(|p| p.device_ptr(stream)).unzip();
         let (bias_ptr, _bias_sync) = bias.map(|p| p.device_ptr(stream)).unzip();
-        let ptrs = DevicePtrs { x: x_ptr, y: y_ptr, scale: scale_ptr.unwrap_or(0), bias: bias_ptr.unwrap_or(0), ..DevicePtrs::default() };
+        let (skip_ptr, _skip_sync) = skip.as_ref().map(|s| s.skip.device_ptr(stream)).unzip();
+        let (rbias_ptr, _rbias_sync) = skip.as_ref().and_then(|s| s.residual_bias).map(|r| r.device_ptr(stream)).unzip();
+        let mut skip = skip;
+        let (sum_ptr, _sum_sync) = skip.as_mut().and_then(|s| s.sum.as_deref_mut()).map(|s| s.device_ptr_mut(stream)).unzip();
+        let ptrs = DevicePtrs {
+            x: x_ptr,
+            y: y_ptr,
+            scale: scale_ptr.unwrap_or(0),
+            bias: bias_ptr.unwrap_or(0),
+            skip: skip_ptr.unwrap_or(0),
+            residual_bias: rbias_ptr.unwrap_or(0),
+            sum: sum_ptr.unwrap_or(0),
+        };
         ptrs.check(&problem)?;
         let plan = plan_for(&self.kernels, &problem, &ptrs, hints);
         // SAFETY: every pointer comes from a live CudaSlice of this context

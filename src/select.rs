@@ -17,10 +17,10 @@
 //!   passes (from L2 when the working set fits).
 
 use crate::abi::{
-    TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
+    TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
-use crate::problem::{DevicePtrs, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem};
 
 /// What the selection needs to know about the GPU (read once per context).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +73,9 @@ pub struct PlanHints {
     /// `Some(false)`: the general register kernels even where `Fast` applies
     /// (benchmarks compare the two).
     pub fast: Option<bool>,
+    /// Fast variants: the L2 prefetch distance in quarters of a wave of
+    /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`]).
+    pub prefetch_quarters: Option<u32>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -88,6 +91,9 @@ pub struct LaunchPlan {
     pub slice_chunks: u64,
     pub dynamic_smem_bytes: u32,
     pub vectorized: bool,
+    /// Fast variants: each block prefetches into L2 the rows this many rows
+    /// after its own (0: none). See [`FAST_PREFETCH_QUARTERS`].
+    pub prefetch_rows: u32,
 }
 
 /// Bytes one thread moves per access on the vectorized path.
@@ -160,7 +166,10 @@ fn row_chunks(p: &Problem, vectorized: bool) -> u64 {
 pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
     let x = Some(p.x_dtype());
     let bias = if p.norm().has_bias() { x } else { None };
-    vectorized && p.scale_dtype() == x && p.bias_dtype() == bias
+    // A residual bias is a third 16-byte load per chunk: with it, the fast
+    // kernels' registers no longer hold every load of a row in flight.
+    let no_residual_bias = p.skip().is_none_or(|o| !o.residual_bias);
+    vectorized && p.scale_dtype() == x && p.bias_dtype() == bias && no_residual_bias
 }
 
 /// Chunks per thread a `Fast` row of `chunks` holds at most: 8 (64 values
@@ -174,19 +183,18 @@ pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
 ///   rule's misses (3% and 5%);
 /// - FP32 4096 x 768 8.49 vs 11.80 (20 rows per SM against 16), 8192 x 8192
 ///   139.4 vs 140.1.
-fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64) -> u32 {
-    if fast_rows_per_sm(limits, x, chunks, 8) >= fast_rows_per_sm(limits, x, chunks, 4) {
+fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64, norm: NormKind) -> u32 {
+    if fast_rows_per_sm(limits, x, chunks, 8, norm) >= fast_rows_per_sm(limits, x, chunks, 4, norm) {
         8
     } else {
         4
     }
 }
 
-/// FP32 rows of more than 2048 chunks and fewer than 4096 stay with the
-/// split variants: fast8 puts one block of 384 threads on an SM there
-/// (H200, 16384 x 12288: fast8 533-541 us, split_cached 510-515), while at 4096
-/// chunks it wins (4096 x 16384: 166 vs 244 us).
-const FAST_F32_SPLIT_CHUNKS: std::ops::Range<u64> = 2049..4096;
+// FP32 rows of 2049 to 4095 chunks went to the split variants until the
+// fast kernels prefetched (fast8 puts one block of 384 threads on an SM
+// there: H200, 16384 x 12288, 533-541 us against split_cached's 510-515).
+// With the prefetch ([`FAST_PREFETCH_QUARTERS`]) fast8 takes 455 us.
 
 /// The plan the kernels use.
 pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
@@ -203,7 +211,7 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
     }
     if fast_eligible(p, vectorized) && hints.fast != Some(false) {
         let n = forced.or_else(|| default_fast_chunks_per_thread(p, chunks, limits));
-        if let Some(plan) = n.and_then(|n| fast_plan(p, chunks, n, vectorized)) {
+        if let Some(plan) = n.and_then(|n| fast_plan(p, chunks, n, vectorized, limits, hints.prefetch_quarters)) {
             return plan;
         }
     }
@@ -237,13 +245,13 @@ const FAST_16BIT_MAX_CHUNKS: u64 = 2048;
 
 fn default_fast_chunks_per_thread(p: &Problem, chunks: u64, limits: &DeviceLimits) -> Option<u32> {
     let split = match p.x_dtype() {
-        DType::F32 => FAST_F32_SPLIT_CHUNKS.contains(&chunks),
+        DType::F32 => false, // up to 4096 chunks, all a fast row holds
         DType::F16 | DType::BF16 => chunks > FAST_16BIT_MAX_CHUNKS,
     };
     if split {
         return None;
     }
-    widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks))
+    widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()))
 }
 
 /// The general register kernels' choice (H100 sweep, see README): up to
@@ -310,6 +318,7 @@ fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
         slice_chunks: chunks,
         dynamic_smem_bytes: 0,
         vectorized,
+        prefetch_rows: 0,
     }
 }
 
@@ -330,22 +339,56 @@ fn regs_block(chunks: u64, n: u32) -> Option<(u32, u32)> {
     Some((threads_per_row, (MIN_BLOCK_THREADS / threads_per_row).max(1)))
 }
 
-/// Rows of a fast kernel with `n` chunks per thread that one SM holds at once.
-fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32) -> u64 {
+/// Rows of a fast kernel with `n` chunks per thread that one SM holds at
+/// once (the register caps of kernels/layernorm_abi.h).
+fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: NormKind) -> u64 {
     let Some((tpr, rows_per_block)) = regs_block(chunks, n) else { return 0 };
+    let skip = norm == NormKind::SkipLayerNorm;
     let regs = match (n, x) {
         (8, DType::F32) => TLN_FAST8_F32_MAX_REGS,
+        (8, _) if skip => TLN_FASTSKIP8_16BIT_MAX_REGS,
         (8, _) => TLN_FAST8_16BIT_MAX_REGS,
+        (4, DType::F16 | DType::BF16) if skip => TLN_FASTSKIP4_16BIT_MAX_REGS,
         _ => TLN_FAST_MAX_REGS,
     };
     blocks_per_sm(limits, tpr * rows_per_block, regs) * rows_per_block as u64
 }
 
+/// How far ahead a fast block prefetches rows into L2, in quarters of a
+/// wave (the rows the GPU holds at once): 4 is the rows of the block that
+/// will take this block's place. 0: no prefetch. While an SM's blocks
+/// reduce, their rows' DRAM traffic has ended; the prefetch keeps DRAM busy.
+/// H200, 2026-12-01, `bench --prefetch-quarters 0,2,3,4,5,6`, us:
+/// - FP16 8192 x 8192 74.1 (none), 70.1 (4), 84.6 (8); 16384 x 12288 266.9,
+///   219.9 (2), 219.6 (3), 220.5 (4), 225.4 (5), 247.1 (6); 4096 x 16384
+///   79.1, 71.3 (2), 69.0 (3), 69.1 (4), 74.4 (6);
+/// - BF16 4096 x 4096 22.0, 20.1 (3), 20.2 (4); 8192 x 8192 74.1, 67.4 (3/4);
+/// - FP32 8192 x 8192 140.6, 129.4 (3), 128.7 (4); 4096 x 16384 170.5,
+///   141.3 (3), 142.2 (4); 16384 x 12288 fast8 455.2 (3) against the split
+///   kernels' 504.2.
+/// SkipLayerNorm moves twice the rows (X and Skip in, Y and S out) and
+/// its DRAM is busy already where two or more rows fit an SM: prefetching
+/// there lost (FP32 4096 x 4096 77.9 against 68.3), and won only with one
+/// row per SM (FP16 4096 x 16384 134.3 against 147.9).
+pub const FAST_PREFETCH_QUARTERS: u32 = 3;
+
+fn default_prefetch_quarters(p: &Problem, rows_per_sm: u64) -> u32 {
+    if p.norm() == NormKind::SkipLayerNorm && rows_per_sm > 1 {
+        0
+    } else {
+        FAST_PREFETCH_QUARTERS
+    }
+}
+
 /// One row group per block (see kernels/layernorm.cu, `fast_rows`): None
 /// when that grid would exceed CUDA's 2^31 - 1 blocks.
-fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool) -> Option<LaunchPlan> {
+fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &DeviceLimits, prefetch_quarters: Option<u32>) -> Option<LaunchPlan> {
     let (threads_per_row, rows_per_block) = regs_block(chunks, n)?;
     let grid_blocks = u32::try_from(p.rows().div_ceil(rows_per_block as u64)).ok().filter(|&g| g <= i32::MAX as u32)?;
+    let rows_per_sm = fast_rows_per_sm(limits, p.x_dtype(), chunks, n, p.norm());
+    let quarters = prefetch_quarters.unwrap_or_else(|| default_prefetch_quarters(p, rows_per_sm));
+    let distance = rows_per_sm * limits.sm_count as u64 * quarters as u64 / 4;
+    let prefetch_rows = if distance > 0 && distance < p.rows() { u32::try_from(distance).unwrap_or(0) } else { 0 };
     Some(LaunchPlan {
         variant: Variant::Fast { chunks_per_thread: n },
         threads_per_row,
@@ -355,6 +398,7 @@ fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool) -> Option<Launc
         slice_chunks: chunks,
         dynamic_smem_bytes: 0,
         vectorized,
+        prefetch_rows,
     })
 }
 
@@ -404,6 +448,7 @@ fn split_launch(p: &Problem, variant: Variant, ctas: u64, slice_chunks: u64, sme
         cluster_ctas: ctas as u32,
         slice_chunks,
         dynamic_smem_bytes: smem,
+        prefetch_rows: 0,
         vectorized,
     }
 }
@@ -412,7 +457,6 @@ fn split_launch(p: &Problem, variant: Variant, ctas: u64, slice_chunks: u64, sme
 mod tests {
     use super::*;
     use crate::dtype::DType::{self, *};
-    use crate::problem::NormKind;
 
     const H100: DeviceLimits = DeviceLimits {
         sm_count: 132,
@@ -483,10 +527,25 @@ mod tests {
             let rows_per_block = (pl.block_threads / pl.threads_per_row) as u64;
             assert_eq!(pl.grid_blocks as u64, rows.div_ceil(rows_per_block), "{rows}x{cols} {x}: one row group per block");
         }
-        // Between 2048 and 4096 FP32 chunks, and past 2048 16-bit chunks, the split variants.
-        assert_eq!(plan(&prob(16384, 12288, F32), true, &H100).variant, Variant::SplitCached);
+        // FP32 rows of up to 4096 chunks take fast8; 16-bit rows past 2048 chunks, the split variants.
+        assert_eq!(plan(&prob(16384, 12288, F32), true, &H100).variant.name(), "fast8");
         assert_eq!(plan(&prob(4096, 32768, F16), true, &H100).variant, Variant::SplitCached);
         assert_eq!(plan(&prob(4096, 32768, BF16), true, &H100).variant, Variant::SplitCached);
+    }
+
+    /// The fast plans prefetch 3/4 of a wave ahead, except SkipLayerNorm
+    /// rows that share an SM; a hint overrides; one wave's tensor does not.
+    #[test]
+    fn fast_plans_prefetch_where_measured_to_help() {
+        let ln = plan(&prob(8192, 8192, F16), true, &H100);
+        let resident = fast_rows_per_sm(&H100, F16, 1024, 8, NormKind::LayerNorm) * H100.sm_count as u64;
+        assert_eq!(ln.prefetch_rows as u64, resident * 3 / 4);
+        let skip = |rows, cols| prob(rows, cols, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
+        assert_eq!(plan(&skip(8192, 8192), true, &H100).prefetch_rows, 0, "two or more skip rows per SM");
+        assert!(plan(&skip(4096, 16384), true, &H100).prefetch_rows > 0, "one skip row per SM");
+        let hinted = plan_with(&prob(8192, 8192, F16), true, &H100, PlanHints { prefetch_quarters: Some(0), ..Default::default() });
+        assert_eq!(hinted.prefetch_rows, 0);
+        assert_eq!(plan(&prob(64, 8192, F16), true, &H100).prefetch_rows, 0, "every row in the first wave");
     }
 
     /// `fast_rows` finds its row without dividing: several rows per block
@@ -496,14 +555,14 @@ mod tests {
         for cols in (8..=16384).step_by(8) {
             for n in [1, 2, 4, 8] {
                 let p = prob(1000, cols, F16);
-                if let Some(pl) = fast_plan(&p, row_chunks(&p, true), n, true) {
+                if let Some(pl) = fast_plan(&p, row_chunks(&p, true), n, true, &H100, Some(0)) {
                     let one_row = pl.block_threads == pl.threads_per_row;
                     assert!(one_row || (pl.threads_per_row.is_power_of_two() && pl.block_threads.is_power_of_two()), "{cols} {n}: {pl:?}");
                 }
             }
         }
-        assert!(fast_plan(&prob(1 << 40, 8, F16), 1, 1, true).is_none(), "more than 2^31 - 1 blocks");
-        assert_eq!(fast_plan(&prob(1 << 20, 8, F16), 1, 1, true).map(|pl| pl.grid_blocks), Some(1 << 13));
+        assert!(fast_plan(&prob(1 << 40, 8, F16), 1, 1, true, &H100, Some(0)).is_none(), "more than 2^31 - 1 blocks");
+        assert_eq!(fast_plan(&prob(1 << 20, 8, F16), 1, 1, true, &H100, Some(0)).map(|pl| pl.grid_blocks), Some(1 << 13));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use trt_layernorm::accuracy::{run_case, Case, CaseReport, RowKind};
 use trt_layernorm::reference::layernorm_row;
 use trt_layernorm::select::PlanHints;
-use trt_layernorm::{launch_raw, DType, DevicePtrs, Error, LayerNorm, Problem};
+use trt_layernorm::{launch_raw, DType, DevicePtrs, Error, LayerNorm, NormKind, Problem, SkipOptions, SkipTensors};
 
 const HS: [usize; 16] = [1, 2, 3, 31, 32, 33, 255, 768, 1000, 1024, 4096, 4097, 12288, 65536, 100_003, 1 << 20];
 const MS: [usize; 3] = [1, 7, 1024];
@@ -51,25 +51,29 @@ fn run_all(g: &Gpu, cases: impl IntoIterator<Item = Case>) {
         if case.rows * case.cols > cap {
             continue;
         }
-        let problem = Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).and_then(|p| p.with_norm(case.norm)).unwrap();
+        let problem = Problem::new(case.rows as u64, case.cols as u64, case.x, case.y, case.scale, case.bias, case.epsilon).and_then(|p| match case.norm {
+            NormKind::SkipLayerNorm => p.with_skip(case.skip),
+            norm => p.with_norm(norm),
+        }).unwrap();
         let plan = trt_layernorm::select::plan_with(&problem, true, &g.ln.limits(), case.hints);
         let rep: CaseReport = run_case(&g.ln, &g.stream, &case).unwrap_or_else(|e| panic!("{case}: launch failed: {e}"));
         println!(
-            "{case:<70} {:>12}/{:<4}x{:<2} max_ulp {:>5.2} exact {:>8.4}% cancel {} viol {}",
+            "{case:<70} {:>12}/{:<4}x{:<2} max_ulp {:>5.2} exact {:>8.4}% cancel {} viol {}{}",
             plan.variant.name(),
             plan.threads_per_row,
             plan.cluster_ctas,
             rep.stats.max_ulp,
             100.0 * rep.stats.exact_fraction(),
             rep.cancellation_allowed,
-            rep.violations
+            rep.violations,
+            if case.skip.sum_output { format!(" S_mismatch {}", rep.sum_mismatches) } else { String::new() }
         );
         elements += rep.stats.elements;
         exact += rep.stats.exact;
         max_ulp = max_ulp.max(rep.stats.max_ulp);
         allowed += rep.cancellation_allowed;
         if !rep.passed() {
-            failures.push(format!("{case}: {} elements out of bounds, worst (row, col, got, exact) = {:?}", rep.violations, rep.worst));
+            failures.push(format!("{case}: {} elements out of bounds, worst (row, col, got, exact) = {:?}; {} elements of S differ from the graph's sum", rep.violations, rep.worst, rep.sum_mismatches));
         }
     }
     println!(
@@ -251,6 +255,74 @@ fn rms_norm_every_variant_and_hostile_rows() {
         grid.chain(hostile).chain(per_thread).chain(scales).chain(clusters)
     });
     run_all(&g, cases);
+}
+
+/// SkipLayerNorm: s = (x + rbias) + skip rounded as the graph's Adds, then
+/// LayerNorm of s; S bit-identical to the graph's sum. Every option, the
+/// fast and general kernels, the split variants, hostile rows.
+#[test]
+fn skip_layer_norm_every_variant_and_hostile_rows() {
+    let Some(g) = gpu() else { return };
+    let limits = g.ln.limits();
+    let kinds = RowKind::HOSTILE.iter().copied().chain([RowKind::Normal]).collect::<Vec<_>>();
+    let kinds = &kinds;
+    let options = [(false, false), (true, false), (false, true), (true, true)].map(|(residual_bias, sum_output)| SkipOptions { residual_bias, sum_output });
+    let cases = io_pairs().flat_map(move |(x, y)| {
+        options.into_iter().flat_map(move |o| {
+            let grid = [1usize, 33, 768, 4096, 12288, 65536].into_iter().flat_map(move |h| [7usize, 1024].into_iter().filter(move |&m| m * h <= 1 << 23).map(move |m| Case::skip(m, h, x, y, &[RowKind::Normal], o)));
+            let hostile = [2, 768, 4096, 100_003].into_iter().map(move |h| Case::skip(kinds.len() * 5, h, x, y, kinds, o));
+            let per_thread = [1u32, 2, 4, 8].into_iter().flat_map(move |n| {
+                [None, Some(false)].into_iter().flat_map(move |fast| {
+                    [3, 768, 4096].map(|h| Case { hints: PlanHints { chunks_per_thread: Some(n), fast, ..Default::default() }, ..Case::skip(48, h, x, y, kinds, o) })
+                })
+            });
+            let mixed = [None, Some(DType::F32)].into_iter().map(move |s| Case { scale: s, bias: s, ..Case::skip(21, 1000, x, y, kinds, o) });
+            let clusters = [1u32, 4, 16].into_iter().filter(move |&c| c <= limits.max_cluster_ctas).map(move |c| {
+                Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::skip(12, 100_003, x, y, kinds, o) }
+            });
+            grid.chain(hostile).chain(per_thread).chain(mixed).chain(clusters)
+        })
+    });
+    run_all(&g, cases);
+}
+
+/// Epsilon 0 (an exporter folded it away): ordinary rows as the reference,
+/// constant rows (RMSNorm: zero rows) NaN as the original graph's 0/0,
+/// through the fast, general and split kernels of every norm.
+#[test]
+fn epsilon_zero_gives_nan_on_constant_rows_only() {
+    let Some(g) = gpu() else { return };
+    let s = &g.stream;
+    for cols in [768usize, 4096, 100_003] {
+        for fast in [None, Some(false)] {
+            for norm in NormKind::ALL {
+                let rows = 4;
+                // Rows 0 and 2 constant (0 for RMSNorm's sake), rows 1 and 3 ordinary.
+                let host: Vec<f32> = (0..rows * cols).map(|i| if (i / cols) % 2 == 0 { 0.0 } else { ((i * 7919) % 1000) as f32 / 500.0 - 1.0 }).collect();
+                let x = s.clone_htod(&host).unwrap();
+                let zeros = s.alloc_zeros::<f32>(rows * cols).unwrap();
+                let mut y = s.alloc_zeros::<f32>(rows * cols).unwrap();
+                let skip = (norm == NormKind::SkipLayerNorm).then(|| SkipTensors { skip: &zeros, residual_bias: None, sum: None });
+                let hints = PlanHints { fast, ..Default::default() };
+                g.ln.forward_hinted(s, &x, &mut y, cols, None, None, 0.0, norm, skip, hints).unwrap_or_else(|e| panic!("{norm} {cols}: {e}"));
+                let out: Vec<f32> = s.clone_dtoh(&y).unwrap();
+                for (r, row) in out.chunks(cols).enumerate() {
+                    if r % 2 == 0 {
+                        assert!(row.iter().all(|v| v.is_nan()), "{norm} {cols} {fast:?}: constant row {r} not all NaN");
+                    } else {
+                        let xr: Vec<f64> = host[r * cols..(r + 1) * cols].iter().map(|&v| v as f64).collect();
+                        let mut exact = vec![0.0; cols];
+                        match norm {
+                            NormKind::RmsNorm => trt_layernorm::reference::rmsnorm_row(&xr, None, 0.0, &mut exact),
+                            _ => layernorm_row(&xr, None, None, 0.0, &mut exact),
+                        }
+                        let worst = row.iter().zip(&exact).map(|(&a, &e)| (a as f64 - e).abs() / e.abs().max(1.0)).fold(0.0, f64::max);
+                        assert!(worst < 8.0 * 2f64.powi(-24), "{norm} {cols} {fast:?}: row {r} off by {worst:e}");
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The split variants at every cluster size the device offers, cached and

@@ -47,7 +47,8 @@ enum Command {
         /// Scale and bias in X's type (as in the anchors); --no-affine to drop them.
         #[arg(long)]
         no_affine: bool,
-        /// Which norm: layernorm, or rmsnorm (scale only).
+        /// Which norm: layernorm, rmsnorm (scale only), or skiplayernorm
+        /// (s = x + skip, written as a second output, then LayerNorm of s).
         #[arg(long, default_value = "layernorm", value_parser = parse_norm)]
         norm: NormKind,
         /// One JSON object per line instead of a table (for benches/peers.py).
@@ -63,6 +64,10 @@ enum Command {
         /// kernels where the `fast` ones apply (to compare the two).
         #[arg(long)]
         general: bool,
+        /// Also time the fast plans above with each block prefetching into L2
+        /// the rows this many quarters of a wave of resident rows ahead (0 = none).
+        #[arg(long, value_delimiter = ',')]
+        prefetch_quarters: Vec<u32>,
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
@@ -81,8 +86,8 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general } => {
-            let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general };
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters } => {
+            let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general, prefetch_quarters: &prefetch_quarters };
             bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
         Command::Patch(args) => match args.run() {
@@ -303,6 +308,7 @@ struct Sweep<'a> {
     per_thread: &'a [u32],
     cluster: &'a [u32],
     general: bool,
+    prefetch_quarters: &'a [u32],
 }
 
 impl Sweep<'_> {
@@ -310,17 +316,20 @@ impl Sweep<'_> {
         let mut hints: Vec<PlanHints> = std::iter::once(PlanHints::default())
             .chain(self.per_thread.iter().map(|&n| PlanHints { chunks_per_thread: Some(n), ..Default::default() }))
             .collect();
+        let prefetched: Vec<PlanHints> =
+            hints.iter().flat_map(|&h| self.prefetch_quarters.iter().map(move |&w| PlanHints { prefetch_quarters: Some(w), ..h })).collect();
         if self.general {
             let general: Vec<PlanHints> = hints.iter().map(|&h| PlanHints { fast: Some(false), ..h }).collect();
             hints.extend(general);
         }
+        hints.extend(prefetched);
         hints.extend(self.cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }));
         hints
     }
 }
 
 fn parse_norm(s: &str) -> Result<NormKind, String> {
-    NormKind::ALL.into_iter().find(|n| n.name() == s.trim()).ok_or_else(|| format!("`{s}` is not one of layernorm, rmsnorm"))
+    NormKind::ALL.into_iter().find(|n| n.name() == s.trim()).ok_or_else(|| format!("`{s}` is not one of layernorm, rmsnorm, skiplayernorm"))
 }
 
 fn bench(shapes: &[String], dtypes: &[String], affine: bool, norm: NormKind, json: bool, sweep: &Sweep) -> ExitCode {
@@ -373,13 +382,13 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, norm: NormKind, jso
                         let tag = if hint == PlanHints::default() { "default" } else { "forced" };
                         if json {
                             println!(
-                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"plan\": \"{tag}\"}}",
-                                m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas
+                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"prefetch_rows\": {}, \"plan\": \"{tag}\"}}",
+                                m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.prefetch_rows
                             );
                         } else {
                             println!(
-                                "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>12}/{:<4} x{:<2} {tag}",
-                                dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas
+                                "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>12}/{:<4} x{:<2} pf{:<6} {tag}",
+                                dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.prefetch_rows
                             );
                         }
                     }
