@@ -263,13 +263,18 @@ fn rmsnormalization_the_plugin_would_refuse_is_reported() {
     };
     let int = |v: i64| AttributeProto { type_: Some(protobuf::EnumOrUnknown::new(AttributeType::INT)), i: Some(v), ..Default::default() };
     let float = |v: f32| AttributeProto { type_: Some(protobuf::EnumOrUnknown::new(AttributeType::FLOAT)), f: Some(v), ..Default::default() };
-    for (what, a) in [("axis", int(i64::MIN)), ("axis", int(1 << 40)), ("axis", int(-9)), ("epsilon", float(0.0)), ("epsilon", float(f32::NAN)), ("epsilon", float(-1e-5))] {
+    for (what, a) in [("axis", int(i64::MIN)), ("axis", int(1 << 40)), ("axis", int(-9)), ("epsilon", float(f32::NAN)), ("epsilon", float(-1e-5))] {
         let mut m = base.clone();
         set(&mut m, what, a.clone());
         let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
         assert!(r.replaced.is_empty(), "{what} {a:?}: replaced {:?}", r.replaced.iter().map(|x| &x.1).collect::<Vec<_>>());
         assert!(r.rejected.iter().any(|x| x.reason.contains("FP32RMSNorm would refuse it") || x.reason.contains("normalized dim")), "{what}: {:?}", r.rejected);
     }
+    // epsilon = 0 is in the plugin's range (finite and >= 0): replaced.
+    let mut m = base.clone();
+    set(&mut m, "epsilon", float(0.0));
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert!(!r.replaced.is_empty() && !r.rejected.iter().any(|x| x.reason.contains("would refuse it")), "{:?}", r.rejected);
     // A float32 scale on a float16 X: ONNX gives Y two types; refused.
     let mut m = base.clone();
     let g = m.graph.mut_or_insert_default();

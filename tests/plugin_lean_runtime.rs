@@ -1,15 +1,16 @@
-//! FP32LayerNorm and FP32RMSNorm inside NVIDIA's real plugin registry: the lean TensorRT
+//! FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm inside NVIDIA's real plugin registry: the lean TensorRT
 //! runtime (`libnvinfer_lean.so` from the PyPI packages
 //! `tensorrt-lean-cu12-libs` 10.x / `tensorrt-lean-cu13-libs` 11.x), which
 //! has the registry but no builder.
 //!
 //! The C++ half (`plugin_cpp/tests/lean_harness.cpp`) loads
 //! `libtrt_layernorm.so` by `loadLibrary` and by `dlopen`, finds every
-//! creator (both plugins, versions 1 and 2) and drives the plugins as
-//! TensorRT does, including a blob of one plugin handed to the other's
-//! creator (refused). Registration and the plugin lifecycle need no GPU; with
-//! a GPU every plugin (created, round-tripped and cloned) enqueues on real
-//! buffers and must match a direct `launch_raw` bit for bit.
+//! creator (every plugin, versions 1 and 2: six) and drives the plugins as
+//! TensorRT does, including a blob of one plugin handed to another's
+//! creator (refused) and FP32SkipLayerNorm's second output. Registration and
+//! the plugin lifecycle need no GPU; with a GPU every plugin (created,
+//! round-tripped and cloned) enqueues on real buffers and must match a direct
+//! `launch_raw` bit for bit (FP32SkipLayerNorm: Y and S).
 //!
 //! Environment:
 //! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
@@ -51,6 +52,8 @@ mod lean {
     use super::plugin_lib::plugin_path;
     use half::{bf16, f16};
     use std::ffi::{c_char, CStr, CString};
+    use trt_layernorm::plugin::config;
+    use trt_layernorm::problem::SkipOptions;
     use trt_layernorm::{launch_raw, DType, DevicePtrs, NormKind, Problem};
 
     #[repr(C)]
@@ -66,11 +69,26 @@ mod lean {
         dims: [i64; 8],
         param_nb_dims: i32,
         param_dims: [i64; 8],
-        inputs: [u64; 3],
+        /// In the plugin's input order (FP32SkipLayerNorm: X, Skip, Scale, Bias, ResidualBias).
+        inputs: [u64; 5],
+        /// Y of the created, the round-tripped and the cloned plugin.
         outputs: [u64; 3],
         stream: u64,
-        /// 0 = FP32LayerNorm, 1 = FP32RMSNorm.
+        /// 0 = FP32LayerNorm, 1 = FP32RMSNorm, 2 = FP32SkipLayerNorm.
         kind: i32,
+        /// FP32SkipLayerNorm: 1 = S is a second output.
+        sum_output: i32,
+        /// S of the same three plugins.
+        sums: [u64; 3],
+    }
+
+    /// The harness's kind index (plugin_cpp/tests/lean_harness.cpp: kLN, kRMS, kSKIP).
+    fn kind_index(kind: NormKind) -> i32 {
+        match kind {
+            NormKind::LayerNorm => 0,
+            NormKind::RmsNorm => 1,
+            NormKind::SkipLayerNorm => 2,
+        }
     }
 
     extern "C" {
@@ -244,6 +262,22 @@ mod lean {
             }
         }
 
+        /// One enqueue case: which plugin, version and tensors.
+        #[derive(Clone, Copy, Debug)]
+        struct Case<'a> {
+            kind: NormKind,
+            version: i32,
+            x: DType,
+            output_type: i32,
+            nb_inputs: i32,
+            dims: &'a [i64],
+            axis: i32,
+            scale: DType,
+            bias: DType,
+            /// FP32SkipLayerNorm: S is a second output.
+            sum_output: bool,
+        }
+
         pub fn run() {
             let ctx = CudaContext::new(0).expect("CUDA context on GPU 0");
             ctx.bind_to_thread().expect("bind context");
@@ -253,24 +287,31 @@ mod lean {
             // (X dims, axis)
             let shapes: &[(&[i64], i32)] = &[(&[2, 3, 64], -1), (&[4, 8, 32], -2), (&[3, 1000], -1), (&[5, 4096], 1), (&[0, 16], -1), (&[7], 0)];
             let mut cases = 0;
+            let mut per_kind = Vec::new();
             for &kind in &kinds {
-                let max_inputs = trt_layernorm::plugin::config::max_inputs(kind);
+                let before = cases;
+                let (min, max) = (config::min_inputs(kind), config::max_inputs(kind));
+                let sums: &[bool] = if kind == NormKind::SkipLayerNorm { &[false, true] } else { &[false] };
                 for &version in versions {
                     for x in DType::ALL {
                         for output_type in [0, 1] {
-                            for nb_inputs in 1..=max_inputs {
-                                for (si, &(dims, axis)) in shapes.iter().enumerate() {
-                                    let param_t = DType::ALL[(si + nb_inputs as usize) % 3];
-                                    let bias_t = DType::ALL[(si + 2 * nb_inputs as usize + 1) % 3];
-                                    run_case(&stream, kind, version, x, output_type, nb_inputs, dims, axis, param_t, bias_t, cases as u64);
-                                    cases += 1;
+                            for nb_inputs in min..=max {
+                                for &sum_output in sums {
+                                    for (si, &(dims, axis)) in shapes.iter().enumerate() {
+                                        let scale = DType::ALL[(si + nb_inputs as usize) % 3];
+                                        let bias = DType::ALL[(si + 2 * nb_inputs as usize + 1) % 3];
+                                        let case = Case { kind, version, x, output_type, nb_inputs, dims, axis, scale, bias, sum_output };
+                                        run_case(&stream, &case, cases as u64);
+                                        cases += 1;
+                                    }
                                 }
                             }
                         }
                     }
                 }
+                per_kind.push(format!("{kind} {}", cases - before));
             }
-            println!("  GPU: {cases} enqueue cases ({kinds:?}), each plugin (created, round-tripped, cloned) bit-identical to launch_raw");
+            println!("  GPU: {cases} enqueue cases ({}), each plugin (created, round-tripped, cloned) bit-identical to launch_raw", per_kind.join(", "));
 
             // 8 threads, each on its own stream, create, enqueue (the plugin, its
             // round-tripped copy and its clone) and destroy plugins concurrently;
@@ -286,12 +327,22 @@ mod lean {
                             let stream = ctx.new_stream().expect("stream");
                             let mut k = 0usize;
                             while std::time::Instant::now() < deadline {
-                                let version = versions[k % versions.len()];
                                 let kind = kinds[(t + k / 2) % kinds.len()];
-                                let nb_inputs = trt_layernorm::plugin::config::max_inputs(kind);
                                 let x = DType::ALL[(t + k) % 3];
                                 let (dims, axis): (&[i64], i32) = if t % 2 == 0 { (&[64, 1024], -1) } else { (&[3, 7, 4096], 1) };
-                                run_case(&stream, kind, version, x, (k % 2) as i32, nb_inputs, dims, axis, x, DType::F32, (t * 100_000 + k) as u64);
+                                let case = Case {
+                                    kind,
+                                    version: versions[k % versions.len()],
+                                    x,
+                                    output_type: (k % 2) as i32,
+                                    nb_inputs: config::max_inputs(kind),
+                                    dims,
+                                    axis,
+                                    scale: x,
+                                    bias: DType::F32,
+                                    sum_output: kind == NormKind::SkipLayerNorm && (k / 3) % 2 == 0,
+                                };
+                                run_case(&stream, &case, (t * 100_000 + k) as u64);
                                 k += 1;
                             }
                             k
@@ -304,7 +355,6 @@ mod lean {
             dispatch_overhead(&stream, versions);
         }
 
-        /// Whether an RMSNorm problem launches directly in this build (the kernels may not be there yet).
         /// The harness's stream synchronize between timed batches (no panic crosses back into C++).
         extern "C" fn sync_stream(stream: u64) {
             // SAFETY: the stream handle came from this test's live stream.
@@ -347,7 +397,7 @@ mod lean {
                     types: [dtype_to_trt(DType::F16); 4],
                     nb_dims: 2,
                     param_nb_dims: 1,
-                    inputs: [x.0, scale.0, bias.0],
+                    inputs: [x.0, scale.0, bias.0, 0, 0],
                     outputs: [y.0, 0, 0],
                     stream: stream.cu_stream() as u64,
                     ..Default::default()
@@ -368,20 +418,12 @@ mod lean {
             println!("{line}");
         }
 
-        #[allow(clippy::too_many_arguments)]
-        fn run_case(
-            stream: &std::sync::Arc<cudarc::driver::CudaStream>,
-            kind: NormKind,
-            version: i32,
-            x_t: DType,
-            output_type: i32,
-            nb_inputs: i32,
-            dims: &[i64],
-            axis: i32,
-            scale_t: DType,
-            bias_t: DType,
-            seed: u64,
-        ) {
+        /// Runs one case: the direct launch into reference buffers, then the plugin
+        /// (created, round-tripped, cloned) through the harness; every Y (and S) must
+        /// equal the reference bit for bit.
+        fn run_case(stream: &std::sync::Arc<cudarc::driver::CudaStream>, case: &Case<'_>, seed: u64) {
+            let &Case { kind, version, x: x_t, output_type, nb_inputs, dims, axis, scale: scale_t, bias: bias_t, sum_output } = case;
+            let skip_kind = kind == NormKind::SkipLayerNorm;
             let rank = dims.len() as i32;
             let a = if axis < 0 { axis + rank } else { axis } as usize;
             let rows: i64 = dims[..a].iter().product();
@@ -391,14 +433,21 @@ mod lean {
             let epsilon = 1e-5f32;
 
             let x = DeviceBuf::upload(&bytes_of(x_t, &values(n, seed)));
+            let skip = DeviceBuf::upload(&bytes_of(x_t, &values(n, seed + 3000)));
             let scale = DeviceBuf::upload(&bytes_of(scale_t, &values(cols as usize, seed + 1000)));
             let bias = DeviceBuf::upload(&bytes_of(bias_t, &values(cols as usize, seed + 2000)));
+            let residual_bias = DeviceBuf::upload(&bytes_of(x_t, &values(cols as usize, seed + 4000)));
             let y_len = n * y_t.size_bytes();
+            let s_len = n * x_t.size_bytes();
             let y_ref = DeviceBuf::zeroed(y_len);
+            let s_ref = DeviceBuf::zeroed(s_len);
             let ys = [DeviceBuf::zeroed(y_len), DeviceBuf::zeroed(y_len), DeviceBuf::zeroed(y_len)];
+            let ss = [DeviceBuf::zeroed(s_len), DeviceBuf::zeroed(s_len), DeviceBuf::zeroed(s_len)];
 
-            let has_scale = nb_inputs >= 2;
-            let has_bias = nb_inputs >= 3;
+            // The plugin's inputs by position: X, Scale, Bias; FP32SkipLayerNorm: X, Skip, Scale, Bias, ResidualBias.
+            let order: Vec<u64> = if skip_kind { vec![x.0, skip.0, scale.0, bias.0, residual_bias.0] } else { vec![x.0, scale.0, bias.0] };
+            let given = |ptr: u64| order.iter().position(|&p| p == ptr).is_some_and(|i| (i as i32) < nb_inputs);
+            let (has_scale, has_bias, has_rbias) = (given(scale.0), given(bias.0), skip_kind && given(residual_bias.0));
             if n > 0 {
                 let problem = Problem::new(
                     rows as u64,
@@ -409,19 +458,23 @@ mod lean {
                     has_bias.then_some(bias_t),
                     epsilon,
                 )
-                .and_then(|p| p.with_norm(kind))
+                .and_then(|p| if skip_kind { p.with_skip(SkipOptions { residual_bias: has_rbias, sum_output }) } else { p.with_norm(kind) })
                 .expect("valid problem");
                 let ptrs = DevicePtrs {
                     x: x.0,
                     y: y_ref.0,
                     scale: if has_scale { scale.0 } else { 0 },
                     bias: if has_bias { bias.0 } else { 0 },
-                    ..DevicePtrs::default()
+                    skip: if skip_kind { skip.0 } else { 0 },
+                    residual_bias: if has_rbias { residual_bias.0 } else { 0 },
+                    sum: if sum_output { s_ref.0 } else { 0 },
                 };
                 // SAFETY: buffers sized for the problem, in the current context, on its stream.
                 unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.expect("direct launch");
             }
 
+            let mut inputs = [0u64; 5];
+            inputs[..order.len()].copy_from_slice(&order);
             let mut c = TlnLeanCase {
                 version,
                 epsilon,
@@ -431,10 +484,12 @@ mod lean {
                 types: [dtype_to_trt(x_t), dtype_to_trt(scale_t), dtype_to_trt(bias_t), dtype_to_trt(y_t)],
                 nb_dims: rank,
                 param_nb_dims: rank - a as i32,
-                inputs: [x.0, scale.0, bias.0],
+                inputs,
                 outputs: [ys[0].0, ys[1].0, ys[2].0],
                 stream: stream.cu_stream() as u64,
-                kind: if kind == NormKind::RmsNorm { 1 } else { 0 },
+                kind: kind_index(kind),
+                sum_output: i32::from(sum_output),
+                sums: [ss[0].0, ss[1].0, ss[2].0],
                 ..Default::default()
             };
             c.dims[..dims.len()].copy_from_slice(dims);
@@ -443,19 +498,30 @@ mod lean {
             // SAFETY: the case describes live device buffers; report buffer of the given length.
             let failures = unsafe { tln_lean_enqueue(&c, report.as_mut_ptr(), report.len()) };
             stream.synchronize().expect("stream synchronize");
-            let what = format!("{kind} v{version} x={x_t} y={y_t} inputs={nb_inputs} dims={dims:?} axis={axis} scale={scale_t} bias={bias_t}");
+            let what = format!(
+                "{kind} v{version} x={x_t} y={y_t} inputs={nb_inputs} dims={dims:?} axis={axis} scale={scale_t} bias={bias_t} sum_output={sum_output}"
+            );
             if failures != 0 {
                 // SAFETY: NUL-terminated by the harness.
                 let text = unsafe { CStr::from_ptr(report.as_ptr()) }.to_string_lossy().into_owned();
                 panic!("{what}: {failures} failures\n{text}");
             }
-            let expected = y_ref.download(y_len);
-            for (i, y) in ys.iter().enumerate() {
-                let got = y.download(y_len);
-                if got != expected {
-                    let first = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(0);
-                    panic!("{what}: plugin #{i} output differs from launch_raw (first differing byte {first})");
+            let compare = |name: &str, reference: &DeviceBuf, outs: &[DeviceBuf; 3], len: usize| {
+                let expected = reference.download(len);
+                for (i, out) in outs.iter().enumerate() {
+                    let got = out.download(len);
+                    if got != expected {
+                        let first = got.iter().zip(&expected).position(|(a, b)| a != b).unwrap_or(0);
+                        panic!("{what}: plugin #{i} output {name} differs from launch_raw (first differing byte {first})");
+                    }
                 }
+            };
+            compare("Y", &y_ref, &ys, y_len);
+            if sum_output {
+                compare("S", &s_ref, &ss, s_len);
+            } else {
+                // Without sum_output nothing is written where S would be.
+                compare("S (untouched)", &s_ref, &ss, s_len);
             }
         }
     }

@@ -1,15 +1,16 @@
 //! Property tests (proptest) of the plugin's CPU-side rules: field ranges,
 //! axis normalization, rows/cols, Scale/Bias shape rules, field parsing, and
 //! the wire format (serialize -> deserialize identity over the whole field
-//! space; truncations and bit flips refused), for both plugins (FP32LayerNorm
-//! and FP32RMSNorm: the norm kind is part of every configuration drawn).
+//! space; truncations and bit flips refused), for every plugin (FP32LayerNorm,
+//! FP32RMSNorm and FP32SkipLayerNorm: the norm kind, and FP32SkipLayerNorm's
+//! `sum_output`, are part of every configuration drawn).
 //! CPU only, well under a second per property in release mode.
 
 use proptest::prelude::*;
 
 // Dims stay below 12 where a shape must be accepted: 12^8 elements keep every
 // row under the kernels' 2^31 limit, which configure enforces.
-use trt_layernorm::plugin::config::{RowsCols, TensorInfo, FORMAT_LINEAR, MAX_RANK};
+use trt_layernorm::plugin::config::{self, RowsCols, TensorInfo, FORMAT_LINEAR, MAX_RANK};
 use trt_layernorm::plugin::fields::{self, FieldError, FieldType, FieldValue, RawField, TOLERATED};
 use trt_layernorm::plugin::{plugin_name, wire, NormKind, OutputType, PluginConfig, ShapeError, WireError};
 use trt_layernorm::problem::MAX_COLS;
@@ -20,11 +21,11 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(4096)
 }
 
-/// Every positive finite f32, subnormals included (uniform over bit patterns).
+/// Every finite f32 >= 0 (zero and -0 included; subnormals included; uniform over bit patterns).
 fn valid_epsilon() -> impl Strategy<Value = f32> {
     prop_oneof![
-        (1u32..0x7F80_0000).prop_map(f32::from_bits),
-        prop::sample::select(vec![1e-5f32, 1e-6, 1e-12, f32::MIN_POSITIVE, f32::from_bits(1), f32::MAX, 1.0]),
+        (0u32..0x7F80_0000).prop_map(f32::from_bits),
+        prop::sample::select(vec![1e-5f32, 1e-6, 1e-12, f32::MIN_POSITIVE, f32::from_bits(1), f32::MAX, 1.0, 0.0, -0.0]),
     ]
 }
 
@@ -49,19 +50,27 @@ fn any_kind() -> impl Strategy<Value = NormKind> {
 }
 
 fn valid_config() -> impl Strategy<Value = PluginConfig> {
-    (valid_epsilon(), valid_axis(), 0i32..=1, any_kind()).prop_map(|(e, a, o, k)| PluginConfig::new(e, a, o).unwrap().with_norm(k))
+    (valid_epsilon(), valid_axis(), 0i32..=1, any_kind(), 0i32..=1).prop_map(|(e, a, o, k, s)| {
+        let sum = if k == NormKind::SkipLayerNorm { s } else { 0 };
+        PluginConfig::new(e, a, o).unwrap().with_norm(k).with_sum_output(sum).unwrap()
+    })
 }
 
 /// A valid configuration and an input count it can have been configured with (0 = not yet).
 fn valid_config_and_inputs() -> impl Strategy<Value = (PluginConfig, u8)> {
-    valid_config().prop_flat_map(|c| (Just(c), 0u8..=c.max_inputs() as u8))
+    valid_config().prop_flat_map(|c| (Just(c), prop_oneof![Just(0u8), c.min_inputs() as u8..=c.max_inputs() as u8]))
 }
 
-fn other_kind(k: NormKind) -> NormKind {
-    match k {
-        NormKind::LayerNorm => NormKind::RmsNorm,
-        NormKind::RmsNorm | NormKind::SkipLayerNorm => NormKind::LayerNorm,
-    }
+fn other_kinds(k: NormKind) -> impl Iterator<Item = NormKind> {
+    NormKind::ALL.into_iter().filter(move |&o| o != k)
+}
+
+/// The fields a configuration is made of, as a field collection would give them.
+fn fields_of(c: &PluginConfig) -> Vec<RawField<'static>> {
+    fields::field_specs(c.norm())
+        .iter()
+        .map(|s| RawField { name: Some(s.name), field_type: s.field_type, length: 1, value: c.field_value(s.name) })
+        .collect()
 }
 
 /// A blob in format version 1, as written before FP32RMSNorm existed (no `norm` record).
@@ -135,6 +144,10 @@ fn wire_fuzz_seeds_replay() {
         if name.contains("rms") {
             assert!(!valid || matches!(r, Ok((c, _)) if c.norm() == NormKind::RmsNorm), "{name}: {r:?}");
         }
+        if name.contains("skip") {
+            assert!(!valid || matches!(r, Ok((c, _)) if c.norm() == NormKind::SkipLayerNorm), "{name}: {r:?}");
+            assert!(!valid || name.contains("sum") == r.as_ref().is_ok_and(|(c, _)| c.sum_output()), "{name}: {r:?}");
+        }
         assert_eq!(r.is_ok(), valid, "{name}: {r:?}");
         if let Ok((c, n)) = r {
             assert_eq!(wire::decode(&wire::encode(&c, n)), Ok((c, n)), "{name}");
@@ -153,7 +166,7 @@ proptest! {
     /// names the first field out of range (epsilon, then axis, then output_type).
     #[test]
     fn config_accepts_exactly_the_documented_ranges(eps in any_f32(), axis in any_axis(), ot in prop_oneof![-3i32..4, any::<i32>()]) {
-        let eps_ok = eps.is_finite() && eps > 0.0;
+        let eps_ok = eps.is_finite() && eps >= 0.0;
         let axis_ok = (-8..=7).contains(&axis);
         let ot_ok = ot == 0 || ot == 1;
         let r = PluginConfig::new(eps, axis, ot);
@@ -246,7 +259,9 @@ proptest! {
         let i = at.index(dims.len());
         dims[i] = neg;
         prop_assert!(c.rows_cols(&dims).is_err());
-        let r = c.check_shapes(&[&dims], 1);
+        // X alone (FP32SkipLayerNorm: X and a Skip of the same shape, X judged first).
+        let inputs: Vec<&[i64]> = vec![&dims; c.min_inputs() as usize];
+        let r = c.check_shapes(&inputs, c.nb_outputs());
         if neg < -1 {
             prop_assert_eq!(r, Err(ShapeError::BadDim { tensor: "X", index: i, value: neg }));
         } else if c.axis_index(dims.len()).is_ok() {
@@ -324,40 +339,51 @@ proptest! {
     // ---- field parsing ------------------------------------------------------------
 
     /// Fields in any order, with the ONNX pass-through attributes mixed in, give
-    /// the configuration `new` gives; absent fields take their defaults.
+    /// the configuration `new` (and `with_sum_output`) gives; absent fields take
+    /// their defaults; `sum_output` is FP32SkipLayerNorm's only.
     #[test]
     fn fields_in_any_order_give_the_same_config(
-        kind in any_kind(), eps in any_f32(), axis in any_axis(), ot in -2i32..4,
-        present in prop::collection::vec(any::<bool>(), 3),
+        kind in any_kind(), eps in any_f32(), axis in any_axis(), ot in -2i32..4, so in prop_oneof![-1i32..3, any::<i32>()],
+        present in prop::collection::vec(any::<bool>(), 4),
         tolerated in prop::collection::vec(any::<bool>(), 2),
-        order in Just((0usize..5).collect::<Vec<_>>()).prop_shuffle(),
+        order in Just((0usize..6).collect::<Vec<_>>()).prop_shuffle(),
     ) {
         let candidates = [
             present[0].then(|| f32_field(fields::EPSILON, eps)),
             present[1].then(|| i32_field(fields::AXIS, axis)),
             present[2].then(|| i32_field(fields::OUTPUT_TYPE, ot)),
+            present[3].then(|| i32_field(fields::SUM_OUTPUT, so)),
             tolerated[0].then(|| RawField { name: Some(TOLERATED[0]), field_type: FieldType::Char, length: 2, value: None }),
             tolerated[1].then(|| RawField { name: Some(TOLERATED[1]), field_type: FieldType::Other(77), length: -1, value: None }),
         ];
         let list: Vec<RawField<'_>> = order.iter().filter_map(|&i| candidates[i].clone()).collect();
-        let expected = PluginConfig::new(
-            if present[0] { eps } else { 1e-5 },
-            if present[1] { axis } else { -1 },
-            if present[2] { ot } else { 0 },
-        )
-        .map(|c| c.with_norm(kind));
-        prop_assert_eq!(PluginConfig::from_fields(kind, &list), expected);
+        let expected = if present[3] && kind != NormKind::SkipLayerNorm {
+            Err(FieldError::Unknown { name: fields::SUM_OUTPUT.into(), kind })
+        } else {
+            PluginConfig::new(
+                if present[0] { eps } else { 1e-5 },
+                if present[1] { axis } else { -1 },
+                if present[2] { ot } else { 0 },
+            )
+            .and_then(|c| c.with_norm(kind).with_sum_output(if present[3] { so } else { 0 }))
+        };
+        let got = PluginConfig::from_fields(kind, &list);
+        if let Ok(c) = &got {
+            prop_assert_eq!(c.sum_output(), present[3] && so == 1);
+            prop_assert_eq!(c.nb_outputs(), 1 + i32::from(c.sum_output()));
+        }
+        prop_assert_eq!(got, expected);
     }
 
     /// A repeated field is refused whatever its values, and wherever the copies are.
     #[test]
-    fn duplicates_are_refused(kind in any_kind(), which in 0usize..3, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
-        let field = |v: i32| match which {
-            0 => f32_field(fields::EPSILON, f32::from_bits(v as u32)),
-            1 => i32_field(fields::AXIS, v),
-            _ => i32_field(fields::OUTPUT_TYPE, v),
+    fn duplicates_are_refused(kind in any_kind(), which in 0usize..4, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
+        let specs = fields::field_specs(kind);
+        let name = specs[which % specs.len()].name;
+        let field = |v: i32| match name {
+            fields::EPSILON => f32_field(name, f32::from_bits(v as u32)),
+            _ => i32_field(name, v),
         };
-        let name = fields::field_specs(kind)[which].name;
         let mut list = vec![field(a)];
         list.extend((0..filler).map(|_| RawField { name: Some(TOLERATED[0]), field_type: FieldType::Char, length: 1, value: None }));
         list.push(field(b));
@@ -384,12 +410,9 @@ proptest! {
         prop_assert!(blob.len() <= wire::MAX_LEN);
         prop_assert_eq!(wire::decode(&blob), Ok((c, n)));
         prop_assert_eq!(wire::decode_as(c.norm(), &blob), Ok((c, n)));
-        let via_fields = PluginConfig::from_fields(c.norm(), &[
-            f32_field(fields::EPSILON, c.epsilon()),
-            i32_field(fields::AXIS, c.axis()),
-            i32_field(fields::OUTPUT_TYPE, c.output_type().code()),
-        ]);
+        let via_fields = PluginConfig::from_fields(c.norm(), &fields_of(&c));
         prop_assert_eq!(via_fields, Ok(c));
+        prop_assert_eq!(wire::decode(&blob).unwrap().0.nb_outputs(), c.nb_outputs());
         // The records are named fields: any order decodes to the same configuration.
         let mut recs = records(&blob);
         recs.reverse();
@@ -436,81 +459,179 @@ proptest! {
         let input = if sealed { seal(&bytes) } else { bytes };
         match wire::decode(&input) {
             Ok((c, n)) => {
-                prop_assert!(i32::from(n) <= c.max_inputs() && c.epsilon() > 0.0 && c.epsilon().is_finite() && (-8..8).contains(&c.axis()));
+                prop_assert!(n == 0 || (c.min_inputs()..=c.max_inputs()).contains(&i32::from(n)));
+                prop_assert!(c.epsilon() >= 0.0 && c.epsilon().is_finite() && (-8..8).contains(&c.axis()));
                 prop_assert_eq!(wire::decode(&wire::encode(&c, n)), Ok((c, n)));
                 prop_assert_eq!(wire::decode_as(c.norm(), &input), Ok((c, n)));
-                prop_assert_eq!(wire::decode_as(other_kind(c.norm()), &input), Err(WireError::WrongPlugin { expected: other_kind(c.norm()), found: c.norm() }));
+                for other in other_kinds(c.norm()) {
+                    prop_assert_eq!(wire::decode_as(other, &input), Err(WireError::WrongPlugin { expected: other, found: c.norm() }));
+                }
             }
             Err(e) => prop_assert!(e.to_string().contains("serialized"), "{}", e),
         }
     }
 
-    /// A blob of one plugin handed to the other plugin's creator is refused, naming both.
+    /// A blob of one plugin handed to another plugin's creator is refused, naming both.
     #[test]
-    fn wire_blobs_of_the_other_plugin_are_refused((c, n) in valid_config_and_inputs()) {
-        let other = other_kind(c.norm());
-        let err = wire::decode_as(other, &wire::encode(&c, n)).unwrap_err();
-        prop_assert_eq!(&err, &WireError::WrongPlugin { expected: other, found: c.norm() });
-        let msg = err.to_string();
-        prop_assert!(msg.contains(plugin_name(other)) && msg.contains(plugin_name(c.norm())), "{}", msg);
+    fn wire_blobs_of_the_other_plugins_are_refused((c, n) in valid_config_and_inputs()) {
+        for other in other_kinds(c.norm()) {
+            let err = wire::decode_as(other, &wire::encode(&c, n)).unwrap_err();
+            prop_assert_eq!(&err, &WireError::WrongPlugin { expected: other, found: c.norm() });
+            let msg = err.to_string();
+            prop_assert!(msg.contains(plugin_name(other)) && msg.contains(plugin_name(c.norm())), "{}", msg);
+        }
     }
 
     /// Version-1 blobs (engines built before FP32RMSNorm) still decode, as
-    /// FP32LayerNorm, over the whole field space; the RMSNorm creator refuses them.
+    /// FP32LayerNorm, over the whole field space; the other creators refuse them.
     #[test]
     fn wire_version_1_blobs_decode_as_layernorm(c in valid_config(), n in 0u8..=3) {
         let c = c.with_norm(NormKind::LayerNorm);
         let old = version1_blob(&c, n);
         prop_assert_eq!(wire::decode(&old), Ok((c, n)));
-        prop_assert_eq!(wire::decode_as(NormKind::RmsNorm, &old), Err(WireError::WrongPlugin { expected: NormKind::RmsNorm, found: NormKind::LayerNorm }));
+        for other in other_kinds(NormKind::LayerNorm) {
+            prop_assert_eq!(wire::decode_as(other, &old), Err(WireError::WrongPlugin { expected: other, found: NormKind::LayerNorm }));
+        }
         for len in 0..old.len() {
             prop_assert!(wire::decode(&old[..len]).is_err());
         }
     }
 
     /// Re-sealed payloads with a record value changed are judged by the field
-    /// checks: an out-of-range value is refused with the field's name.
+    /// checks: an out-of-range value is refused with the field's name, an input
+    /// count or norm code the blob cannot have as malformed.
     #[test]
-    fn wire_values_behind_a_valid_crc_are_range_checked((c, n) in valid_config_and_inputs(), which in 0usize..5, v in any::<u32>(), small in any::<bool>()) {
-        // Small values hit the valid codes of `num_inputs` and `norm` often.
-        let v = if small { v % 5 } else { v };
+    fn wire_values_behind_a_valid_crc_are_range_checked((c, n) in valid_config_and_inputs(), which in 0usize..6, v in any::<u32>(), small in any::<bool>()) {
+        // Small values hit the valid codes of `num_inputs`, `norm` and `sum_output` often.
+        let v = if small { v % 7 } else { v };
         let blob = wire::encode(&c, n);
         let mut recs = records(&blob);
+        let which = which % recs.len();
         let r = &mut recs[which];
         let at = r.len() - 4;
         r[at..].copy_from_slice(&v.to_le_bytes());
         let mut payload = vec![recs.len() as u8];
         recs.iter().for_each(|r| payload.extend_from_slice(r));
-        let code = |k: NormKind| if k == NormKind::LayerNorm { 0 } else { 1 };
-        let (eps, axis, ot, ni, norm) = match which {
-            0 => (f32::from_bits(v), c.axis(), c.output_type().code(), n as i32, code(c.norm())),
-            1 => (c.epsilon(), v as i32, c.output_type().code(), n as i32, code(c.norm())),
-            2 => (c.epsilon(), c.axis(), v as i32, n as i32, code(c.norm())),
-            3 => (c.epsilon(), c.axis(), c.output_type().code(), v as i32, code(c.norm())),
-            _ => (c.epsilon(), c.axis(), c.output_type().code(), n as i32, v as i32),
-        };
+        let code = |k: NormKind| NormKind::ALL.iter().position(|&x| x == k).unwrap() as i32;
+        let skip_blob = c.norm() == NormKind::SkipLayerNorm;
+        let (mut eps, mut axis, mut ot, mut ni, mut norm, mut so) =
+            (c.epsilon(), c.axis(), c.output_type().code(), n as i32, code(c.norm()), i32::from(c.sum_output()));
+        match which {
+            0 => eps = f32::from_bits(v),
+            1 => axis = v as i32,
+            2 => ot = v as i32,
+            3 => ni = v as i32,
+            4 => norm = v as i32,
+            _ => so = v as i32,
+        }
         let got = wire::decode(&seal(&payload));
-        let kind = match norm {
-            0 => NormKind::LayerNorm,
-            1 => NormKind::RmsNorm,
-            _ => {
-                let is_malformed = matches!(got, Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be"));
-                prop_assert!(is_malformed, "{:?}", got);
-                return Ok(());
-            }
-        };
-        if !(0..=3).contains(&ni) {
-            let is_malformed = matches!(got, Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. }));
+        if !(0..=5).contains(&ni) {
+            let is_malformed = matches!(got, Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 5", .. }));
             prop_assert!(is_malformed, "{:?}", got);
             return Ok(());
         }
-        match PluginConfig::new(eps, axis, ot) {
-            Ok(expected) if ni <= PluginConfig::default().with_norm(kind).max_inputs() => prop_assert_eq!(got, Ok((expected.with_norm(kind), ni as u8))),
-            Ok(_) => {
-                let is_malformed = matches!(got, Err(WireError::Malformed { reason, .. }) if reason.starts_with("num_inputs is more than"));
-                prop_assert!(is_malformed, "{:?}", got);
-            }
+        let Some(&kind) = usize::try_from(norm).ok().and_then(|i| NormKind::ALL.get(i)) else {
+            let is_malformed = matches!(got, Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be"));
+            prop_assert!(is_malformed, "{:?}", got);
+            return Ok(());
+        };
+        let is_skip = kind == NormKind::SkipLayerNorm;
+        if skip_blob && !is_skip {
+            // A relabelled FP32SkipLayerNorm blob: its sum_output record is not a field of that plugin.
+            prop_assert_eq!(got, Err(WireError::Field(FieldError::Unknown { name: fields::SUM_OUTPUT.into(), kind })));
+            return Ok(());
+        }
+        if is_skip && !skip_blob {
+            prop_assert_eq!(got, Err(WireError::Missing(fields::SUM_OUTPUT)));
+            return Ok(());
+        }
+        let probe = PluginConfig::default().with_norm(kind);
+        if ni != 0 && !(probe.min_inputs()..=probe.max_inputs()).contains(&ni) {
+            let is_malformed = matches!(got, Err(WireError::Malformed { reason, .. }) if reason.starts_with("num_inputs is not an input count"));
+            prop_assert!(is_malformed, "{:?}", got);
+            return Ok(());
+        }
+        match PluginConfig::new(eps, axis, ot).and_then(|e| e.with_norm(kind).with_sum_output(if is_skip { so } else { 0 })) {
+            Ok(expected) => prop_assert_eq!(got, Ok((expected, ni as u8))),
             Err(e) => prop_assert_eq!(got, Err(WireError::Field(e))),
+        }
+    }
+
+    // ---- FP32SkipLayerNorm: inputs by role, outputs, pointers ----------------------
+
+    /// Skip must have exactly X's shape (one dim changed, a leading 1 added or a dim
+    /// dropped is refused, naming Skip); Scale, Bias and ResidualBias follow the
+    /// normalized-dims rule; the enqueue problem and pointers match the inputs given.
+    #[test]
+    fn skip_inputs_follow_their_roles(
+        rank in 1usize..=8,
+        axis_seed in any::<prop::sample::Index>(),
+        dims_seed in prop::collection::vec(1i64..12, 8),
+        leading_ones in 0usize..3,
+        which in any::<prop::sample::Index>(),
+        bump in 1i64..5,
+        nb_inputs in 2usize..=5,
+        sum in 0i32..=1,
+        output_type in 0i32..=1,
+        types in prop::collection::vec(prop::sample::select(vec![0i32, 1, 7]), 3),
+    ) {
+        let x = &dims_seed[..rank];
+        let axis = axis_seed.index(rank);
+        let c = PluginConfig::new(1e-5, axis as i32, output_type).unwrap().with_norm(NormKind::SkipLayerNorm).with_sum_output(sum).unwrap();
+        let normalized = &x[axis..];
+        let mut fit = vec![1i64; leading_ones];
+        fit.extend_from_slice(normalized);
+        let inputs: Vec<&[i64]> = vec![x, x, &fit, &fit, &fit];
+        prop_assert_eq!(c.check_shapes(&inputs[..nb_inputs], c.nb_outputs()), Ok(()));
+        let mut wrong = x.to_vec();
+        wrong[which.index(rank)] += bump;
+        prop_assert_eq!(c.check_shapes(&[x, &wrong], c.nb_outputs()), Err(ShapeError::NotXShape { tensor: "Skip", got: wrong.clone(), expected: x.to_vec() }));
+        let mut longer = vec![1i64];
+        longer.extend_from_slice(x);
+        let refused = matches!(c.check_shapes(&[x, &longer], c.nb_outputs()), Err(ShapeError::NotXShape { tensor: "Skip", .. }));
+        prop_assert!(refused);
+        if rank > 1 {
+            let refused = matches!(c.check_shapes(&[x, &x[1..]], c.nb_outputs()), Err(ShapeError::NotXShape { tensor: "Skip", .. }));
+            prop_assert!(refused);
+        }
+        let mut bad_param = normalized.to_vec();
+        let k = which.index(bad_param.len());
+        bad_param[k] += bump;
+        let pos = 2 + which.index(3);
+        let mut with_bad = vec![x, x, &fit[..], &fit[..], &fit[..]];
+        with_bad[pos] = &bad_param;
+        let name = config::input_names(NormKind::SkipLayerNorm)[pos];
+        let refused = matches!(c.check_shapes(&with_bad, c.nb_outputs()), Err(ShapeError::ParamShape { tensor, .. }) if tensor == name);
+        prop_assert!(refused, "{} of a wrong shape", name);
+
+        // Enqueue: X and Skip (and ResidualBias) in X's type, Scale and Bias any; Y by output_type, S in X's type.
+        let (xt, st, bt) = (types[0], types[1], types[2]);
+        let info = |dtype, dims| TensorInfo { dtype, format: FORMAT_LINEAR, dims };
+        let ins = [info(xt, x), info(xt, x), info(st, &fit[..]), info(bt, &fit[..]), info(xt, &fit[..])];
+        let yt = if output_type == 1 { 0 } else { xt };
+        let outs = [info(yt, x), info(xt, x)];
+        let outs = &outs[..c.nb_outputs() as usize];
+        let p = c.problem(&ins[..nb_inputs], outs).unwrap().unwrap();
+        let o = p.skip().unwrap();
+        prop_assert_eq!((o.residual_bias, o.sum_output), (nb_inputs == 5, sum == 1));
+        prop_assert_eq!((p.scale_dtype().is_some(), p.bias_dtype().is_some()), (nb_inputs >= 3, nb_inputs >= 4));
+        // Distinct 16-byte-aligned addresses: the mapping gives exactly the pointers the problem needs.
+        let in_ptrs: Vec<u64> = (1..=nb_inputs as u64).map(|i| i << 12).collect();
+        let out_ptrs: Vec<u64> = (1..=c.nb_outputs() as u64).map(|i| (i + 8) << 12).collect();
+        let ptrs = c.device_ptrs(&in_ptrs, &out_ptrs);
+        prop_assert!(ptrs.check(&p).is_ok(), "{:?}", ptrs);
+        prop_assert_eq!((ptrs.x, ptrs.skip, ptrs.y), (in_ptrs[0], in_ptrs[1], out_ptrs[0]));
+        // Another type for Skip or ResidualBias is refused, naming it.
+        let other = if xt == 1 { 7 } else { 1 };
+        let mut bad = ins;
+        bad[1].dtype = other;
+        let refused = matches!(c.problem(&bad[..nb_inputs], outs), Err(ShapeError::NotXType { tensor: "Skip", .. }));
+        prop_assert!(refused);
+        if nb_inputs == 5 {
+            let mut bad = ins;
+            bad[4].dtype = other;
+            let refused = matches!(c.problem(&bad, outs), Err(ShapeError::NotXType { tensor: "ResidualBias", .. }));
+            prop_assert!(refused);
         }
     }
 }

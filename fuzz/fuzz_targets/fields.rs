@@ -1,16 +1,27 @@
 //! Plugin field parsing (`plugin::fields::collect`, `PluginConfig::from_fields`),
-//! for every plugin (FP32LayerNorm, FP32RMSNorm): any collection of named,
-//! typed fields (null or non-UTF-8 names, any type code, any count, null data)
-//! is either refused with an error naming what is wrong (an unknown field's
-//! error names the plugin), or gives an in-range configuration of that
-//! plugin's kind that round-trips through the wire format. The kinds take the
-//! same fields, so they must agree on every collection.
+//! for every plugin (FP32LayerNorm, FP32RMSNorm, FP32SkipLayerNorm): any
+//! collection of named, typed fields (null or non-UTF-8 names, any type code,
+//! any count, null data) is either refused with an error naming what is wrong
+//! (an unknown field's error names the plugin), or gives an in-range
+//! configuration of that plugin's kind that round-trips through the wire
+//! format. FP32LayerNorm and FP32RMSNorm take the same fields, so they must
+//! agree on every collection; FP32SkipLayerNorm takes one more (`sum_output`)
+//! and must agree with them on every collection without it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use trt_layernorm::plugin::fields::{self, FieldError, MAX_FIELDS};
+use trt_layernorm::plugin::fields::{self, FieldError, RawField, MAX_FIELDS};
 use trt_layernorm::plugin::{plugin_name, NormKind, PluginConfig};
 use trt_layernorm_fuzz::{check_accepted, parse_fields, raw_fields};
+
+/// A result with the kind taken out, so the kinds can be compared.
+fn without_kind(r: Result<PluginConfig, FieldError>) -> Result<PluginConfig, FieldError> {
+    match r {
+        Ok(c) => Ok(c.with_norm(NormKind::LayerNorm)),
+        Err(FieldError::Unknown { name, .. }) => Err(FieldError::Unknown { name, kind: NormKind::LayerNorm }),
+        Err(e) => Err(e),
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_fields(data);
@@ -19,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let raw = raw_fields(&parsed);
     let mut outcomes = Vec::new();
+    let mut skip_result = None;
     for kind in NormKind::ALL {
         let collected = fields::collect(kind, &raw);
         let result = PluginConfig::from_fields(kind, &raw);
@@ -35,7 +47,9 @@ fuzz_target!(|data: &[u8]| {
                 if let Some(o) = given.output_type {
                     assert_eq!(o, config.output_type().code());
                 }
-                for n in 0..=config.max_inputs() as u8 {
+                assert_eq!(given.sum_output.unwrap_or(0), i32::from(config.sum_output()));
+                assert!(kind == NormKind::SkipLayerNorm || given.sum_output.is_none());
+                for n in std::iter::once(0).chain(config.min_inputs() as u8..=config.max_inputs() as u8) {
                     check_accepted(config, n);
                 }
             }
@@ -53,12 +67,24 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        // Compare the kinds with the kind itself taken out.
-        outcomes.push(match result {
-            Ok(c) => Ok(c.with_norm(NormKind::LayerNorm)),
-            Err(FieldError::Unknown { name, .. }) => Err(FieldError::Unknown { name, kind: NormKind::LayerNorm }),
-            Err(e) => Err(e),
-        });
+        if kind == NormKind::SkipLayerNorm {
+            skip_result = Some(result.clone());
+        }
+        outcomes.push(without_kind(result));
     }
     assert_eq!(outcomes[0], outcomes[1], "FP32LayerNorm and FP32RMSNorm read the same fields differently");
+    let has_sum_output = raw.iter().any(|f| f.name == Some(fields::SUM_OUTPUT));
+    if !has_sum_output {
+        assert_eq!(outcomes[0], outcomes[2], "FP32SkipLayerNorm reads the shared fields differently");
+    } else {
+        // FP32LayerNorm refuses the collection (sum_output is not its field, or an earlier error);
+        // FP32SkipLayerNorm, if it accepts it, reads the other fields as FP32LayerNorm reads them
+        // without sum_output.
+        assert!(outcomes[0].is_err());
+        if let Some(Ok(skip)) = skip_result {
+            let rest: Vec<RawField<'_>> = raw.iter().filter(|f| f.name != Some(fields::SUM_OUTPUT)).cloned().collect();
+            let ln = PluginConfig::from_fields(NormKind::LayerNorm, &rest).expect("the shared fields were accepted");
+            assert_eq!(ln.with_norm(NormKind::SkipLayerNorm).with_sum_output(i32::from(skip.sum_output())), Ok(skip));
+        }
+    }
 });

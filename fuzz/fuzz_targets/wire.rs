@@ -1,8 +1,9 @@
 //! The serialized-plugin parser (`plugin::wire::decode`, `decode_as`), the
 //! bytes a TensorRT engine hands `deserializePlugin`: never a panic, whatever
 //! it accepts re-serializes to a blob that decodes to the same thing (norm
-//! kind included), and each plugin's creator accepts exactly the blobs of its
-//! own kind.
+//! kind and FP32SkipLayerNorm's `sum_output` included), and each plugin's
+//! creator (FP32LayerNorm, FP32RMSNorm, FP32SkipLayerNorm) accepts exactly the
+//! blobs of its own kind.
 //!
 //! Each input is decoded three times: as it is (header, length and CRC
 //! checks), and with everything after a 12-byte header wrapped as the payload
@@ -39,6 +40,9 @@ fuzz_target!(|data: &[u8]| {
                 if input[4] == 1 {
                     assert_eq!(config.norm(), NormKind::LayerNorm, "a version-1 blob is FP32LayerNorm");
                 }
+                // Only FP32SkipLayerNorm blobs carry the sum_output record, and they always do.
+                let has_sum = input.windows(11).any(|w| w == b"\x0asum_output");
+                assert_eq!(has_sum, config.norm() == NormKind::SkipLayerNorm, "{config:?}");
                 check_accepted(&config, num_inputs)
             }
             Err(e) => {

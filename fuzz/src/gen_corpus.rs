@@ -44,6 +44,7 @@ fn main() -> std::io::Result<()> {
         ("eps0.5_axis7", PluginConfig::new(0.5, 7, 0).unwrap(), 1),
         ("epsmax_axis0_fp32", PluginConfig::new(f32::MAX, 0, 1).unwrap(), 2),
         ("eps_subnormal", PluginConfig::new(f32::from_bits(1), -1, 0).unwrap(), 3),
+        ("eps0", PluginConfig::new(0.0, -1, 0).unwrap(), 2),
     ];
     let mut wire_seeds: Vec<(String, Vec<u8>)> = Vec::new();
     for (name, c, n) in configs {
@@ -53,6 +54,11 @@ fn main() -> std::io::Result<()> {
         wire_seeds.push((format!("valid_v1_{name}"), version1(&blob)));
         // FP32RMSNorm (at most 2 inputs).
         wire_seeds.push((format!("valid_rms_{name}"), wire::encode(&c.with_norm(NormKind::RmsNorm), n.min(2))));
+        // FP32SkipLayerNorm (2 to 5 inputs), without and with the sum output.
+        let skip = c.with_norm(NormKind::SkipLayerNorm);
+        let skip_n = if n == 1 { 5 } else { n };
+        wire_seeds.push((format!("valid_skip_{name}"), wire::encode(&skip, skip_n)));
+        wire_seeds.push((format!("valid_skip_sum_{name}"), wire::encode(&skip.with_sum_output(1).unwrap(), skip_n)));
     }
     let blob = wire::encode(&PluginConfig::default(), 3);
     let payload = &blob[12..blob.len() - 4];
@@ -64,11 +70,26 @@ fn main() -> std::io::Result<()> {
     wire_seeds.push(("version3".into(), b));
     // FP32RMSNorm configured with 3 inputs (it has 2): refused.
     wire_seeds.push(("rms_num_inputs3".into(), wire::encode(&PluginConfig::default().with_norm(NormKind::RmsNorm), 3)));
-    // A norm code that names no plugin, and a version-1 blob with a norm record.
+    // An FP32LayerNorm payload relabelled FP32SkipLayerNorm (no sum_output record: refused),
+    // a norm code that names no plugin, and a version-1 blob with a norm record.
     let mut b = payload.to_vec();
     let at = b.len() - 4;
     b[at..].copy_from_slice(&2i32.to_le_bytes());
     wire_seeds.push(("norm_code2_sealed".into(), seal(&b)));
+    b[at..].copy_from_slice(&3i32.to_le_bytes());
+    wire_seeds.push(("norm_code3_sealed".into(), seal(&b)));
+    // FP32SkipLayerNorm: 1 input (it has 2 to 5), sum_output 2, and an FP32LayerNorm blob with a sum_output record.
+    let skip_blob = wire::encode(&PluginConfig::default().with_norm(NormKind::SkipLayerNorm).with_sum_output(1).unwrap(), 5);
+    wire_seeds.push(("skip_num_inputs1".into(), wire::encode(&PluginConfig::default().with_norm(NormKind::SkipLayerNorm), 1)));
+    let mut b = skip_blob[12..skip_blob.len() - 4].to_vec();
+    let at = b.len() - 4;
+    b[at..].copy_from_slice(&2i32.to_le_bytes());
+    wire_seeds.push(("skip_sum_output2_sealed".into(), seal(&b)));
+    let sum_record = &skip_blob[skip_blob.len() - 4 - 16..skip_blob.len() - 4];
+    let mut b = payload.to_vec();
+    b[0] += 1;
+    b.extend_from_slice(sum_record);
+    wire_seeds.push(("ln_with_sum_output_sealed".into(), seal(&b)));
     wire_seeds.push(("v1_with_norm_record_sealed".into(), seal_version(1, payload)));
     let mut b = blob.clone();
     *b.last_mut().unwrap() ^= 1;
@@ -128,6 +149,11 @@ fn main() -> std::io::Result<()> {
         ("eps_negative", vec![eps(-1e-5)]),
         ("axis_out_of_range", vec![int("axis", 8)]),
         ("output_type_2", vec![int("output_type", 2)]),
+        ("eps_zero", vec![eps(0.0)]),
+        ("sum_output_1", vec![eps(1e-6), int("axis", -1), int("output_type", 0), int("sum_output", 1)]),
+        ("sum_output_2", vec![int("sum_output", 2)]),
+        ("sum_output_float", vec![field("sum_output", 1, 1f32.to_le_bytes())]),
+        ("sum_output_then_bad_axis", vec![int("sum_output", 1), int("axis", 9)]),
         ("unknown_type_code", vec![field("axis", 1000, [0; 4])]),
     ];
     for (name, set) in &sets {

@@ -82,28 +82,34 @@ pub fn raw_fields(fields: &[FuzzField]) -> Vec<RawField<'_>> {
         .collect()
 }
 
-/// The other plugin's kind.
-pub fn other_kind(k: NormKind) -> NormKind {
-    match k {
-        NormKind::LayerNorm => NormKind::RmsNorm,
-        NormKind::RmsNorm => NormKind::LayerNorm,
-    }
+/// The other plugins' kinds.
+pub fn other_kinds(k: NormKind) -> impl Iterator<Item = NormKind> {
+    NormKind::ALL.into_iter().filter(move |&o| o != k)
 }
 
 /// Whatever a parser accepted must be in range and survive the wire format
-/// unchanged, kind included; the other plugin's creator must refuse the blob.
+/// unchanged, kind (and FP32SkipLayerNorm's `sum_output`) included; every other
+/// plugin's creator must refuse the blob.
 pub fn check_accepted(config: &PluginConfig, num_inputs: u8) {
-    assert!(config.epsilon().is_finite() && config.epsilon() > 0.0, "{config:?}");
+    assert!(config.epsilon().is_finite() && config.epsilon() >= 0.0, "{config:?}");
     assert!((-8..8).contains(&config.axis()), "{config:?}");
-    assert!(i32::from(num_inputs) <= config.max_inputs(), "{config:?} with {num_inputs} inputs");
-    let again = PluginConfig::new(config.epsilon(), config.axis(), config.output_type().code()).expect("accepted config re-checks");
-    assert_eq!(&again.with_norm(config.norm()), config);
+    assert!(
+        num_inputs == 0 || (config.min_inputs()..=config.max_inputs()).contains(&i32::from(num_inputs)),
+        "{config:?} with {num_inputs} inputs"
+    );
+    assert!(config.norm() == NormKind::SkipLayerNorm || !config.sum_output(), "{config:?}");
+    assert_eq!(config.nb_outputs(), 1 + i32::from(config.sum_output()));
+    let again = PluginConfig::new(config.epsilon(), config.axis(), config.output_type().code())
+        .and_then(|c| c.with_norm(config.norm()).with_sum_output(i32::from(config.sum_output())))
+        .expect("accepted config re-checks");
+    assert_eq!(&again, config);
     let blob = wire::encode(config, num_inputs);
     assert!(blob.len() <= wire::MAX_LEN);
     assert_eq!(wire::decode(&blob), Ok((*config, num_inputs)), "round trip of {config:?}");
     assert_eq!(wire::decode_as(config.norm(), &blob), Ok((*config, num_inputs)));
-    let other = other_kind(config.norm());
-    assert_eq!(wire::decode_as(other, &blob), Err(WireError::WrongPlugin { expected: other, found: config.norm() }));
+    for other in other_kinds(config.norm()) {
+        assert_eq!(wire::decode_as(other, &blob), Err(WireError::WrongPlugin { expected: other, found: config.norm() }));
+    }
 }
 
 /// Wraps `payload` in a valid header (current format version) and CRC, so the fuzzer reaches the record parser.

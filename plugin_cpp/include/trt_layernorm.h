@@ -1,10 +1,11 @@
 /*
- * trt-layernorm: the FP32LayerNorm and FP32RMSNorm TensorRT plugins (FP32
- * statistics, FP32/FP16/BF16 I/O).
+ * trt-layernorm: the FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm
+ * TensorRT plugins (FP32 statistics, FP32/FP16/BF16 I/O).
  *
  * Builder applications that link or dlopen libtrt_layernorm.so call
  * initTrtLayerNormPlugins once, after TensorRT is loaded, to register the
- * creators (names "FP32LayerNorm" and "FP32RMSNorm", each with version "1" =
+ * creators (names "FP32LayerNorm", "FP32RMSNorm" and "FP32SkipLayerNorm",
+ * each with version "1" =
  * IPluginV2DynamicExt and version "2" = IPluginV3 on TensorRT >= 10) in
  * getPluginRegistry():
  *
@@ -23,7 +24,7 @@ extern "C" {
 #endif
 
 /*
- * Registers the FP32LayerNorm and FP32RMSNorm creators under pluginNamespace
+ * Registers the FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm creators under pluginNamespace
  * ("" or NULL for the default) in the TensorRT plugin registry of this process.
  * logger: an nvinfer1::ILogger* that receives the plugin's messages, or NULL
  * to use TensorRT's own. Returns true when all creators are registered

@@ -1,7 +1,8 @@
-// The TensorRT classes of FP32LayerNorm and FP32RMSNorm: thin shims over the
-// Rust `PluginCore` (src/plugin/bridge.rs), which makes every decision. One
-// class per interface; the norm kind (PluginKind, from the bridge) is a member,
-// and one creator object per interface and kind. Nothing here throws.
+// The TensorRT classes of FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm:
+// thin shims over the Rust `PluginCore` (src/plugin/bridge.rs), which makes
+// every decision (input and output counts included). One class per interface;
+// the norm kind (PluginKind, from the bridge) is a member, and one creator
+// object per interface and kind. Nothing here throws.
 #pragma once
 
 #include <NvInferRuntime.h>
@@ -51,10 +52,17 @@ static_assert(offsetof(nvinfer1::PluginFieldCollection, fields) == 8, "PluginFie
 TensorDescIn toDescIn(nvinfer1::PluginTensorDesc const& d) noexcept;
 
 // Every kind this library has a creator for, in registration order.
-constexpr PluginKind kKinds[] = {PluginKind::LayerNorm, PluginKind::RmsNorm};
+constexpr PluginKind kKinds[] = {PluginKind::LayerNorm, PluginKind::RmsNorm, PluginKind::SkipLayerNorm};
 constexpr size_t kNbKinds = sizeof(kKinds) / sizeof(kKinds[0]);
 
-// "FP32LayerNorm" / "FP32RMSNorm" (a static string owned by Rust).
+// Array sizes for the most tensors and fields of any kind (Rust: config::MAX_INPUTS,
+// config::MAX_OUTPUTS, fields::MAX_KIND_FIELDS; its tests keep every kind within them).
+// Counts beyond them are refused (logged) before any array is filled.
+constexpr int32_t kMaxInputs = 5;  // FP32SkipLayerNorm: X, Skip, Scale, Bias, ResidualBias
+constexpr int32_t kMaxOutputs = 2; // FP32SkipLayerNorm with sum_output = 1: Y, S
+constexpr size_t kMaxFields = 8;
+
+// "FP32LayerNorm" / "FP32RMSNorm" / "FP32SkipLayerNorm" (a static string owned by Rust).
 char const* pluginName(PluginKind kind) noexcept;
 
 // getFieldNames: the fields Rust declares for `kind`, as a static collection.
@@ -177,11 +185,10 @@ private:
     PluginKind mKind;
     rust::Box<PluginCore> mCore;
     std::string mNamespace;
-    // Storage behind getFieldsToSerialize (valid until the next call or destruction).
-    float mEpsilon{};
-    int32_t mAxis{};
-    int32_t mOutputType{};
-    std::array<nvinfer1::PluginField, 3> mFields{};
+    // Storage behind getFieldsToSerialize (valid until the next call or destruction):
+    // each field's 4 bytes (float32 bits or int32), as Rust hands them out.
+    std::array<uint32_t, kMaxFields> mValues{};
+    std::array<nvinfer1::PluginField, kMaxFields> mFields{};
     nvinfer1::PluginFieldCollection mCollection{};
 };
 
@@ -207,7 +214,7 @@ private:
 };
 #endif
 
-// Shared enqueue: descriptions and pointers of `nbInputs` inputs and one output, handed to Rust.
+// Shared enqueue: descriptions and pointers of `nbInputs` inputs and the plugin's outputs, handed to Rust.
 int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, nvinfer1::PluginTensorDesc const* inputDesc,
     nvinfer1::PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs,
     cudaStream_t stream) noexcept;

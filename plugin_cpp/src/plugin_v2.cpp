@@ -1,4 +1,4 @@
-// Version "1" of FP32LayerNorm and FP32RMSNorm: IPluginV2DynamicExt and its IPluginCreator.
+// Version "1" of FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm: IPluginV2DynamicExt and its IPluginCreator.
 #include "plugin.h"
 
 #include <new>
@@ -53,33 +53,54 @@ struct FieldNames
 PluginFieldCollection const* fieldNames(PluginKind kind) noexcept
 {
     // Built once per kind from Rust's lists; names are 'static NUL-terminated strings.
-    static FieldNames const layerNorm(PluginKind::LayerNorm);
-    static FieldNames const rmsNorm(PluginKind::RmsNorm);
-    return kind == PluginKind::RmsNorm ? &rmsNorm.collection : &layerNorm.collection;
+    static std::vector<FieldNames> const all = [] {
+        std::vector<FieldNames> v;
+        v.reserve(kNbKinds); // no reallocation: each collection points into its own list
+        for (PluginKind k : kKinds)
+        {
+            v.emplace_back(k);
+        }
+        return v;
+    }();
+    for (size_t k = 0; k < kNbKinds; ++k)
+    {
+        if (kKinds[k] == kind)
+        {
+            return &all[k].collection;
+        }
+    }
+    return &all[0].collection;
 }
 
 int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, PluginTensorDesc const* inputDesc,
     PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs, cudaStream_t stream) noexcept
 {
-    // 3 = the most inputs of any kind (the arrays below); Rust checks the kind's own count.
-    if (nbInputs < 1 || nbInputs > 3 || inputDesc == nullptr || outputDesc == nullptr || inputs == nullptr
-        || outputs == nullptr)
+    // The arrays below hold the most tensors of any kind; Rust checks the kind's own counts.
+    int32_t const nbOutputs = core.nb_outputs();
+    if (nbInputs < 1 || nbInputs > kMaxInputs || nbOutputs < 1 || nbOutputs > kMaxOutputs || inputDesc == nullptr
+        || outputDesc == nullptr || inputs == nullptr || outputs == nullptr)
     {
         logError(kind, "enqueue: the plugin was not configured or TensorRT passed no tensors");
         return 1;
     }
-    std::array<TensorDescIn, 3> in{};
-    std::array<size_t, 3> inPtrs{};
+    std::array<TensorDescIn, kMaxInputs> in{};
+    std::array<size_t, kMaxInputs> inPtrs{};
     for (int32_t i = 0; i < nbInputs; ++i)
     {
         in[static_cast<size_t>(i)] = toDescIn(inputDesc[i]);
         inPtrs[static_cast<size_t>(i)] = reinterpret_cast<size_t>(inputs[i]);
     }
-    std::array<TensorDescIn, 1> out{toDescIn(outputDesc[0])};
-    std::array<size_t, 1> outPtrs{reinterpret_cast<size_t>(outputs[0])};
+    std::array<TensorDescIn, kMaxOutputs> out{};
+    std::array<size_t, kMaxOutputs> outPtrs{};
+    for (int32_t i = 0; i < nbOutputs; ++i)
+    {
+        out[static_cast<size_t>(i)] = toDescIn(outputDesc[i]);
+        outPtrs[static_cast<size_t>(i)] = reinterpret_cast<size_t>(outputs[i]);
+    }
     auto const n = static_cast<size_t>(nbInputs);
-    return core.enqueue(rust::Slice<TensorDescIn const>(in.data(), n), rust::Slice<TensorDescIn const>(out.data(), 1),
-        rust::Slice<size_t const>(inPtrs.data(), n), rust::Slice<size_t const>(outPtrs.data(), 1),
+    auto const m = static_cast<size_t>(nbOutputs);
+    return core.enqueue(rust::Slice<TensorDescIn const>(in.data(), n), rust::Slice<TensorDescIn const>(out.data(), m),
+        rust::Slice<size_t const>(inPtrs.data(), n), rust::Slice<size_t const>(outPtrs.data(), m),
         reinterpret_cast<size_t>(stream));
 }
 
@@ -106,7 +127,7 @@ char const* NormPluginV2::getPluginVersion() const noexcept
 
 int32_t NormPluginV2::getNbOutputs() const noexcept
 {
-    return 1;
+    return mCore->nb_outputs(); // 2 for FP32SkipLayerNorm with sum_output = 1
 }
 
 int32_t NormPluginV2::initialize() noexcept
@@ -149,18 +170,19 @@ char const* NormPluginV2::getPluginNamespace() const noexcept
 DataType NormPluginV2::getOutputDataType(int32_t index, DataType const* inputTypes, int32_t nbInputs) const noexcept
 {
     int32_t code = static_cast<int32_t>(DataType::kFLOAT);
-    if (index == 0 && inputTypes != nullptr && nbInputs > 0 && nbInputs <= 3)
+    if (inputTypes != nullptr && nbInputs > 0 && nbInputs <= kMaxInputs)
     {
-        std::array<int32_t, 3> types{};
+        std::array<int32_t, kMaxInputs> types{};
         for (int32_t i = 0; i < nbInputs; ++i)
         {
             types[static_cast<size_t>(i)] = static_cast<int32_t>(inputTypes[i]);
         }
-        mCore->output_data_type(rust::Slice<int32_t const>(types.data(), static_cast<size_t>(nbInputs)), code);
+        // Rust checks the input count and the index (Y, or S), and logs a refusal.
+        mCore->output_data_type(index, rust::Slice<int32_t const>(types.data(), static_cast<size_t>(nbInputs)), code);
     }
     else
     {
-        mCore->check_io(inputTypes != nullptr ? nbInputs : 0, index + 1, "getOutputDataType");
+        mCore->check_io(inputTypes != nullptr ? nbInputs : 0, mCore->nb_outputs(), "getOutputDataType"); // logs why
     }
     return static_cast<DataType>(code);
 }
@@ -178,22 +200,22 @@ IPluginV2DynamicExt* NormPluginV2::clone() const noexcept
 DimsExprs NormPluginV2::getOutputDimensions(
     int32_t outputIndex, DimsExprs const* inputs, int32_t nbInputs, IExprBuilder& /*exprBuilder*/) noexcept
 {
-    if (inputs == nullptr || !mCore->check_io(nbInputs, outputIndex + 1, "getOutputDimensions") || outputIndex != 0)
+    if (inputs == nullptr || !mCore->check_output(nbInputs, outputIndex, "getOutputDimensions"))
     {
         return DimsExprs{};
     }
-    return inputs[0]; // Y has X's shape.
+    return inputs[0]; // Y (and S) have X's shape.
 }
 
 bool NormPluginV2::supportsFormatCombination(
     int32_t pos, PluginTensorDesc const* inOut, int32_t nbInputs, int32_t nbOutputs) noexcept
 {
-    if (inOut == nullptr || nbInputs < 0 || nbOutputs < 0 || nbInputs + nbOutputs > 4)
+    if (inOut == nullptr || nbInputs < 0 || nbOutputs < 0 || nbInputs + nbOutputs > kMaxInputs + kMaxOutputs)
     {
         mCore->check_io(nbInputs, nbOutputs, "supportsFormatCombination"); // logs why
         return false;
     }
-    std::array<TensorDescIn, 4> descs{};
+    std::array<TensorDescIn, kMaxInputs + kMaxOutputs> descs{};
     for (int32_t i = 0; i < nbInputs + nbOutputs; ++i)
     {
         descs[static_cast<size_t>(i)] = toDescIn(inOut[i]);
@@ -205,11 +227,12 @@ bool NormPluginV2::supportsFormatCombination(
 void NormPluginV2::configurePlugin(
     DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept
 {
-    if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "configurePlugin"))
+    if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "configurePlugin")
+        || nbInputs > kMaxInputs)
     {
         return;
     }
-    std::array<TensorDescIn, 3> descs{};
+    std::array<TensorDescIn, kMaxInputs> descs{};
     for (int32_t i = 0; i < nbInputs; ++i)
     {
         descs[static_cast<size_t>(i)] = toDescIn(in[i].desc);

@@ -1,4 +1,4 @@
-// Version "2" of FP32LayerNorm and FP32RMSNorm: IPluginV3 (OneCore/OneBuild/OneRuntime) and IPluginCreatorV3One, TensorRT >= 10.
+// Version "2" of FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm: IPluginV3 (OneCore/OneBuild/OneRuntime) and IPluginCreatorV3One, TensorRT >= 10.
 #include "plugin.h"
 
 #if TLN_HAS_V3
@@ -56,11 +56,12 @@ char const* NormPluginV3::getPluginNamespace() const noexcept
 int32_t NormPluginV3::configurePlugin(
     DynamicPluginTensorDesc const* in, int32_t nbInputs, DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept
 {
-    if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "configurePlugin"))
+    if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "configurePlugin")
+        || nbInputs > kMaxInputs)
     {
         return -1;
     }
-    std::array<TensorDescIn, 3> descs{};
+    std::array<TensorDescIn, kMaxInputs> descs{};
     for (int32_t i = 0; i < nbInputs; ++i)
     {
         descs[static_cast<size_t>(i)] = toDescIn(in[i].desc);
@@ -73,21 +74,25 @@ int32_t NormPluginV3::configurePlugin(
 int32_t NormPluginV3::getOutputDataTypes(
     DataType* outputTypes, int32_t nbOutputs, DataType const* inputTypes, int32_t nbInputs) const noexcept
 {
-    if (outputTypes == nullptr || inputTypes == nullptr || !mCore->check_io(nbInputs, nbOutputs, "getOutputDataTypes"))
+    if (outputTypes == nullptr || inputTypes == nullptr || !mCore->check_io(nbInputs, nbOutputs, "getOutputDataTypes")
+        || nbInputs > kMaxInputs)
     {
         return -1;
     }
-    std::array<int32_t, 3> types{};
+    std::array<int32_t, kMaxInputs> types{};
     for (int32_t i = 0; i < nbInputs; ++i)
     {
         types[static_cast<size_t>(i)] = static_cast<int32_t>(inputTypes[i]);
     }
-    int32_t code = 0;
-    if (!mCore->output_data_type(rust::Slice<int32_t const>(types.data(), static_cast<size_t>(nbInputs)), code))
+    for (int32_t o = 0; o < nbOutputs; ++o)
     {
-        return -1;
+        int32_t code = 0;
+        if (!mCore->output_data_type(o, rust::Slice<int32_t const>(types.data(), static_cast<size_t>(nbInputs)), code))
+        {
+            return -1;
+        }
+        outputTypes[o] = static_cast<DataType>(code);
     }
-    outputTypes[0] = static_cast<DataType>(code);
     return 0;
 }
 
@@ -98,19 +103,22 @@ int32_t NormPluginV3::getOutputShapes(DimsExprs const* inputs, int32_t nbInputs,
     {
         return -1;
     }
-    outputs[0] = inputs[0]; // Y has X's shape.
+    for (int32_t o = 0; o < nbOutputs; ++o)
+    {
+        outputs[o] = inputs[0]; // Y (and S) have X's shape.
+    }
     return 0;
 }
 
 bool NormPluginV3::supportsFormatCombination(
     int32_t pos, DynamicPluginTensorDesc const* inOut, int32_t nbInputs, int32_t nbOutputs) noexcept
 {
-    if (inOut == nullptr || nbInputs < 0 || nbOutputs < 0 || nbInputs + nbOutputs > 4)
+    if (inOut == nullptr || nbInputs < 0 || nbOutputs < 0 || nbInputs + nbOutputs > kMaxInputs + kMaxOutputs)
     {
         mCore->check_io(nbInputs, nbOutputs, "supportsFormatCombination"); // logs why
         return false;
     }
-    std::array<TensorDescIn, 4> descs{};
+    std::array<TensorDescIn, kMaxInputs + kMaxOutputs> descs{};
     for (int32_t i = 0; i < nbInputs + nbOutputs; ++i)
     {
         descs[static_cast<size_t>(i)] = toDescIn(inOut[i].desc);
@@ -121,17 +129,18 @@ bool NormPluginV3::supportsFormatCombination(
 
 int32_t NormPluginV3::getNbOutputs() const noexcept
 {
-    return 1;
+    return mCore->nb_outputs(); // 2 for FP32SkipLayerNorm with sum_output = 1
 }
 
 int32_t NormPluginV3::onShapeChange(
     PluginTensorDesc const* in, int32_t nbInputs, PluginTensorDesc const* out, int32_t nbOutputs) noexcept
 {
-    if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "onShapeChange"))
+    if (in == nullptr || out == nullptr || !mCore->check_io(nbInputs, nbOutputs, "onShapeChange")
+        || nbInputs > kMaxInputs)
     {
         return -1;
     }
-    std::array<TensorDescIn, 3> descs{};
+    std::array<TensorDescIn, kMaxInputs> descs{};
     for (int32_t i = 0; i < nbInputs; ++i)
     {
         descs[static_cast<size_t>(i)] = toDescIn(in[i]);
@@ -154,15 +163,20 @@ IPluginV3* NormPluginV3::attachToContext(IPluginResourceContext* /*context*/) no
 
 PluginFieldCollection const* NormPluginV3::getFieldsToSerialize() noexcept
 {
-    mEpsilon = mCore->epsilon();
-    mAxis = mCore->axis();
-    mOutputType = mCore->output_type();
-    // Every kind has these three fields (src/plugin/fields.rs: field_specs).
-    mFields[0] = PluginField(field_name(mKind, 0).data(), &mEpsilon, static_cast<PluginFieldType>(field_type(mKind, 0)), 1);
-    mFields[1] = PluginField(field_name(mKind, 1).data(), &mAxis, static_cast<PluginFieldType>(field_type(mKind, 1)), 1);
-    mFields[2]
-        = PluginField(field_name(mKind, 2).data(), &mOutputType, static_cast<PluginFieldType>(field_type(mKind, 2)), 1);
-    mCollection.nbFields = static_cast<int32_t>(mFields.size());
+    // The kind's fields in getFieldNames order (src/plugin/fields.rs: field_specs), each
+    // one 4-byte element (float32 or int32) whose bytes Rust hands out.
+    size_t const n = field_count(mKind);
+    if (n > kMaxFields)
+    {
+        logError(mKind, "getFieldsToSerialize: more fields than this build's storage");
+        return nullptr;
+    }
+    for (size_t i = 0; i < n; ++i)
+    {
+        mValues[i] = mCore->field_bits(i);
+        mFields[i] = PluginField(field_name(mKind, i).data(), &mValues[i], static_cast<PluginFieldType>(field_type(mKind, i)), 1);
+    }
+    mCollection.nbFields = static_cast<int32_t>(n);
     mCollection.fields = mFields.data();
     return &mCollection;
 }

@@ -102,13 +102,15 @@ void logLibraryError(char const* msg) noexcept
 // (TensorRT may hold them until after this library's static destructors would run).
 // ---------------------------------------------------------------------------
 
-static_assert(kNbKinds == 2, "Creators lists one creator per kind");
+static_assert(kNbKinds == 3, "Creators lists one creator per kind");
 
 struct Creators
 {
-    NormPluginV2Creator v2[kNbKinds]{NormPluginV2Creator(kKinds[0]), NormPluginV2Creator(kKinds[1])};
+    NormPluginV2Creator v2[kNbKinds]{
+        NormPluginV2Creator(kKinds[0]), NormPluginV2Creator(kKinds[1]), NormPluginV2Creator(kKinds[2])};
 #if TLN_HAS_V3
-    NormPluginV3Creator v3[kNbKinds]{NormPluginV3Creator(kKinds[0]), NormPluginV3Creator(kKinds[1])};
+    NormPluginV3Creator v3[kNbKinds]{
+        NormPluginV3Creator(kKinds[0]), NormPluginV3Creator(kKinds[1]), NormPluginV3Creator(kKinds[2])};
 #endif
 };
 
@@ -486,10 +488,20 @@ extern "C" nvinfer1::IPluginCreator* const* tln_plugin_creators(int32_t* nbCreat
         return nullptr;
     }
     // Version 1 of every kind.
-    static nvinfer1::IPluginCreator* const list[] = {&tln::creators().v2[0], &tln::creators().v2[1]};
-    static_assert(sizeof(list) / sizeof(list[0]) == tln::kNbKinds, "one version-1 creator per kind");
+    struct List
+    {
+        nvinfer1::IPluginCreator* creators[tln::kNbKinds]{};
+        List() noexcept
+        {
+            for (size_t k = 0; k < tln::kNbKinds; ++k)
+            {
+                creators[k] = &tln::creators().v2[k];
+            }
+        }
+    };
+    static List const list;
     *nbCreators = static_cast<int32_t>(tln::kNbKinds);
-    return list;
+    return list.creators;
 }
 
 #if TLN_HAS_V3
@@ -499,12 +511,22 @@ extern "C" nvinfer1::IPluginCreatorInterface* const* tln_creators(int32_t* nbCre
     {
         return nullptr;
     }
-    // Versions 1 and 2 of every kind.
-    static nvinfer1::IPluginCreatorInterface* const list[] = {&tln::creators().v2[0], &tln::creators().v3[0],
-        &tln::creators().v2[1], &tln::creators().v3[1]};
-    static_assert(sizeof(list) / sizeof(list[0]) == 2 * tln::kNbKinds, "two creators per kind");
+    // Versions 1 and 2 of every kind, kind by kind.
+    struct List
+    {
+        nvinfer1::IPluginCreatorInterface* creators[2 * tln::kNbKinds]{};
+        List() noexcept
+        {
+            for (size_t k = 0; k < tln::kNbKinds; ++k)
+            {
+                creators[2 * k] = &tln::creators().v2[k];
+                creators[2 * k + 1] = &tln::creators().v3[k];
+            }
+        }
+    };
+    static List const list;
     *nbCreators = static_cast<int32_t>(2 * tln::kNbKinds);
-    return list;
+    return list.creators;
 }
 #else
 extern "C" void* const* tln_creators(int32_t* nbCreators) noexcept

@@ -3,16 +3,18 @@
 //! collections by address, tensor descriptions, device pointers, the stream)
 //! and gets back yes/no, a type code, bytes or a status.
 //!
-//! The norm kind (`PluginKind`: FP32LayerNorm or FP32RMSNorm) is data: the
-//! C++ creators are constructed per kind and pass it in; a `PluginCore`
-//! carries it from then on.
+//! The norm kind (`PluginKind`: FP32LayerNorm, FP32RMSNorm or
+//! FP32SkipLayerNorm) is data: the C++ creators are constructed per kind and
+//! pass it in; a `PluginCore` carries it from then on. Input and output
+//! counts (FP32SkipLayerNorm: 2 to 5 inputs, 1 or 2 outputs) are Rust's
+//! answers too; C++ only sizes its arrays for the most of any kind.
 //!
 //! Nothing unwinds into C++: every function runs inside [`guard`], which
 //! turns a panic into a logged internal error and a failure value. Refusals
 //! are logged through TensorRT's logger (C++ `tln::log_message`), prefixed
 //! with the plugin's name.
 
-use super::config::{check_io_counts, PluginConfig, TensorInfo, MAX_RANK};
+use super::config::{PluginConfig, TensorInfo, MAX_RANK};
 use super::fields::{self, FieldType, FieldValue, RawField, MAX_FIELDS};
 use super::wire;
 use crate::problem::{DevicePtrs, NormKind};
@@ -35,14 +37,15 @@ mod ffi {
     enum PluginKind {
         LayerNorm = 0,
         RmsNorm = 1,
+        SkipLayerNorm = 2,
     }
 
     extern "Rust" {
         type PluginCore;
 
-        /// The plugin name of a kind, NUL-terminated ("FP32LayerNorm\0", "FP32RMSNorm\0").
+        /// The plugin name of a kind, NUL-terminated ("FP32LayerNorm\0", "FP32RMSNorm\0", "FP32SkipLayerNorm\0").
         fn plugin_name(kind: PluginKind) -> &'static str;
-        /// The most inputs a plugin of `kind` takes (3 or 2; 0 for an unknown kind).
+        /// The most inputs a plugin of `kind` takes (3, 2 or 5; 0 for an unknown kind).
         fn max_inputs(kind: PluginKind) -> i32;
 
         /// From a `PluginFieldCollection const*` (its address; 0 = none). Check `is_valid`.
@@ -55,13 +58,16 @@ mod ffi {
         fn serialized_size(self: &PluginCore) -> usize;
         fn write_serialized(self: &PluginCore, out: &mut [u8]) -> bool;
 
-        fn epsilon(self: &PluginCore) -> f32;
-        fn axis(self: &PluginCore) -> i32;
-        fn output_type(self: &PluginCore) -> i32;
+        /// The value of field `index` (`getFieldNames` order) as its 4 bytes (float32 bits or int32).
+        fn field_bits(self: &PluginCore, index: usize) -> u32;
+        /// 1, or 2 (FP32SkipLayerNorm with sum_output = 1); 0 for an invalid core.
+        fn nb_outputs(self: &PluginCore) -> i32;
 
         fn check_io(self: &PluginCore, nb_inputs: i32, nb_outputs: i32, context: &str) -> bool;
+        /// The input count is the kind's and `index` is one of this plugin's outputs.
+        fn check_output(self: &PluginCore, nb_inputs: i32, index: i32, context: &str) -> bool;
         fn supports_format(self: &PluginCore, pos: i32, in_out: &[TensorDescIn], nb_inputs: i32, nb_outputs: i32) -> bool;
-        fn output_data_type(self: &PluginCore, input_types: &[i32], out: &mut i32) -> bool;
+        fn output_data_type(self: &PluginCore, index: i32, input_types: &[i32], out: &mut i32) -> bool;
         fn configure(self: &mut PluginCore, inputs: &[TensorDescIn], nb_outputs: i32, context: &str) -> bool;
         fn configured_inputs(self: &PluginCore) -> i32;
         unsafe fn enqueue(
@@ -93,6 +99,7 @@ fn norm_of(kind: PluginKind) -> Option<NormKind> {
     match kind {
         PluginKind::LayerNorm => Some(NormKind::LayerNorm),
         PluginKind::RmsNorm => Some(NormKind::RmsNorm),
+        PluginKind::SkipLayerNorm => Some(NormKind::SkipLayerNorm),
         _ => None,
     }
 }
@@ -279,13 +286,14 @@ fn core_from_serialized(kind: PluginKind, blob: &[u8]) -> Box<PluginCore> {
     })
 }
 
-fn descs_to_info<'a>(descs: &'a [TensorDescIn], nb_inputs: usize) -> Result<Vec<TensorInfo<'a>>, String> {
+/// The descriptions of tensors `first..first + descs.len()` of a plugin of `kind` with `nb_inputs` inputs.
+fn descs_to_info(kind: NormKind, descs: &[TensorDescIn], first: usize, nb_inputs: usize) -> Result<Vec<TensorInfo<'_>>, String> {
     descs
         .iter()
         .enumerate()
-        .map(|(pos, d)| {
+        .map(|(i, d)| {
             if d.nb_dims < 0 || d.nb_dims as usize > MAX_RANK {
-                let name = super::config::tensor_name(pos, nb_inputs);
+                let name = super::config::tensor_name(kind, first + i, nb_inputs);
                 return Err(format!("{name} has nbDims = {}; expected 0 to {MAX_RANK}", d.nb_dims));
             }
             Ok(TensorInfo { dtype: d.dtype, format: d.format, dims: &d.dims[..d.nb_dims as usize] })
@@ -320,18 +328,32 @@ impl PluginCore {
         })
     }
 
-    fn epsilon(&self) -> f32 {
-        guard("epsilon", f32::NAN, || self.config().epsilon())
+    fn field_bits(&self, index: usize) -> u32 {
+        guard("getFieldsToSerialize", 0, || {
+            let spec = fields::field_specs(self.kind)[index];
+            match self.config().field_value(spec.name).expect("a field of this kind") {
+                FieldValue::F32(v) => v.to_bits(),
+                FieldValue::I32(v) => v as u32,
+            }
+        })
     }
-    fn axis(&self) -> i32 {
-        guard("axis", i32::MIN, || self.config().axis())
-    }
-    fn output_type(&self) -> i32 {
-        guard("output_type", -1, || self.config().output_type().code())
+
+    fn nb_outputs(&self) -> i32 {
+        guard("getNbOutputs", 0, || self.config.map_or(0, |c| c.nb_outputs()))
     }
 
     fn check_io(&self, nb_inputs: i32, nb_outputs: i32, context: &str) -> bool {
-        guard(context, false, || match check_io_counts(self.kind, nb_inputs, nb_outputs) {
+        guard(context, false, || match self.config().check_io_counts(nb_inputs, nb_outputs) {
+            Ok(()) => true,
+            Err(e) => {
+                self.log(Severity::Error, &format!("{context}: {e}"));
+                false
+            }
+        })
+    }
+
+    fn check_output(&self, nb_inputs: i32, index: i32, context: &str) -> bool {
+        guard(context, false, || match self.config().check_output(nb_inputs, index) {
             Ok(()) => true,
             Err(e) => {
                 self.log(Severity::Error, &format!("{context}: {e}"));
@@ -342,7 +364,7 @@ impl PluginCore {
 
     fn supports_format(&self, pos: i32, in_out: &[TensorDescIn], nb_inputs: i32, nb_outputs: i32) -> bool {
         guard("supportsFormatCombination", false, || {
-            let infos = match descs_to_info(in_out, nb_inputs.max(0) as usize) {
+            let infos = match descs_to_info(self.kind, in_out, 0, nb_inputs.max(0) as usize) {
                 Ok(i) => i,
                 Err(e) => {
                     self.log(Severity::Error, &format!("supportsFormatCombination: {e}"));
@@ -360,8 +382,8 @@ impl PluginCore {
         })
     }
 
-    fn output_data_type(&self, input_types: &[i32], out: &mut i32) -> bool {
-        guard("getOutputDataType", false, || match self.config().output_type_code(input_types) {
+    fn output_data_type(&self, index: i32, input_types: &[i32], out: &mut i32) -> bool {
+        guard("getOutputDataType", false, || match self.config().output_type_code(index, input_types) {
             Ok(code) => {
                 *out = code;
                 true
@@ -375,9 +397,10 @@ impl PluginCore {
 
     fn configure(&mut self, inputs: &[TensorDescIn], nb_outputs: i32, context: &str) -> bool {
         guard(context, false, || {
-            let result = descs_to_info(inputs, inputs.len()).and_then(|infos| {
+            let result = descs_to_info(self.kind, inputs, 0, inputs.len()).and_then(|infos| {
                 let dims: Vec<&[i64]> = infos.iter().map(|t| t.dims).collect();
-                self.config().check_shapes(&dims, nb_outputs).map_err(|e| e.to_string())
+                let config = self.config();
+                config.check_shapes(&dims, nb_outputs).and_then(|()| config.check_input_types(&infos)).map_err(|e| e.to_string())
             });
             match result {
                 Ok(()) => {
@@ -409,22 +432,19 @@ impl PluginCore {
     ) -> i32 {
         guard("enqueue", 1, || {
             let run = || -> Result<(), String> {
-                let ins = descs_to_info(inputs, inputs.len())?;
-                let outs = descs_to_info(outputs, inputs.len())?;
+                let ins = descs_to_info(self.kind, inputs, 0, inputs.len())?;
+                let outs = descs_to_info(self.kind, outputs, inputs.len(), inputs.len())?;
                 if input_ptrs.len() != ins.len() || output_ptrs.len() != outs.len() {
                     return Err("pointer count differs from tensor count".into());
                 }
-                // RMSNorm: the problem has no bias (at most 2 inputs), so the bias pointer stays 0.
-                let Some(problem) = self.config().problem(&ins, &outs).map_err(|e| e.to_string())? else {
+                let config = self.config();
+                let Some(problem) = config.problem(&ins, &outs).map_err(|e| e.to_string())? else {
                     return Ok(());
                 };
-                let ptrs = DevicePtrs {
-                    x: input_ptrs[0] as u64,
-                    y: output_ptrs[0] as u64,
-                    scale: input_ptrs.get(1).copied().unwrap_or(0) as u64,
-                    bias: input_ptrs.get(2).copied().unwrap_or(0) as u64,
-                    ..DevicePtrs::default()
-                };
+                // Which pointer is which tensor is the configuration's (by input role;
+                // FP32SkipLayerNorm: X, Skip, Scale, Bias, ResidualBias; Y, S).
+                let wide = |p: &[usize]| p.iter().map(|&a| a as u64).collect::<Vec<u64>>();
+                let ptrs: DevicePtrs = config.device_ptrs(&wide(input_ptrs), &wide(output_ptrs));
                 // SAFETY: TensorRT's buffers for exactly these shapes and types, on its
                 // stream, in the context current on this thread (the enqueue contract).
                 unsafe { crate::launch::launch_raw(&problem, &ptrs, stream as cudarc::driver::sys::CUstream) }
@@ -491,7 +511,13 @@ mod tests {
         assert!(core.configure(&[x], 1, "test"));
         assert_eq!(core.configured_inputs(), 1);
         let mut out = 0;
-        assert!(core.output_data_type(&[1], &mut out) && out == 1);
+        assert!(core.output_data_type(0, &[1], &mut out) && out == 1);
+        assert!(!core.output_data_type(1, &[1], &mut out), "one output");
+        assert_eq!(core.nb_outputs(), 1);
+        assert!(core.check_output(1, 0, "test") && !core.check_output(1, 1, "test") && !core.check_output(4, 0, "test"));
+        assert_eq!(f32::from_bits(core.field_bits(0)), 1e-5);
+        assert_eq!((core.field_bits(1) as i32, core.field_bits(2)), (-1, 0));
+        assert_eq!(core.field_bits(3), 0, "no fourth field: a panic caught, the fallback returned");
         let mut blob = vec![0u8; core.serialized_size()];
         assert!(core.write_serialized(&mut blob));
         let back = core_from_serialized(PluginKind::LayerNorm, &blob);
@@ -531,8 +557,8 @@ mod tests {
         assert!(core.supports_format(2, &[x, g, x], 2, 1));
         assert!(!core.supports_format(3, &[x, g, g, x], 3, 1));
         let mut out = 0;
-        assert!(core.output_data_type(&[7, 0], &mut out) && out == 7);
-        assert!(!core.output_data_type(&[7, 0, 0], &mut out));
+        assert!(core.output_data_type(0, &[7, 0], &mut out) && out == 7);
+        assert!(!core.output_data_type(0, &[7, 0, 0], &mut out));
         let mut blob = vec![0u8; core.serialized_size()];
         assert!(core.write_serialized(&mut blob));
         let back = core_from_serialized(PluginKind::RmsNorm, &blob);
@@ -543,5 +569,91 @@ mod tests {
         // Enqueue with 3 inputs is refused before any launch (a logged error, status 1).
         // SAFETY: refused before any pointer is used.
         assert_eq!(unsafe { core.enqueue(&[x, g, g], &[x], &[1, 2, 3], &[4], 0) }, 1);
+    }
+
+    /// A field collection as TensorRT passes it, for `core_from_fields`.
+    struct Collection {
+        _values: Vec<i32>,
+        _fields: Vec<PluginFieldC>,
+        fc: PluginFieldCollectionC,
+    }
+
+    fn int_fields(named: &[(&'static std::ffi::CStr, i32)]) -> Collection {
+        let values: Vec<i32> = named.iter().map(|&(_, v)| v).collect();
+        let fields: Vec<PluginFieldC> = named
+            .iter()
+            .zip(&values)
+            .map(|(&(n, _), v)| PluginFieldC { name: n.as_ptr(), data: (v as *const i32).cast(), field_type: FieldType::INT32_CODE, length: 1 })
+            .collect();
+        let fc = PluginFieldCollectionC { nb_fields: fields.len() as i32, fields: fields.as_ptr() };
+        Collection { _values: values, _fields: fields, fc }
+    }
+
+    #[test]
+    fn skiplayernorm_cores() {
+        let kind = PluginKind::SkipLayerNorm;
+        assert_eq!((plugin_name(kind), max_inputs(kind), field_count(kind)), ("FP32SkipLayerNorm\0", 5, 4));
+        assert_eq!((field_name(kind, 3), field_type(kind, 3)), ("sum_output\0", FieldType::INT32_CODE));
+        for i in 0..3 {
+            assert_eq!((field_name(kind, i), field_type(kind, i)), (field_name(PluginKind::LayerNorm, i), field_type(PluginKind::LayerNorm, i)));
+        }
+        let c = int_fields(&[(c"sum_output", 1), (c"output_type", 1)]);
+        // SAFETY: a live collection of two int32 fields.
+        let mut core = unsafe { core_from_fields(kind, &c.fc as *const PluginFieldCollectionC as usize, "test") };
+        assert!(core.is_valid());
+        assert_eq!((core.nb_outputs(), core.field_bits(3), core.field_bits(2)), (2, 1, 1));
+        // SAFETY: as above; sum_output 2 is refused (logged), as is sum_output on FP32LayerNorm.
+        let bad = int_fields(&[(c"sum_output", 2)]);
+        assert!(!unsafe { core_from_fields(kind, &bad.fc as *const PluginFieldCollectionC as usize, "test") }.is_valid());
+        let zero = int_fields(&[(c"sum_output", 0)]);
+        // SAFETY: as above.
+        assert!(!unsafe { core_from_fields(PluginKind::LayerNorm, &zero.fc as *const PluginFieldCollectionC as usize, "test") }.is_valid());
+        // SAFETY: as above.
+        assert_eq!(unsafe { core_from_fields(kind, &zero.fc as *const PluginFieldCollectionC as usize, "test") }.nb_outputs(), 1);
+
+        let desc = |dtype: i32, dims: &[i64]| {
+            let mut d = [0i64; 8];
+            d[..dims.len()].copy_from_slice(dims);
+            TensorDescIn { dtype, format: 0, nb_dims: dims.len() as i32, dims: d }
+        };
+        let x = desc(1, &[4, 16]);
+        let g = desc(0, &[16]);
+        let r = desc(1, &[16]);
+        let y = desc(0, &[4, 16]);
+        assert!(!core.check_io(1, 2, "test") && !core.check_io(6, 2, "test") && !core.check_io(2, 1, "test"));
+        assert!(core.check_io(2, 2, "test") && core.check_io(5, 2, "test"));
+        assert!(core.check_output(2, 1, "test") && !core.check_output(2, 2, "test") && !core.check_output(1, 0, "test"));
+        let mut out = -1;
+        assert!(core.output_data_type(0, &[1, 1], &mut out) && out == 0, "Y in FP32 (output_type 1)");
+        assert!(core.output_data_type(1, &[1, 1], &mut out) && out == 1, "S in X's type");
+        assert!(!core.output_data_type(2, &[1, 1], &mut out));
+        let io = [x, x, g, g, r, y, x];
+        for pos in 0..7 {
+            assert!(core.supports_format(pos, &io, 5, 2), "pos {pos}");
+        }
+        assert!(!core.supports_format(1, &[x, desc(7, &[4, 16]), y, x], 2, 2), "Skip in another type");
+        assert!(!core.supports_format(3, &[x, x, y, desc(0, &[4, 16])], 2, 2), "S in another type");
+        assert!(core.configure(&io[..5], 2, "test") && core.configured_inputs() == 5);
+        assert!(!core.configure(&[x, desc(1, &[16])], 2, "test"), "Skip of another shape");
+        assert!(!core.configure(&[x, desc(7, &[4, 16])], 2, "test"), "Skip of another type");
+        assert!(!core.configure(&[x, x, g, g, desc(0, &[16])], 2, "test"), "ResidualBias of another type");
+        assert!(!core.configure(&[x], 2, "test"), "one input");
+        assert!(core.configure(&io[..3], 2, "test"));
+        let mut blob = vec![0u8; core.serialized_size()];
+        assert!(core.write_serialized(&mut blob));
+        let back = core_from_serialized(kind, &blob);
+        assert!(back.is_valid() && back.configured_inputs() == 3 && back.config() == core.config() && back.nb_outputs() == 2);
+        assert!(!core_from_serialized(PluginKind::LayerNorm, &blob).is_valid(), "a SkipLayerNorm blob is not a LayerNorm");
+        assert!(!core_from_serialized(PluginKind::RmsNorm, &blob).is_valid());
+        let dup = core.duplicate();
+        assert!(dup.is_valid() && dup.config() == core.config());
+        // Enqueue with a mismatched output count or a Skip of another shape is refused before any
+        // launch (a logged error, status 1).
+        // SAFETY: refused before any pointer is used.
+        assert_eq!(unsafe { core.enqueue(&[x, x], &[y], &[16, 32], &[64], 0) }, 1);
+        // SAFETY: as above.
+        assert_eq!(unsafe { core.enqueue(&[x, desc(1, &[4, 15])], &[y, x], &[16, 32], &[64, 128], 0) }, 1);
+        // SAFETY: as above.
+        assert_eq!(unsafe { core.enqueue(&[x, x], &[y, x], &[16, 32, 48], &[64, 128], 0) }, 1, "pointer count");
     }
 }

@@ -1,8 +1,16 @@
 //! The plugin's configuration and every rule TensorRT asks the plugin about:
-//! which formats and types it supports, the output type, how X's shape splits
-//! into rows and columns, and whether Scale and Bias fit. The norm kind is
-//! part of the configuration: FP32RMSNorm has the same fields and rules as
-//! FP32LayerNorm, but no Bias input (1 or 2 inputs: X, Scale).
+//! which formats and types it supports, the output types, how X's shape
+//! splits into rows and columns, and whether the other inputs fit. The norm
+//! kind is part of the configuration, and so are its inputs ([`input_roles`]):
+//!
+//! - FP32LayerNorm: X, Scale, Bias (1 to 3);
+//! - FP32RMSNorm: X, Scale (1 or 2; no Bias);
+//! - FP32SkipLayerNorm: X, Skip, Scale, Bias, ResidualBias (2 to 5), and a
+//!   second output S (the sum) when `sum_output` = 1.
+//!
+//! The rules are per input role, not per plugin: Scale, Bias and ResidualBias
+//! have the normalized dims of X; Skip has X's shape; Skip, ResidualBias and S
+//! have X's type; Y has X's type or FP32 (`output_type`).
 //!
 //! TensorRT passes types, formats and shapes as plain integers; they arrive
 //! here unchanged and are judged here.
@@ -11,12 +19,14 @@ use super::fields::{self, FieldError, RawField};
 use super::plugin_name;
 use crate::dtype::DType;
 use crate::error::Error;
-use crate::problem::{NormKind, Problem};
+use crate::problem::{DevicePtrs, NormKind, Problem, SkipOptions};
 
 /// Default `epsilon` (ONNX LayerNormalization's default).
 pub const DEFAULT_EPSILON: f32 = 1e-5;
 /// Default `axis`: normalize over the last dimension.
 pub const DEFAULT_AXIS: i32 = -1;
+/// Default `sum_output` (FP32SkipLayerNorm): Y only.
+pub const DEFAULT_SUM_OUTPUT: i32 = 0;
 
 /// TensorRT `DataType` codes this plugin reads (the C++ side checks them
 /// against the headers with `static_assert`).
@@ -32,6 +42,11 @@ pub const FORMAT_LINEAR: i32 = 0;
 
 /// Largest rank TensorRT passes (`Dims::MAX_DIMS`).
 pub const MAX_RANK: usize = 8;
+
+/// The most inputs and outputs of any plugin (the C++ side's `kMaxInputs` /
+/// `kMaxOutputs` arrays; a test checks every kind stays within them).
+pub const MAX_INPUTS: usize = 5;
+pub const MAX_OUTPUTS: usize = 2;
 
 /// Y's type: X's own, or FP32 (`output_type` = 0 or 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +64,79 @@ impl OutputType {
     }
 }
 
+/// What an input is to the plugin; each rule is the role's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The normalized tensor (FP32SkipLayerNorm: the first addend).
+    X,
+    /// FP32SkipLayerNorm: the residual added to X; X's shape and type.
+    Skip,
+    /// Normalized dims of X, any supported type.
+    Scale,
+    /// Normalized dims of X, any supported type.
+    Bias,
+    /// FP32SkipLayerNorm: added to X before Skip; normalized dims, X's type.
+    ResidualBias,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::X => "X",
+            Role::Skip => "Skip",
+            Role::Scale => "Scale",
+            Role::Bias => "Bias",
+            Role::ResidualBias => "ResidualBias",
+        }
+    }
+}
+
+/// The inputs of a plugin of `kind`, by position.
+pub fn input_roles(kind: NormKind) -> &'static [Role] {
+    const LAYER: [Role; 3] = [Role::X, Role::Scale, Role::Bias];
+    const SKIP: [Role; 5] = [Role::X, Role::Skip, Role::Scale, Role::Bias, Role::ResidualBias];
+    match kind {
+        NormKind::LayerNorm => &LAYER,
+        NormKind::RmsNorm => &LAYER[..2],
+        NormKind::SkipLayerNorm => &SKIP,
+    }
+}
+
+/// The names of the inputs of a plugin of `kind`, in order.
+pub fn input_names(kind: NormKind) -> Vec<&'static str> {
+    input_roles(kind).iter().map(|r| r.name()).collect()
+}
+
+/// The fewest inputs a plugin of `kind` takes: X (FP32SkipLayerNorm: X and Skip).
+pub fn min_inputs(kind: NormKind) -> i32 {
+    match kind {
+        NormKind::SkipLayerNorm => 2,
+        NormKind::LayerNorm | NormKind::RmsNorm => 1,
+    }
+}
+
+/// The most inputs a plugin of `kind` takes: 3 (LayerNorm), 2 (RMSNorm), 5 (SkipLayerNorm).
+pub fn max_inputs(kind: NormKind) -> i32 {
+    input_roles(kind).len() as i32
+}
+
+/// The outputs a plugin of `kind` can have, in order: Y, and S (FP32SkipLayerNorm with `sum_output` = 1).
+pub fn output_names(kind: NormKind) -> &'static [&'static str] {
+    match kind {
+        NormKind::SkipLayerNorm => &["Y", "S"],
+        NormKind::LayerNorm | NormKind::RmsNorm => &["Y"],
+    }
+}
+
+fn output_count_message(kind: NormKind, expected: i32, got: i32) -> String {
+    let name = plugin_name(kind);
+    match kind {
+        NormKind::SkipLayerNorm if expected == 2 => format!("{name} has exactly 2 outputs (Y, S) with sum_output = 1, got {got}"),
+        NormKind::SkipLayerNorm => format!("{name} has exactly 1 output (Y) with sum_output = 0, got {got}"),
+        _ => format!("{name} has exactly 1 output, got {got}"),
+    }
+}
+
 /// One plugin node's configuration: which norm (the plugin it belongs to),
 /// and what its fields (or its serialized blob) said, range-checked.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,36 +145,26 @@ pub struct PluginConfig {
     epsilon: f32,
     axis: i32,
     output_type: OutputType,
+    /// FP32SkipLayerNorm: S is a second output. Always false for the other kinds.
+    sum_output: bool,
 }
 
 impl Default for PluginConfig {
     /// FP32LayerNorm with every field at its default.
     fn default() -> Self {
-        PluginConfig { norm: NormKind::LayerNorm, epsilon: DEFAULT_EPSILON, axis: DEFAULT_AXIS, output_type: OutputType::SameAsInput }
-    }
-}
-
-/// The most inputs a plugin of `kind` takes: X, Scale, Bias (LayerNorm) or X, Scale (RMSNorm).
-pub fn max_inputs(kind: NormKind) -> i32 {
-    input_names(kind).len() as i32
-}
-
-/// The inputs of a plugin of `kind`, in order.
-pub fn input_names(kind: NormKind) -> &'static [&'static str] {
-    match kind {
-        NormKind::LayerNorm => &INPUT_NAMES,
-        NormKind::RmsNorm => &INPUT_NAMES[..2],
-        NormKind::SkipLayerNorm => &INPUT_NAMES, // TODO(plugin): X, Skip, Scale, Bias, ResidualBias
+        PluginConfig { norm: NormKind::LayerNorm, epsilon: DEFAULT_EPSILON, axis: DEFAULT_AXIS, output_type: OutputType::SameAsInput, sum_output: false }
     }
 }
 
 /// Why TensorRT's request about tensors, types or shapes is refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ShapeError {
-    #[error("{} takes 1 to {} inputs ({}), got {got}", plugin_name(*kind), max_inputs(*kind), input_names(*kind).join(", "))]
+    #[error("{} takes {} to {} inputs ({}), got {got}", plugin_name(*kind), min_inputs(*kind), max_inputs(*kind), input_names(*kind).join(", "))]
     InputCount { kind: NormKind, got: i32 },
-    #[error("{} has exactly 1 output, got {got}", plugin_name(*kind))]
-    OutputCount { kind: NormKind, got: i32 },
+    #[error("{}", output_count_message(*kind, *expected, *got))]
+    OutputCount { kind: NormKind, expected: i32, got: i32 },
+    #[error("output index {index} is out of range ({} has {nb_outputs} output(s) here)", plugin_name(*kind))]
+    OutputIndex { kind: NormKind, index: i32, nb_outputs: i32 },
     #[error("position {pos} is out of range for {total} tensors")]
     Position { pos: i32, total: i32 },
     #[error("{tensor} has TensorRT data type code {code}; supported: FP32 (0), FP16 (1), BF16 (7)")]
@@ -95,6 +173,8 @@ pub enum ShapeError {
     UnsupportedFormat { tensor: &'static str, code: i32 },
     #[error("Y must be {expected} for X in {x} with output_type = {output_type}, got TensorRT type code {got}")]
     OutputTypeMismatch { x: DType, expected: DType, output_type: i32, got: i32 },
+    #[error("{tensor} must have X's type ({x}), got TensorRT type code {got}")]
+    NotXType { tensor: &'static str, x: DType, got: i32 },
     #[error("X has rank {rank}; the rank must be 1 to {MAX_RANK}")]
     Rank { rank: usize },
     #[error("axis {axis} is out of range for X of rank {rank} (valid: -{rank} to {max})", max = *rank as i64 - 1)]
@@ -103,6 +183,8 @@ pub enum ShapeError {
     BadDim { tensor: &'static str, index: usize, value: i64 },
     #[error("{tensor} has shape {got:?} but must have the normalized dims of X {expected:?} (leading 1s allowed)")]
     ParamShape { tensor: &'static str, got: Vec<i64>, expected: Vec<i64> },
+    #[error("{tensor} has shape {got:?} but must have X's shape {expected:?}")]
+    NotXShape { tensor: &'static str, got: Vec<i64>, expected: Vec<i64> },
     #[error("{tensor} dims are not known at enqueue time: {dims:?}")]
     Unresolved { tensor: &'static str, dims: Vec<i64> },
     #[error("X of shape {dims:?} normalizes {cols} elements per row; the kernels take at most {max}")]
@@ -145,26 +227,13 @@ pub fn dtype_to_trt(d: DType) -> i32 {
     }
 }
 
-const INPUT_NAMES: [&str; 3] = ["X", "Scale", "Bias"];
-
-/// Name of tensor `pos` among the plugin's inputs and outputs (for messages).
-pub fn tensor_name(pos: usize, nb_inputs: usize) -> &'static str {
+/// Name of tensor `pos` among the inputs and outputs of a plugin of `kind` (for messages).
+pub fn tensor_name(kind: NormKind, pos: usize, nb_inputs: usize) -> &'static str {
     if pos < nb_inputs {
-        INPUT_NAMES.get(pos).copied().unwrap_or("input")
+        input_roles(kind).get(pos).map_or("input", |r| r.name())
     } else {
-        "Y"
+        output_names(kind).get(pos - nb_inputs).copied().unwrap_or("output")
     }
-}
-
-/// 1 to 3 inputs (LayerNorm) or 1 to 2 (RMSNorm), exactly 1 output.
-pub fn check_io_counts(kind: NormKind, nb_inputs: i32, nb_outputs: i32) -> Result<(), ShapeError> {
-    if !(1..=max_inputs(kind)).contains(&nb_inputs) {
-        return Err(ShapeError::InputCount { kind, got: nb_inputs });
-    }
-    if nb_outputs != 1 {
-        return Err(ShapeError::OutputCount { kind, got: nb_outputs });
-    }
-    Ok(())
 }
 
 fn strip_leading_ones(dims: &[i64]) -> &[i64] {
@@ -172,10 +241,10 @@ fn strip_leading_ones(dims: &[i64]) -> &[i64] {
     &dims[first..]
 }
 
-/// Scale/Bias fit the normalized dims: the same shape once leading 1s are
-/// dropped. With dims still unknown (-1) only a provable mismatch is refused:
-/// aligned from the right, two known dims differ, or a known dim other than 1
-/// has no partner.
+/// Scale/Bias/ResidualBias fit the normalized dims: the same shape once
+/// leading 1s are dropped. With dims still unknown (-1) only a provable
+/// mismatch is refused: aligned from the right, two known dims differ, or a
+/// known dim other than 1 has no partner.
 fn param_shape_fits(param: &[i64], normalized: &[i64]) -> bool {
     if !param.contains(&-1) && !normalized.contains(&-1) {
         return strip_leading_ones(param) == strip_leading_ones(normalized);
@@ -192,6 +261,11 @@ fn param_shape_fits(param: &[i64], normalized: &[i64]) -> bool {
     })
 }
 
+/// Skip fits X: the same rank, and no two known dims differ (no broadcasting).
+fn same_shape_fits(dims: &[i64], x: &[i64]) -> bool {
+    dims.len() == x.len() && dims.iter().zip(x).all(|(&a, &b)| a == -1 || b == -1 || a == b)
+}
+
 fn check_dims(tensor: &'static str, dims: &[i64]) -> Result<(), ShapeError> {
     if let Some((index, &value)) = dims.iter().enumerate().find(|(_, &d)| d < -1) {
         return Err(ShapeError::BadDim { tensor, index, value });
@@ -201,13 +275,16 @@ fn check_dims(tensor: &'static str, dims: &[i64]) -> Result<(), ShapeError> {
 
 impl PluginConfig {
     /// An FP32LayerNorm configuration (see [`PluginConfig::with_norm`] for the
-    /// other kinds); range-checks the values; the error names the field.
+    /// other kinds, [`PluginConfig::with_sum_output`] for FP32SkipLayerNorm's
+    /// extra field); range-checks the values; the error names the field.
     pub fn new(epsilon: f32, axis: i32, output_type: i32) -> Result<Self, FieldError> {
-        if !(epsilon.is_finite() && epsilon > 0.0) {
+        // 0 is valid: a LayerNorm whose exporter folded epsilon away (a constant row then
+        // gives NaN, as the original graph does).
+        if !(epsilon.is_finite() && epsilon >= 0.0) {
             return Err(FieldError::OutOfRange {
                 name: fields::EPSILON,
                 value: format!("{epsilon:e}"),
-                reason: "must be finite and > 0",
+                reason: "must be finite and >= 0",
             });
         }
         if !(-(MAX_RANK as i32)..MAX_RANK as i32).contains(&axis) {
@@ -228,28 +305,47 @@ impl PluginConfig {
                 })
             }
         };
-        Ok(PluginConfig { norm: NormKind::LayerNorm, epsilon, axis, output_type })
+        Ok(PluginConfig { norm: NormKind::LayerNorm, epsilon, axis, output_type, sum_output: false })
     }
 
     /// The same fields for a plugin of another norm kind (every kind takes
-    /// the same fields with the same ranges).
+    /// `epsilon`, `axis` and `output_type` with the same ranges). `sum_output`
+    /// is kept for FP32SkipLayerNorm only (the other kinds have no such field).
     pub fn with_norm(self, norm: NormKind) -> Self {
-        PluginConfig { norm, ..self }
+        PluginConfig { norm, sum_output: self.sum_output && norm == NormKind::SkipLayerNorm, ..self }
+    }
+
+    /// FP32SkipLayerNorm's `sum_output`: 0 (Y only) or 1 (Y and S), range-checked.
+    /// The other kinds have no such field: 0 leaves them as they are, anything
+    /// else is refused as an unknown field of that plugin.
+    pub fn with_sum_output(self, sum_output: i32) -> Result<Self, FieldError> {
+        match (self.norm, sum_output) {
+            (_, 0) => Ok(PluginConfig { sum_output: false, ..self }),
+            (NormKind::SkipLayerNorm, 1) => Ok(PluginConfig { sum_output: true, ..self }),
+            (NormKind::SkipLayerNorm, _) => Err(FieldError::OutOfRange {
+                name: fields::SUM_OUTPUT,
+                value: sum_output.to_string(),
+                reason: "must be 0 (Y only) or 1 (Y and the sum S)",
+            }),
+            (kind, _) => Err(FieldError::Unknown { name: fields::SUM_OUTPUT.to_owned(), kind }),
+        }
     }
 
     /// From the field collection of a plugin of `kind`: names and types
-    /// checked, defaults for absent fields, ranges checked.
+    /// checked, defaults for absent fields, ranges checked (in the order
+    /// epsilon, axis, output_type, sum_output).
     pub fn from_fields(kind: NormKind, fields: &[RawField<'_>]) -> Result<Self, FieldError> {
         let given = fields::collect(kind, fields)?;
-        Ok(PluginConfig::new(
+        PluginConfig::new(
             given.epsilon.unwrap_or(DEFAULT_EPSILON),
             given.axis.unwrap_or(DEFAULT_AXIS),
             given.output_type.unwrap_or(OutputType::SameAsInput.code()),
         )?
-        .with_norm(kind))
+        .with_norm(kind)
+        .with_sum_output(given.sum_output.unwrap_or(DEFAULT_SUM_OUTPUT))
     }
 
-    /// Which norm, hence which plugin (FP32LayerNorm or FP32RMSNorm).
+    /// Which norm, hence which plugin (FP32LayerNorm, FP32RMSNorm or FP32SkipLayerNorm).
     pub fn norm(&self) -> NormKind {
         self.norm
     }
@@ -257,13 +353,28 @@ impl PluginConfig {
     pub fn plugin_name(&self) -> &'static str {
         plugin_name(self.norm)
     }
-    /// 1 to this many inputs.
+    /// At least this many inputs.
+    pub fn min_inputs(&self) -> i32 {
+        min_inputs(self.norm)
+    }
+    /// At most this many inputs.
     pub fn max_inputs(&self) -> i32 {
         max_inputs(self.norm)
     }
-    /// [`check_io_counts`] for this configuration's kind.
+    /// Exactly this many outputs: 1, or 2 for FP32SkipLayerNorm with `sum_output` = 1.
+    pub fn nb_outputs(&self) -> i32 {
+        1 + i32::from(self.sum_output)
+    }
+
+    /// The input count is the kind's (1 to 3, 1 to 2, 2 to 5), the output count this configuration's.
     pub fn check_io_counts(&self, nb_inputs: i32, nb_outputs: i32) -> Result<(), ShapeError> {
-        check_io_counts(self.norm, nb_inputs, nb_outputs)
+        if !(self.min_inputs()..=self.max_inputs()).contains(&nb_inputs) {
+            return Err(ShapeError::InputCount { kind: self.norm, got: nb_inputs });
+        }
+        if nb_outputs != self.nb_outputs() {
+            return Err(ShapeError::OutputCount { kind: self.norm, expected: self.nb_outputs(), got: nb_outputs });
+        }
+        Ok(())
     }
 
     pub fn epsilon(&self) -> f32 {
@@ -275,6 +386,24 @@ impl PluginConfig {
     pub fn output_type(&self) -> OutputType {
         self.output_type
     }
+    /// FP32SkipLayerNorm: whether S is a second output (false for the other kinds).
+    pub fn sum_output(&self) -> bool {
+        self.sum_output
+    }
+
+    /// The value of the field `name` as the plugin reports it (`getFieldsToSerialize`),
+    /// if it is one of this kind's fields: from_fields of these values gives `self` back.
+    pub fn field_value(&self, name: &str) -> Option<fields::FieldValue> {
+        use fields::FieldValue::{F32, I32};
+        fields::expected_type(self.norm, name)?;
+        match name {
+            fields::EPSILON => Some(F32(self.epsilon)),
+            fields::AXIS => Some(I32(self.axis)),
+            fields::OUTPUT_TYPE => Some(I32(self.output_type.code())),
+            fields::SUM_OUTPUT => Some(I32(i32::from(self.sum_output))),
+            _ => None,
+        }
+    }
 
     /// Y's type for X's type.
     pub fn output_dtype(&self, x: DType) -> DType {
@@ -284,11 +413,47 @@ impl PluginConfig {
         }
     }
 
-    /// `getOutputDataType(s)`: Y's TensorRT type code from the input type codes.
-    pub fn output_type_code(&self, input_types: &[i32]) -> Result<i32, ShapeError> {
-        self.check_io_counts(input_types.len() as i32, 1)?;
+    /// Questions about one output (`getOutputDimensions`, `getOutputDataType`):
+    /// the input count is the kind's, and `index` is one of this configuration's outputs.
+    pub fn check_output(&self, nb_inputs: i32, index: i32) -> Result<(), ShapeError> {
+        if !(self.min_inputs()..=self.max_inputs()).contains(&nb_inputs) {
+            return Err(ShapeError::InputCount { kind: self.norm, got: nb_inputs });
+        }
+        if !(0..self.nb_outputs()).contains(&index) {
+            return Err(ShapeError::OutputIndex { kind: self.norm, index, nb_outputs: self.nb_outputs() });
+        }
+        Ok(())
+    }
+
+    /// `getOutputDataType(s)`: the TensorRT type code of output `index` (Y: by
+    /// `output_type`; S: X's type) from the input type codes.
+    pub fn output_type_code(&self, index: i32, input_types: &[i32]) -> Result<i32, ShapeError> {
+        self.check_output(input_types.len() as i32, index)?;
         let x = dtype_from_trt(input_types[0]).ok_or(ShapeError::UnsupportedType { tensor: "X", code: input_types[0] })?;
-        Ok(dtype_to_trt(self.output_dtype(x)))
+        Ok(dtype_to_trt(if index == 0 { self.output_dtype(x) } else { x }))
+    }
+
+    /// The role of input `pos` (a position the count check let through).
+    fn role(&self, pos: usize) -> Role {
+        input_roles(self.norm)[pos]
+    }
+
+    /// Where the input of `role` is among this kind's inputs, if it has one.
+    fn position(&self, role: Role) -> Option<usize> {
+        input_roles(self.norm).iter().position(|&r| r == role)
+    }
+
+    /// The type rule of input `pos`: a supported type, and X's own for Skip and ResidualBias.
+    fn check_input_type(&self, pos: usize, dtype_code: i32, x_code: i32) -> Result<DType, ShapeError> {
+        let tensor = self.role(pos).name();
+        let dtype = dtype_from_trt(dtype_code).ok_or(ShapeError::UnsupportedType { tensor, code: dtype_code })?;
+        if matches!(self.role(pos), Role::Skip | Role::ResidualBias) {
+            let x = dtype_from_trt(x_code).ok_or(ShapeError::UnsupportedType { tensor: "X", code: x_code })?;
+            if dtype != x {
+                return Err(ShapeError::NotXType { tensor, x, got: dtype_code });
+            }
+        }
+        Ok(dtype)
     }
 
     /// `supportsFormatCombination`: may tensor `pos` have the type and format
@@ -300,18 +465,39 @@ impl PluginConfig {
             return Err(ShapeError::Position { pos, total });
         }
         let pos = pos as usize;
-        let tensor = tensor_name(pos, nb_inputs as usize);
+        let tensor = tensor_name(self.norm, pos, nb_inputs as usize);
         let desc = in_out[pos];
         if desc.format != FORMAT_LINEAR {
             return Err(ShapeError::UnsupportedFormat { tensor, code: desc.format });
         }
+        if pos < nb_inputs as usize {
+            self.check_input_type(pos, desc.dtype, in_out[0].dtype)?;
+            return Ok(());
+        }
         let dtype = dtype_from_trt(desc.dtype).ok_or(ShapeError::UnsupportedType { tensor, code: desc.dtype })?;
+        let x = dtype_from_trt(in_out[0].dtype).ok_or(ShapeError::UnsupportedType { tensor: "X", code: in_out[0].dtype })?;
         if pos == nb_inputs as usize {
-            let x = dtype_from_trt(in_out[0].dtype).ok_or(ShapeError::UnsupportedType { tensor: "X", code: in_out[0].dtype })?;
             let expected = self.output_dtype(x);
             if dtype != expected {
                 return Err(ShapeError::OutputTypeMismatch { x, expected, output_type: self.output_type.code(), got: desc.dtype });
             }
+        } else if dtype != x {
+            // S, the sum: X's type.
+            return Err(ShapeError::NotXType { tensor, x, got: desc.dtype });
+        }
+        Ok(())
+    }
+
+    /// `configurePlugin` / `onShapeChange`: the input types (each supported;
+    /// Skip and ResidualBias in X's type), which supportsFormatCombination
+    /// already let through when TensorRT asked it.
+    pub fn check_input_types(&self, inputs: &[TensorInfo<'_>]) -> Result<(), ShapeError> {
+        let nb_inputs = inputs.len() as i32;
+        if !(self.min_inputs()..=self.max_inputs()).contains(&nb_inputs) {
+            return Err(ShapeError::InputCount { kind: self.norm, got: nb_inputs });
+        }
+        for (pos, t) in inputs.iter().enumerate() {
+            self.check_input_type(pos, t.dtype, inputs[0].dtype)?;
         }
         Ok(())
     }
@@ -329,9 +515,10 @@ impl PluginConfig {
         Ok(if a < 0 { (a + r) as usize } else { a as usize })
     }
 
-    /// `configurePlugin` / `onShapeChange`: checks X's rank against `axis` and
-    /// Scale/Bias against X's normalized dims. Dims still unknown (-1, at
-    /// build time) are not compared; everything known must fit.
+    /// `configurePlugin` / `onShapeChange`: checks X's rank against `axis`,
+    /// Skip against X's shape and Scale/Bias/ResidualBias against X's
+    /// normalized dims. Dims still unknown (-1, at build time) are not
+    /// compared; everything known must fit.
     pub fn check_shapes(&self, inputs: &[&[i64]], nb_outputs: i32) -> Result<(), ShapeError> {
         self.check_io_counts(inputs.len() as i32, nb_outputs)?;
         let x = inputs[0];
@@ -339,9 +526,14 @@ impl PluginConfig {
         let axis = self.axis_index(x.len())?;
         let normalized = &x[axis..];
         for (i, dims) in inputs.iter().enumerate().skip(1) {
-            let tensor = INPUT_NAMES[i];
+            let role = self.role(i);
+            let tensor = role.name();
             check_dims(tensor, dims)?;
-            if !param_shape_fits(dims, normalized) {
+            if role == Role::Skip {
+                if !same_shape_fits(dims, x) {
+                    return Err(ShapeError::NotXShape { tensor, got: dims.to_vec(), expected: x.to_vec() });
+                }
+            } else if !param_shape_fits(dims, normalized) {
                 return Err(ShapeError::ParamShape { tensor, got: dims.to_vec(), expected: normalized.to_vec() });
             }
         }
@@ -375,41 +567,55 @@ impl PluginConfig {
     }
 
     /// `enqueue`: the launch for concrete input and output descriptions
-    /// (RMSNorm: never a bias, the input count allows none).
+    /// (RMSNorm: never a bias, the input count allows none; SkipLayerNorm:
+    /// Scale, Bias and ResidualBias where given, S where `sum_output` = 1).
     /// `Ok(None)` where X is empty (nothing to compute).
     pub fn problem(&self, inputs: &[TensorInfo<'_>], outputs: &[TensorInfo<'_>]) -> Result<Option<Problem>, ShapeError> {
         self.check_io_counts(inputs.len() as i32, outputs.len() as i32)?;
         let dims: Vec<&[i64]> = inputs.iter().map(|t| t.dims).collect();
         for (i, t) in inputs.iter().enumerate() {
             if t.dims.iter().any(|&d| d < 0) {
-                return Err(ShapeError::Unresolved { tensor: INPUT_NAMES[i], dims: t.dims.to_vec() });
+                return Err(ShapeError::Unresolved { tensor: self.role(i).name(), dims: t.dims.to_vec() });
             }
         }
-        self.check_shapes(&dims, 1)?;
+        self.check_shapes(&dims, outputs.len() as i32)?;
         let all: Vec<TensorInfo<'_>> = inputs.iter().chain(outputs).copied().collect();
         for pos in 0..all.len() {
-            self.supports_combination(pos as i32, &all, inputs.len() as i32, 1)?;
+            self.supports_combination(pos as i32, &all, inputs.len() as i32, outputs.len() as i32)?;
         }
-        let y = outputs[0];
-        if y.dims != inputs[0].dims {
-            return Err(ShapeError::ParamShape { tensor: "Y", got: y.dims.to_vec(), expected: inputs[0].dims.to_vec() });
+        for (k, out) in outputs.iter().enumerate() {
+            if out.dims != inputs[0].dims {
+                return Err(ShapeError::NotXShape { tensor: output_names(self.norm)[k], got: out.dims.to_vec(), expected: inputs[0].dims.to_vec() });
+            }
         }
         let RowsCols { rows, cols } = self.rows_cols(inputs[0].dims)?;
         if rows == 0 || cols == 0 {
             return Ok(None);
         }
         let dt = |t: &TensorInfo<'_>| dtype_from_trt(t.dtype).expect("checked by supports_combination");
-        let problem = Problem::new(
-            rows,
-            cols,
-            dt(&inputs[0]),
-            dt(&y),
-            inputs.get(1).map(dt),
-            inputs.get(2).map(dt),
-            self.epsilon,
-        )?
-        .with_norm(self.norm)?;
+        let given = |role| self.position(role).and_then(|i| inputs.get(i)).map(dt);
+        let problem = Problem::new(rows, cols, dt(&inputs[0]), dt(&outputs[0]), given(Role::Scale), given(Role::Bias), self.epsilon)?;
+        let problem = match self.norm {
+            NormKind::SkipLayerNorm => problem.with_skip(SkipOptions { residual_bias: given(Role::ResidualBias).is_some(), sum_output: self.sum_output })?,
+            norm => problem.with_norm(norm)?,
+        };
         Ok(Some(problem))
+    }
+
+    /// `enqueue`: which device pointer is which tensor of the launch, from
+    /// TensorRT's input and output pointers in the plugin's order (0 for a
+    /// tensor not given). Counts are [`PluginConfig::problem`]'s to check.
+    pub fn device_ptrs(&self, input_ptrs: &[u64], output_ptrs: &[u64]) -> DevicePtrs {
+        let input = |role| self.position(role).and_then(|i| input_ptrs.get(i)).copied().unwrap_or(0);
+        DevicePtrs {
+            x: input(Role::X),
+            y: output_ptrs.first().copied().unwrap_or(0),
+            scale: input(Role::Scale),
+            bias: input(Role::Bias),
+            skip: input(Role::Skip),
+            residual_bias: input(Role::ResidualBias),
+            sum: if self.sum_output { output_ptrs.get(1).copied().unwrap_or(0) } else { 0 },
+        }
     }
 }
 
@@ -448,9 +654,14 @@ mod tests {
             Err(FieldError::OutOfRange { name, .. }) => name,
             other => panic!("expected OutOfRange, got {other:?}"),
         };
-        for eps in [0.0, -0.0, -1e-5, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        for eps in [-1e-5, -f32::MIN_POSITIVE, f32::from_bits(0x8000_0001), f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             assert_eq!(name(PluginConfig::new(eps, -1, 0)), "epsilon");
         }
+        // 0 is valid (an exporter folded epsilon away); -0 is 0.
+        for eps in [0.0, -0.0] {
+            assert_eq!(PluginConfig::new(eps, -1, 0).unwrap().epsilon().to_bits(), eps.to_bits());
+        }
+        assert!(PluginConfig::new(-1.0, -1, 0).unwrap_err().to_string().contains("must be finite and >= 0"));
         for axis in [8, -9, i32::MAX, i32::MIN] {
             assert_eq!(name(PluginConfig::new(1e-5, axis, 0)), "axis");
         }
@@ -497,7 +708,7 @@ mod tests {
         assert_eq!(same.supports_combination(2, &io, 1, 1), Err(ShapeError::Position { pos: 2, total: 2 }));
         assert_eq!(same.supports_combination(-1, &io, 1, 1), Err(ShapeError::Position { pos: -1, total: 2 }));
         assert_eq!(same.supports_combination(0, &io, 0, 2), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 0 }));
-        assert_eq!(same.supports_combination(0, &io, 1, 2), Err(ShapeError::OutputCount { kind: NormKind::LayerNorm, got: 2 }));
+        assert_eq!(same.supports_combination(0, &io, 1, 2), Err(ShapeError::OutputCount { kind: NormKind::LayerNorm, expected: 1, got: 2 }));
         assert_eq!(same.supports_combination(0, &io[..1], 1, 1), Err(ShapeError::Position { pos: 0, total: 2 }));
     }
 
@@ -505,13 +716,16 @@ mod tests {
     fn output_types() {
         let same = PluginConfig::default();
         let fp32 = PluginConfig::new(1e-5, -1, 1).unwrap();
-        assert_eq!(same.output_type_code(&[1, 0, 0]), Ok(1));
-        assert_eq!(same.output_type_code(&[7]), Ok(7));
-        assert_eq!(fp32.output_type_code(&[1]), Ok(0));
-        assert_eq!(fp32.output_type_code(&[7, 7]), Ok(0));
-        assert_eq!(same.output_type_code(&[2]), Err(ShapeError::UnsupportedType { tensor: "X", code: 2 }));
-        assert_eq!(same.output_type_code(&[]), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 0 }));
-        assert_eq!(same.output_type_code(&[0, 0, 0, 0]), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 4 }));
+        assert_eq!(same.output_type_code(0, &[1, 0, 0]), Ok(1));
+        assert_eq!(same.output_type_code(0, &[7]), Ok(7));
+        assert_eq!(fp32.output_type_code(0, &[1]), Ok(0));
+        assert_eq!(fp32.output_type_code(0, &[7, 7]), Ok(0));
+        assert_eq!(same.output_type_code(0, &[2]), Err(ShapeError::UnsupportedType { tensor: "X", code: 2 }));
+        assert_eq!(same.output_type_code(0, &[]), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 0 }));
+        assert_eq!(same.output_type_code(0, &[0, 0, 0, 0]), Err(ShapeError::InputCount { kind: NormKind::LayerNorm, got: 4 }));
+        for index in [1, -1, i32::MAX] {
+            assert_eq!(same.output_type_code(index, &[1]), Err(ShapeError::OutputIndex { kind: NormKind::LayerNorm, index, nb_outputs: 1 }));
+        }
     }
 
     #[test]
@@ -567,7 +781,7 @@ mod tests {
         assert_eq!((p.scale_dtype(), p.bias_dtype(), p.epsilon()), (Some(DType::F32), Some(DType::BF16), 1e-6));
         assert_eq!(c.problem(&[info(1, &[0, 64])], &[info(0, &[0, 64])]), Ok(None), "empty X: nothing to launch");
         assert!(matches!(c.problem(&[info(1, x)], &[info(1, x)]), Err(ShapeError::OutputTypeMismatch { .. })));
-        assert!(matches!(c.problem(&[info(1, x)], &[info(0, &[2, 3, 63])]), Err(ShapeError::ParamShape { tensor: "Y", .. })));
+        assert!(matches!(c.problem(&[info(1, x)], &[info(0, &[2, 3, 63])]), Err(ShapeError::NotXShape { tensor: "Y", .. })));
         assert!(matches!(c.problem(&[info(1, &[-1, 64])], &[info(0, &[-1, 64])]), Err(ShapeError::Unresolved { .. })));
         assert!(matches!(c.problem(&[info(1, x), info(0, &[63])], &[info(0, x)]), Err(ShapeError::ParamShape { .. })));
         assert!(matches!(c.problem(&[info(2, x)], &[info(0, x)]), Err(ShapeError::UnsupportedType { tensor: "X", .. })));
@@ -598,8 +812,8 @@ mod tests {
             "FP32LayerNorm takes 1 to 3 inputs (X, Scale, Bias), got 4"
         );
         assert_eq!(rms.check_io_counts(1, 2).unwrap_err().to_string(), "FP32RMSNorm has exactly 1 output, got 2");
-        assert_eq!(rms.output_type_code(&[1, 0, 0]), Err(ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 }));
-        assert_eq!(rms.output_type_code(&[7, 1]), Ok(7));
+        assert_eq!(rms.output_type_code(0, &[1, 0, 0]), Err(ShapeError::InputCount { kind: NormKind::RmsNorm, got: 3 }));
+        assert_eq!(rms.output_type_code(0, &[7, 1]), Ok(7));
 
         // Formats: the same rules as FP32LayerNorm, over X, Scale, Y.
         let d: &[i64] = &[2, 8];
@@ -633,5 +847,239 @@ mod tests {
         ));
         let p = PluginConfig::default().problem(&[info(0, x), info(0, &[768]), info(0, &[768])], &[info(0, x)]).unwrap().unwrap();
         assert_eq!(p.norm(), NormKind::LayerNorm);
+    }
+
+    #[test]
+    fn every_kind_fits_the_cpp_arrays() {
+        for kind in NormKind::ALL {
+            assert!(max_inputs(kind) as usize <= MAX_INPUTS && output_names(kind).len() <= MAX_OUTPUTS);
+            assert!((1..=max_inputs(kind)).contains(&min_inputs(kind)));
+            assert_eq!(input_roles(kind)[0], Role::X);
+        }
+        assert_eq!(input_names(NormKind::LayerNorm), ["X", "Scale", "Bias"]);
+        assert_eq!(input_names(NormKind::RmsNorm), ["X", "Scale"]);
+        assert_eq!(input_names(NormKind::SkipLayerNorm), ["X", "Skip", "Scale", "Bias", "ResidualBias"]);
+        assert_eq!(tensor_name(NormKind::SkipLayerNorm, 1, 5), "Skip");
+        assert_eq!(tensor_name(NormKind::SkipLayerNorm, 6, 5), "S");
+        assert_eq!(tensor_name(NormKind::SkipLayerNorm, 2, 2), "Y");
+        assert_eq!(tensor_name(NormKind::LayerNorm, 1, 2), "Scale");
+        assert_eq!(tensor_name(NormKind::LayerNorm, 3, 2), "output");
+    }
+
+    const SKIP: NormKind = NormKind::SkipLayerNorm;
+
+    fn skip_config(output_type: i32, sum_output: i32) -> PluginConfig {
+        PluginConfig::new(1e-5, -1, output_type).unwrap().with_norm(SKIP).with_sum_output(sum_output).unwrap()
+    }
+
+    #[test]
+    fn skiplayernorm_fields_and_counts() {
+        let plain = PluginConfig::from_fields(SKIP, &[]).unwrap();
+        assert_eq!(plain, PluginConfig::default().with_norm(SKIP));
+        assert_eq!((plain.norm(), plain.plugin_name(), plain.sum_output(), plain.nb_outputs()), (SKIP, "FP32SkipLayerNorm", false, 1));
+        assert_eq!((plain.min_inputs(), plain.max_inputs()), (2, 5));
+        let field = |v| RawField { name: Some("sum_output"), field_type: FieldType::Int32, length: 1, value: Some(FieldValue::I32(v)) };
+        let sum = PluginConfig::from_fields(SKIP, &[field(1)]).unwrap();
+        assert_eq!((sum.sum_output(), sum.nb_outputs()), (true, 2));
+        assert_eq!(sum, skip_config(0, 1));
+        assert_ne!(sum, plain, "sum_output is part of the configuration");
+        assert_eq!(PluginConfig::from_fields(SKIP, &[field(0)]).unwrap(), plain);
+        for bad in [2, -1, i32::MAX, i32::MIN] {
+            let e = PluginConfig::from_fields(SKIP, &[field(bad)]).unwrap_err();
+            assert!(matches!(e, FieldError::OutOfRange { name: "sum_output", .. }), "{e:?}");
+            assert!(e.to_string().contains("`sum_output`") && e.to_string().contains("must be 0 (Y only) or 1"), "{e}");
+        }
+        // Range checks run in field order: a bad epsilon is named before a bad sum_output.
+        let eps = RawField { name: Some("epsilon"), field_type: FieldType::Float32, length: 1, value: Some(FieldValue::F32(-1.0)) };
+        assert!(matches!(PluginConfig::from_fields(SKIP, &[field(5), eps]), Err(FieldError::OutOfRange { name: "epsilon", .. })));
+        // Only FP32SkipLayerNorm has the field; the kind conversion drops it.
+        assert_eq!(PluginConfig::default().with_sum_output(1), Err(FieldError::Unknown { name: "sum_output".into(), kind: NormKind::LayerNorm }));
+        assert_eq!(PluginConfig::default().with_sum_output(0), Ok(PluginConfig::default()));
+        assert!(PluginConfig::from_fields(NormKind::RmsNorm, &[field(0)]).is_err(), "an RMSNorm has no sum_output field");
+        assert!(!sum.with_norm(NormKind::LayerNorm).sum_output());
+        assert_eq!(sum.with_norm(NormKind::LayerNorm).nb_outputs(), 1);
+
+        // Counts: 2 to 5 inputs; 1 output, or 2 with sum_output = 1.
+        let one = plain.check_io_counts(1, 1).unwrap_err();
+        assert_eq!(one.to_string(), "FP32SkipLayerNorm takes 2 to 5 inputs (X, Skip, Scale, Bias, ResidualBias), got 1");
+        assert_eq!(plain.check_io_counts(6, 1), Err(ShapeError::InputCount { kind: SKIP, got: 6 }));
+        for n in 2..=5 {
+            assert_eq!(plain.check_io_counts(n, 1), Ok(()));
+            assert_eq!(sum.check_io_counts(n, 2), Ok(()));
+        }
+        assert_eq!(plain.check_io_counts(2, 2).unwrap_err().to_string(), "FP32SkipLayerNorm has exactly 1 output (Y) with sum_output = 0, got 2");
+        assert_eq!(sum.check_io_counts(2, 1).unwrap_err().to_string(), "FP32SkipLayerNorm has exactly 2 outputs (Y, S) with sum_output = 1, got 1");
+        assert_eq!(sum.check_io_counts(2, 1), Err(ShapeError::OutputCount { kind: SKIP, expected: 2, got: 1 }));
+
+        // Output types: Y by output_type, S in X's type.
+        let sum32 = skip_config(1, 1);
+        assert_eq!(sum32.output_type_code(0, &[1, 1]), Ok(0));
+        assert_eq!(sum32.output_type_code(1, &[1, 1]), Ok(1));
+        assert_eq!(sum.output_type_code(1, &[7, 7, 0, 0, 7]), Ok(7));
+        assert_eq!(plain.output_type_code(1, &[1, 1]), Err(ShapeError::OutputIndex { kind: SKIP, index: 1, nb_outputs: 1 }));
+        assert_eq!(sum.output_type_code(2, &[1, 1]), Err(ShapeError::OutputIndex { kind: SKIP, index: 2, nb_outputs: 2 }));
+        assert_eq!(sum.output_type_code(0, &[1]), Err(ShapeError::InputCount { kind: SKIP, got: 1 }));
+    }
+
+    #[test]
+    fn skiplayernorm_shapes() {
+        let c = skip_config(0, 0);
+        let x: &[i64] = &[2, 16, 768];
+        let g: &[i64] = &[768];
+        assert_eq!(c.check_shapes(&[x, x], 1), Ok(()));
+        assert_eq!(c.check_shapes(&[x, x, g, &[1, 768], g], 1), Ok(()));
+        // Skip: exactly X's shape, no broadcasting, no leading 1s.
+        for bad in [&[768][..], &[1, 16, 768], &[1, 2, 16, 768], &[2, 16, 767], &[16, 768]] {
+            let e = c.check_shapes(&[x, bad], 1).unwrap_err();
+            assert_eq!(e, ShapeError::NotXShape { tensor: "Skip", got: bad.to_vec(), expected: x.to_vec() });
+            assert!(e.to_string().starts_with("Skip has shape"), "{e}");
+        }
+        // Unknown dims are judged once known; a known mismatch or another rank is refused now.
+        assert_eq!(c.check_shapes(&[&[-1, -1, 768], &[-1, 16, -1]], 1), Ok(()));
+        assert!(matches!(c.check_shapes(&[&[-1, -1, 768], &[-1, 16, 512]], 1), Err(ShapeError::NotXShape { tensor: "Skip", .. })));
+        assert!(matches!(c.check_shapes(&[&[-1, -1, 768], &[-1, 768]], 1), Err(ShapeError::NotXShape { tensor: "Skip", .. })));
+        assert!(matches!(c.check_shapes(&[x, &[2, -3, 768]], 1), Err(ShapeError::BadDim { tensor: "Skip", index: 1, value: -3 })));
+        // Scale, Bias, ResidualBias: the normalized dims, at positions 2, 3, 4.
+        let wrong: &[i64] = &[767];
+        assert!(matches!(c.check_shapes(&[x, x, wrong], 1), Err(ShapeError::ParamShape { tensor: "Scale", .. })));
+        assert!(matches!(c.check_shapes(&[x, x, g, wrong], 1), Err(ShapeError::ParamShape { tensor: "Bias", .. })));
+        let e = c.check_shapes(&[x, x, g, g, wrong], 1).unwrap_err();
+        assert!(matches!(e, ShapeError::ParamShape { tensor: "ResidualBias", .. }), "{e:?}");
+        assert!(e.to_string().starts_with("ResidualBias has shape [767]"), "{e}");
+        assert!(matches!(c.check_shapes(&[x, x, g, g, x], 1), Err(ShapeError::ParamShape { tensor: "ResidualBias", .. })), "no broadcasting");
+        let two = PluginConfig::new(1e-5, -2, 0).unwrap().with_norm(SKIP);
+        assert_eq!(two.check_shapes(&[x, x, &[16, 768], &[16, 768], &[1, 16, 768]], 1), Ok(()));
+        assert_eq!(c.check_shapes(&[x], 1), Err(ShapeError::InputCount { kind: SKIP, got: 1 }));
+        assert_eq!(c.check_shapes(&[x, x, g, g, g, g], 1), Err(ShapeError::InputCount { kind: SKIP, got: 6 }));
+        assert!(matches!(c.check_shapes(&[x, x], 2), Err(ShapeError::OutputCount { .. })));
+        assert_eq!(skip_config(0, 1).check_shapes(&[x, x], 2), Ok(()));
+        assert!(matches!(c.check_shapes(&[&[2, 1 << 32], &[2, 1 << 32]], 1), Err(ShapeError::RowTooLong { .. })));
+    }
+
+    #[test]
+    fn skiplayernorm_formats() {
+        let d: &[i64] = &[2, 8];
+        let p: &[i64] = &[8];
+        for (sum_output, nb_out) in [(0, 1), (1, 2)] {
+            for output_type in [0, 1] {
+                let c = skip_config(output_type, sum_output);
+                for x in [0, 1, 7] {
+                    let y = if output_type == 1 { 0 } else { x };
+                    for s in [0, 1, 7] {
+                        // X, Skip, Scale, Bias, ResidualBias, Y, S
+                        let io = [info(x, d), info(x, d), info(s, p), info(s, p), info(x, p), info(y, d), info(x, d)];
+                        for n in 2..=5 {
+                            let tensors: Vec<TensorInfo<'_>> = io[..n as usize].iter().chain(&io[5..5 + nb_out as usize]).copied().collect();
+                            for pos in 0..n + nb_out {
+                                assert_eq!(c.supports_combination(pos, &tensors, n, nb_out), Ok(()), "x {x} s {s} n {n} pos {pos}");
+                            }
+                            assert!(c.check_input_types(&tensors[..n as usize]).is_ok());
+                        }
+                        let other = if x == 1 { 7 } else { 1 };
+                        let mut bad = io;
+                        bad[1] = info(other, d);
+                        assert_eq!(
+                            c.supports_combination(1, &bad[..5 + nb_out as usize], 5, nb_out),
+                            Err(ShapeError::NotXType { tensor: "Skip", x: dtype_from_trt(x).unwrap(), got: other })
+                        );
+                        assert!(c.check_input_types(&bad[..5]).unwrap_err().to_string().starts_with("Skip must have X's type"));
+                        let mut bad = io;
+                        bad[4] = info(other, p);
+                        let e = c.supports_combination(4, &bad[..5 + nb_out as usize], 5, nb_out).unwrap_err();
+                        assert!(matches!(e, ShapeError::NotXType { tensor: "ResidualBias", .. }), "{e:?}");
+                        assert_eq!(c.check_input_types(&bad[..5]), Err(e));
+                        let mut bad = io;
+                        bad[5] = info(if y == 0 { 1 } else { 0 }, d);
+                        assert!(matches!(c.supports_combination(5, &bad[..5 + nb_out as usize], 5, nb_out), Err(ShapeError::OutputTypeMismatch { .. })));
+                        if nb_out == 2 {
+                            let mut bad = io;
+                            bad[6] = info(other, d);
+                            assert_eq!(
+                                c.supports_combination(6, &bad, 5, 2),
+                                Err(ShapeError::NotXType { tensor: "S", x: dtype_from_trt(x).unwrap(), got: other })
+                            );
+                        }
+                    }
+                }
+                let io = [info(1, d), info(1, d), info(1, d)];
+                assert_eq!(c.supports_combination(0, &io[..1 + nb_out as usize], 1, nb_out), Err(ShapeError::InputCount { kind: SKIP, got: 1 }));
+                let chw = [info(1, d), TensorInfo { format: 1, ..info(1, d) }, info(1, d), info(1, d)];
+                assert_eq!(
+                    c.supports_combination(1, &chw[..2 + nb_out as usize], 2, nb_out),
+                    Err(ShapeError::UnsupportedFormat { tensor: "Skip", code: 1 })
+                );
+                let int8 = [info(1, d), info(2, d), info(1, d), info(1, d)];
+                assert_eq!(c.supports_combination(1, &int8[..2 + nb_out as usize], 2, nb_out), Err(ShapeError::UnsupportedType { tensor: "Skip", code: 2 }));
+            }
+        }
+        let c = skip_config(0, 1);
+        let io = [info(1, d), info(1, d), info(1, d), info(1, d)];
+        assert_eq!(c.supports_combination(4, &io, 2, 2), Err(ShapeError::Position { pos: 4, total: 4 }));
+        assert!(c.supports_combination(0, &io[..3], 2, 1).is_err(), "sum_output = 1 needs 2 outputs");
+    }
+
+    #[test]
+    fn skiplayernorm_problem_and_pointers() {
+        let x: &[i64] = &[2, 3, 64];
+        let g: &[i64] = &[64];
+        let c = PluginConfig::new(1e-6, -1, 1).unwrap().with_norm(SKIP).with_sum_output(1).unwrap();
+        let full = [info(1, x), info(1, x), info(0, g), info(7, g), info(1, g)];
+        let outs = [info(0, x), info(1, x)];
+        let p = c.problem(&full, &outs).unwrap().unwrap();
+        assert_eq!((p.norm(), p.rows(), p.cols(), p.x_dtype(), p.y_dtype()), (SKIP, 6, 64, DType::F16, DType::F32));
+        assert_eq!((p.scale_dtype(), p.bias_dtype(), p.epsilon()), (Some(DType::F32), Some(DType::BF16), 1e-6));
+        assert_eq!(p.skip(), Some(SkipOptions { residual_bias: true, sum_output: true }));
+        for (n, scale, bias) in [(2, None, None), (3, Some(DType::F32), None), (4, Some(DType::F32), Some(DType::BF16))] {
+            let p = c.problem(&full[..n], &outs).unwrap().unwrap();
+            assert_eq!((p.scale_dtype(), p.bias_dtype(), p.skip()), (scale, bias, Some(SkipOptions { residual_bias: false, sum_output: true })), "{n} inputs");
+        }
+        let plain = skip_config(0, 0);
+        let p = plain.problem(&full, &outs[1..]).unwrap().unwrap();
+        assert_eq!((p.y_dtype(), p.skip()), (DType::F16, Some(SkipOptions { residual_bias: true, sum_output: false })));
+        assert!(matches!(plain.problem(&full, &outs), Err(ShapeError::OutputCount { .. })));
+        assert!(matches!(c.problem(&full, &[info(0, x), info(1, &[2, 3, 63])]), Err(ShapeError::NotXShape { tensor: "S", .. })));
+        assert!(matches!(c.problem(&full, &[info(0, x), info(0, x)]), Err(ShapeError::NotXType { tensor: "S", .. })));
+        assert!(matches!(c.problem(&[info(1, x), info(7, x)], &outs), Err(ShapeError::NotXType { tensor: "Skip", .. })));
+        assert!(matches!(c.problem(&[info(1, x), info(1, &[2, 3, -1])], &outs), Err(ShapeError::Unresolved { tensor: "Skip", .. })));
+        assert!(matches!(c.problem(&[info(1, x), info(1, &[6, 64])], &outs), Err(ShapeError::NotXShape { tensor: "Skip", .. })));
+        assert_eq!(c.problem(&[info(1, &[0, 64]), info(1, &[0, 64])], &[info(0, &[0, 64]), info(1, &[0, 64])]), Ok(None));
+
+        // Pointers by role: X, Skip, Scale, Bias, ResidualBias; Y, S.
+        let ins = [0x10, 0x20, 0x30, 0x40, 0x50];
+        let outs = [0x60, 0x70];
+        let all = DevicePtrs { x: 0x10, y: 0x60, scale: 0x30, bias: 0x40, skip: 0x20, residual_bias: 0x50, sum: 0x70 };
+        assert_eq!(c.device_ptrs(&ins, &outs), all);
+        assert_eq!(c.device_ptrs(&ins[..2], &outs), DevicePtrs { scale: 0, bias: 0, residual_bias: 0, ..all });
+        assert_eq!(c.device_ptrs(&ins[..4], &outs), DevicePtrs { residual_bias: 0, ..all });
+        assert_eq!(plain.device_ptrs(&ins, &outs[..1]), DevicePtrs { sum: 0, ..all });
+        assert_eq!(plain.device_ptrs(&ins, &outs), DevicePtrs { sum: 0, ..all }, "S only with sum_output = 1");
+        let ln = DevicePtrs { x: 0x10, y: 0x60, scale: 0x20, bias: 0x30, ..DevicePtrs::default() };
+        assert_eq!(PluginConfig::default().device_ptrs(&ins[..3], &outs[..1]), ln);
+        assert_eq!(PluginConfig::default().with_norm(NormKind::RmsNorm).device_ptrs(&ins[..2], &outs[..1]), DevicePtrs { bias: 0, ..ln });
+        // Each problem's pointer check accepts exactly the pointers the mapping gives it.
+        for n in 2..=5 {
+            let p = c.problem(&full[..n], &[info(0, x), info(1, x)]).unwrap().unwrap();
+            let aligned: Vec<u64> = (1..=n as u64).map(|i| i * 0x100).collect();
+            assert_eq!(c.device_ptrs(&aligned, &[0x1000, 0x2000]).check(&p), Ok(()), "{n} inputs");
+        }
+    }
+
+    #[test]
+    fn field_values_give_the_configuration_back() {
+        let mut all = vec![PluginConfig::default(), PluginConfig::new(0.0, -8, 1).unwrap(), PluginConfig::new(f32::MAX, 7, 0).unwrap()];
+        all.extend(all.clone().iter().map(|c| c.with_norm(NormKind::RmsNorm)));
+        all.extend([0, 1].map(|s| PluginConfig::new(1e-6, 2, 1).unwrap().with_norm(SKIP).with_sum_output(s).unwrap()));
+        for c in all {
+            let specs = fields::field_specs(c.norm());
+            let raw: Vec<RawField<'_>> = specs
+                .iter()
+                .map(|s| RawField { name: Some(s.name), field_type: s.field_type, length: 1, value: c.field_value(s.name) })
+                .collect();
+            assert!(raw.iter().all(|f| f.value.is_some()));
+            assert_eq!(PluginConfig::from_fields(c.norm(), &raw), Ok(c));
+        }
+        assert_eq!(PluginConfig::default().field_value("sum_output"), None, "not a field of FP32LayerNorm");
+        assert_eq!(PluginConfig::default().field_value("num_inputs"), None);
+        assert_eq!(skip_config(0, 1).field_value("sum_output"), Some(FieldValue::I32(1)));
     }
 }

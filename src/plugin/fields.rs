@@ -7,8 +7,9 @@
 //! except the `plugin_version` / `plugin_namespace` attributes that the ONNX
 //! parser passes through (they choose the creator and carry no configuration).
 //!
-//! The field list is the norm kind's ([`field_specs`]); FP32LayerNorm and
-//! FP32RMSNorm have the same fields today, and errors name the plugin.
+//! The field list is the norm kind's ([`field_specs`]): FP32LayerNorm and
+//! FP32RMSNorm read `epsilon`, `axis`, `output_type`; FP32SkipLayerNorm reads
+//! those and `sum_output`. Errors name the plugin.
 
 use super::plugin_name;
 use crate::problem::NormKind;
@@ -151,6 +152,8 @@ pub const MAX_FIELDS: usize = 64;
 pub const EPSILON: &str = "epsilon";
 pub const AXIS: &str = "axis";
 pub const OUTPUT_TYPE: &str = "output_type";
+/// FP32SkipLayerNorm only: 1 = the sum s is a second output.
+pub const SUM_OUTPUT: &str = "sum_output";
 
 /// Attributes the ONNX parser may pass through; accepted with any type and ignored.
 pub const TOLERATED: [&str; 2] = ["plugin_version", "plugin_namespace"];
@@ -163,18 +166,26 @@ pub struct FieldSpec {
     pub field_type: FieldType,
 }
 
-/// FP32LayerNorm's fields.
-pub const FIELD_SPECS: [FieldSpec; 3] = [
+/// Every field any plugin reads, in `getFieldNames` order; each kind reads a
+/// prefix of this list ([`field_specs`]).
+pub const FIELD_SPECS: [FieldSpec; 4] = [
     FieldSpec { name: EPSILON, c_name: "epsilon\0", field_type: FieldType::Float32 },
     FieldSpec { name: AXIS, c_name: "axis\0", field_type: FieldType::Int32 },
     FieldSpec { name: OUTPUT_TYPE, c_name: "output_type\0", field_type: FieldType::Int32 },
+    FieldSpec { name: SUM_OUTPUT, c_name: "sum_output\0", field_type: FieldType::Int32 },
 ];
 
-/// The fields a plugin of `kind` reads, in `getFieldNames` order (FP32RMSNorm:
-/// the same three as FP32LayerNorm, with the same types and ranges).
+/// The most fields any kind reads (the C++ side's `getFieldsToSerialize`
+/// storage holds `kMaxFields` = 8; a test checks this stays below it).
+pub const MAX_KIND_FIELDS: usize = FIELD_SPECS.len();
+
+/// The fields a plugin of `kind` reads, in `getFieldNames` order: FP32LayerNorm
+/// and FP32RMSNorm the first three (same types and ranges), FP32SkipLayerNorm
+/// all four (`sum_output` last).
 pub fn field_specs(kind: NormKind) -> &'static [FieldSpec] {
     match kind {
-        NormKind::LayerNorm | NormKind::RmsNorm | NormKind::SkipLayerNorm => &FIELD_SPECS,
+        NormKind::LayerNorm | NormKind::RmsNorm => &FIELD_SPECS[..3],
+        NormKind::SkipLayerNorm => &FIELD_SPECS,
     }
 }
 
@@ -194,6 +205,8 @@ pub struct GivenFields {
     pub epsilon: Option<f32>,
     pub axis: Option<i32>,
     pub output_type: Option<i32>,
+    /// FP32SkipLayerNorm only (another kind refuses the field as unknown).
+    pub sum_output: Option<i32>,
 }
 
 /// Checks names, types, counts and duplicates against the fields of `kind`;
@@ -230,6 +243,11 @@ pub fn collect(kind: NormKind, fields: &[RawField<'_>]) -> Result<GivenFields, F
                     return Err(duplicate());
                 }
             }
+            (SUM_OUTPUT, FieldValue::I32(v)) => {
+                if given.sum_output.replace(v).is_some() {
+                    return Err(duplicate());
+                }
+            }
             // The value was decoded by its declared type, which matched the spec.
             _ => return Err(FieldError::WrongType { name: spec.name, expected: spec.field_type, got: f.field_type }),
         }
@@ -242,6 +260,7 @@ mod tests {
     use super::*;
 
     const LN: NormKind = NormKind::LayerNorm;
+    const SKIP: NormKind = NormKind::SkipLayerNorm;
 
     fn f32_field(name: &str, v: f32) -> RawField<'_> {
         RawField { name: Some(name), field_type: FieldType::Float32, length: 1, value: Some(FieldValue::F32(v)) }
@@ -258,7 +277,7 @@ mod tests {
     #[test]
     fn reads_all_three() {
         let given = collect(LN, &[f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1)]).unwrap();
-        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1) });
+        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1), sum_output: None });
     }
 
     #[test]
@@ -281,13 +300,14 @@ mod tests {
     #[test]
     fn every_wrong_type_is_refused_and_named() {
         for spec in FIELD_SPECS {
+            let kind = if spec.name == SUM_OUTPUT { SKIP } else { LN };
             for code in (0..=14).chain([-1, 1000]) {
                 let t = FieldType::from_code(code);
                 if t == spec.field_type {
                     continue;
                 }
                 let field = RawField { name: Some(spec.name), field_type: t, length: 1, value: None };
-                let err = collect(LN, &[field]).unwrap_err();
+                let err = collect(kind, &[field]).unwrap_err();
                 assert_eq!(err, FieldError::WrongType { name: spec.name, expected: spec.field_type, got: t });
                 assert!(err.to_string().contains(spec.name));
             }
@@ -297,13 +317,14 @@ mod tests {
     #[test]
     fn counts_other_than_one_are_refused() {
         for spec in FIELD_SPECS {
+            let kind = if spec.name == SUM_OUTPUT { SKIP } else { LN };
             for len in [0, 2, -1, i32::MAX] {
                 let value = match spec.field_type {
                     FieldType::Float32 => FieldValue::F32(1.0),
                     _ => FieldValue::I32(0),
                 };
                 let field = RawField { name: Some(spec.name), field_type: spec.field_type, length: len, value: Some(value) };
-                assert_eq!(collect(LN, &[field]), Err(FieldError::WrongLength { name: spec.name, got: len }));
+                assert_eq!(collect(kind, &[field]), Err(FieldError::WrongLength { name: spec.name, got: len }));
             }
         }
     }
@@ -356,5 +377,41 @@ mod tests {
         assert_eq!(collect(rms, &[i32_field("axis", 1), i32_field("axis", 1)]), Err(FieldError::Duplicate { name: "axis" }));
         let mistyped = RawField { name: Some("output_type"), field_type: FieldType::Float32, length: 1, value: None };
         assert!(matches!(collect(rms, &[mistyped]), Err(FieldError::WrongType { name: "output_type", .. })));
+    }
+
+    #[test]
+    fn skiplayernorm_adds_sum_output_and_names_itself() {
+        let names: Vec<&str> = field_specs(SKIP).iter().map(|s| s.name).collect();
+        assert_eq!(names, ["epsilon", "axis", "output_type", "sum_output"]);
+        assert_eq!(field_specs(SKIP)[3].c_name, "sum_output\0");
+        assert_eq!(expected_type(SKIP, SUM_OUTPUT), Some(FieldType::Int32));
+        for (a, b) in field_specs(SKIP).iter().zip(field_specs(LN)) {
+            assert_eq!((a.name, a.c_name, a.field_type), (b.name, b.c_name, b.field_type), "the shared fields are the same");
+        }
+        assert!(NormKind::ALL.iter().all(|&k| field_specs(k).len() <= MAX_KIND_FIELDS && MAX_KIND_FIELDS <= 8));
+        let all = [f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1), i32_field("sum_output", 1)];
+        let given = collect(SKIP, &all).unwrap();
+        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1), sum_output: Some(1) });
+        // The value range is the config's: collect passes any int32 on.
+        assert_eq!(collect(SKIP, &[i32_field("sum_output", 7)]).unwrap().sum_output, Some(7));
+        assert_eq!(collect(SKIP, &all[..3]).unwrap().sum_output, None, "absent: the default applies");
+        // The other plugins do not have it.
+        for k in [LN, NormKind::RmsNorm] {
+            let err = collect(k, &[i32_field("sum_output", 0)]).unwrap_err();
+            assert_eq!(err, FieldError::Unknown { name: "sum_output".into(), kind: k });
+        }
+        let err = collect(SKIP, &[f32_field("eps", 1e-5)]).unwrap_err().to_string();
+        assert_eq!(err, "unknown plugin field `eps` (FP32SkipLayerNorm takes epsilon, axis, output_type, sum_output)");
+        assert_eq!(
+            collect(SKIP, &[i32_field("sum_output", 0), i32_field("sum_output", 1)]),
+            Err(FieldError::Duplicate { name: "sum_output" })
+        );
+        let mistyped = RawField { name: Some("sum_output"), field_type: FieldType::Float32, length: 1, value: Some(FieldValue::F32(1.0)) };
+        assert_eq!(
+            collect(SKIP, &[mistyped]),
+            Err(FieldError::WrongType { name: "sum_output", expected: FieldType::Int32, got: FieldType::Float32 })
+        );
+        let no_data = RawField { value: None, ..i32_field("sum_output", 0) };
+        assert_eq!(collect(SKIP, &[no_data]), Err(FieldError::NoData { name: "sum_output" }));
     }
 }

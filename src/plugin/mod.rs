@@ -1,7 +1,9 @@
-//! The TensorRT plugins `FP32LayerNorm` and `FP32RMSNorm`: every decision
-//! they make, in Rust. One set of rooms for both: the norm kind
-//! ([`NormKind`]) is data carried by the configuration, the field parser,
-//! the serialized form and the creators, never a copy of the code.
+//! The TensorRT plugins `FP32LayerNorm`, `FP32RMSNorm` and
+//! `FP32SkipLayerNorm`: every decision they make, in Rust. One set of rooms
+//! for all three: the norm kind ([`NormKind`]) is data carried by the
+//! configuration, the field parser, the serialized form and the creators,
+//! never a copy of the code; what differs (inputs, the `sum_output` field and
+//! a second output) is per-kind data in [`config`] and [`fields`].
 //!
 //! - [`fields`]: the plugin fields (ONNX attributes) and their checks;
 //! - [`config`]: the configuration and the type, format and shape rules;

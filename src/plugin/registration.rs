@@ -4,8 +4,8 @@
 //! (`plugin_cpp/src/registry.cpp`); these functions forward to it.
 //!
 //! - Load time (`dlopen`, `trtexec --plugins` on 8.6, `--staticPlugins` on
-//!   10/11): an `.init_array` entry registers every creator (FP32LayerNorm and
-//!   FP32RMSNorm, versions 1 and 2) in the registry of
+//!   10/11): an `.init_array` entry registers every creator (FP32LayerNorm,
+//!   FP32RMSNorm and FP32SkipLayerNorm, versions 1 and 2: six) in the registry of
 //!   the TensorRT already in the process (found with `dlsym`, never linked).
 //! - `IPluginRegistry::loadLibrary` / `--dynamicPlugins` / engines with
 //!   serialized plugin libraries: TensorRT calls `getCreators` (10+) or
@@ -28,7 +28,7 @@ extern "C" {
 }
 
 /// `extern "C" IPluginCreator* const* getPluginCreators(int32_t& nbCreators)`:
-/// the version-1 creators of both plugins (what TensorRT 8.6's loadLibrary asks for).
+/// the version-1 creators of every plugin (what TensorRT 8.6's loadLibrary asks for).
 ///
 /// # Safety
 /// `nb_creators` points to an `int32_t` (TensorRT passes a reference).
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn getPluginCreators(nb_creators: *mut i32) -> *const *mut
 }
 
 /// `extern "C" IPluginCreatorInterface* const* getCreators(int32_t& nbCreators)`:
-/// versions 1 and 2 of both plugins (TensorRT >= 10 asks for these first).
+/// versions 1 and 2 of every plugin (TensorRT >= 10 asks for these first).
 ///
 /// # Safety
 /// `nb_creators` points to an `int32_t`.
@@ -93,11 +93,11 @@ pub unsafe extern "C" fn initTrtLayerNormPlugins(logger: *mut c_void, plugin_nam
 pub enum RegistrationError {
     #[error("plugin namespace contains a NUL byte")]
     Namespace,
-    #[error("the FP32LayerNorm / FP32RMSNorm creators could not be registered (no TensorRT of the matching major version in this process, or another copy already registered); TensorRT's logger has the reason")]
+    #[error("the FP32LayerNorm / FP32RMSNorm / FP32SkipLayerNorm creators could not be registered (no TensorRT of the matching major version in this process, or another copy already registered); TensorRT's logger has the reason")]
     NotRegistered,
 }
 
-/// Registers every creator (both plugins, both versions) under `namespace` in the TensorRT of this process,
+/// Registers every creator (every plugin, both versions) under `namespace` in the TensorRT of this process,
 /// for Rust applications that drive TensorRT themselves.
 ///
 /// # Safety

@@ -1,6 +1,6 @@
 //! The serialized form of a version-1 (IPluginV2DynamicExt) plugin: what a
-//! TensorRT engine stores for each FP32LayerNorm or FP32RMSNorm layer and
-//! hands back to `deserializePlugin`.
+//! TensorRT engine stores for each FP32LayerNorm, FP32RMSNorm or
+//! FP32SkipLayerNorm layer and hands back to `deserializePlugin`.
 //!
 //! Layout (little-endian), self-describing and checked end to end:
 //!
@@ -15,17 +15,21 @@
 //! | 12+P | 4 | CRC-32 (IEEE) of bytes 0..12+P |
 //!
 //! Records, in this order: the fields `epsilon` (float32), `axis` (int32),
-//! `output_type` (int32), then `num_inputs` (int32, 0 to the plugin's input
-//! count, 3 or 2: the inputs the plugin was configured with, 0 = not
-//! configured yet), so that a deserialized plugin can enqueue even before
-//! TensorRT configures it again, then `norm` (int32: 0 = FP32LayerNorm,
-//! 1 = FP32RMSNorm), the plugin the blob belongs to.
+//! `output_type` (int32), then `num_inputs` (int32: the inputs the plugin was
+//! configured with, 0 = not configured yet, else an input count of the
+//! plugin: 1 to 3, 1 to 2, 2 to 5), so that a deserialized plugin can enqueue
+//! even before TensorRT configures it again, then `norm` (int32: 0 =
+//! FP32LayerNorm, 1 = FP32RMSNorm, 2 = FP32SkipLayerNorm), the plugin the
+//! blob belongs to, and, in FP32SkipLayerNorm blobs only, its field
+//! `sum_output` (int32). FP32LayerNorm and FP32RMSNorm blobs are byte for
+//! byte what they were before FP32SkipLayerNorm existed; a `sum_output`
+//! record in one of them is an unknown field, refused.
 //!
 //! Version 1 (written before FP32RMSNorm existed; engines built then carry
 //! it) is the same without the `norm` record and is read as FP32LayerNorm.
-//! A creator reads blobs of its own plugin only ([`decode_as`]): a
-//! FP32LayerNorm blob handed to the FP32RMSNorm creator, or the other way
-//! round, is refused, never reinterpreted.
+//! A creator reads blobs of its own plugin only ([`decode_as`]): a blob of
+//! one plugin handed to another plugin's creator is refused, never
+//! reinterpreted.
 //!
 //! The records are the plugin's fields by name, so a blob can be read (and
 //! explained) without this crate; decoding runs them through the same field
@@ -33,7 +37,7 @@
 //! the length or the CRC check (CRC-32 detects all 1-, 2- and 3-bit errors
 //! and every burst up to 32 bits), and the parser checks each byte anyway.
 
-use super::config::{max_inputs, PluginConfig};
+use super::config::{max_inputs, min_inputs, PluginConfig, MAX_INPUTS};
 use super::fields::{self, FieldError, FieldType, FieldValue, RawField};
 use super::plugin_name;
 use crate::problem::NormKind;
@@ -59,7 +63,7 @@ pub enum WireError {
     TooShort { len: usize, min: usize },
     #[error("serialized plugin is {len} bytes; at most {MAX_LEN} expected")]
     TooLong { len: usize },
-    #[error("not a serialized FP32LayerNorm or FP32RMSNorm (magic {found:02x?}, expected \"TLNP\")")]
+    #[error("not a serialized plugin of this library (FP32LayerNorm, FP32RMSNorm, FP32SkipLayerNorm): magic {found:02x?}, expected \"TLNP\"")]
     BadMagic { found: [u8; 4] },
     #[error("serialized plugin has format version {0}; this build reads versions {FORMAT_VERSION_LAYERNORM_ONLY} and {FORMAT_VERSION}")]
     UnsupportedVersion(u16),
@@ -115,13 +119,16 @@ pub fn crc32(bytes: &[u8]) -> u32 {
 
 /// Serializes a configuration (its kind included) in the current format version.
 pub fn encode(config: &PluginConfig, num_inputs: u8) -> Vec<u8> {
-    let records: [(&str, FieldType, [u8; 4]); 5] = [
+    let mut records: Vec<(&str, FieldType, [u8; 4])> = vec![
         (fields::EPSILON, FieldType::Float32, config.epsilon().to_bits().to_le_bytes()),
         (fields::AXIS, FieldType::Int32, config.axis().to_le_bytes()),
         (fields::OUTPUT_TYPE, FieldType::Int32, config.output_type().code().to_le_bytes()),
         (NUM_INPUTS, FieldType::Int32, (num_inputs as i32).to_le_bytes()),
         (NORM, FieldType::Int32, norm_code(config.norm()).to_le_bytes()),
     ];
+    if config.norm() == NormKind::SkipLayerNorm {
+        records.push((fields::SUM_OUTPUT, FieldType::Int32, i32::from(config.sum_output()).to_le_bytes()));
+    }
     let mut payload = vec![records.len() as u8];
     for (name, t, value) in records {
         payload.push(name.len() as u8);
@@ -235,8 +242,8 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
                 return Err(WireError::Malformed { offset: at, reason: "num_inputs given twice" });
             }
             num_inputs = Some(match value {
-                FieldValue::I32(n @ 0..=3) => (n as u8, at),
-                _ => return Err(WireError::Malformed { offset: at, reason: "num_inputs must be an int32 from 0 to 3" }),
+                FieldValue::I32(n) if (0..=MAX_INPUTS as i32).contains(&n) => (n as u8, at),
+                _ => return Err(WireError::Malformed { offset: at, reason: "num_inputs must be an int32 from 0 to 5" }),
             });
             continue;
         }
@@ -251,7 +258,7 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
                 FieldValue::I32(code) => norm_from_code(code),
                 FieldValue::F32(_) => None,
             }
-            .ok_or(WireError::Malformed { offset: at, reason: "norm must be an int32: 0 (FP32LayerNorm) or 1 (FP32RMSNorm)" })?);
+            .ok_or(WireError::Malformed { offset: at, reason: "norm must be an int32: 0 (FP32LayerNorm), 1 (FP32RMSNorm) or 2 (FP32SkipLayerNorm)" })?);
             continue;
         }
         raw.push(RawField { name: Some(name), field_type, length: 1, value: Some(value) });
@@ -270,18 +277,27 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
     let epsilon = given.epsilon.ok_or(WireError::Missing(fields::EPSILON))?;
     let axis = given.axis.ok_or(WireError::Missing(fields::AXIS))?;
     let output_type = given.output_type.ok_or(WireError::Missing(fields::OUTPUT_TYPE))?;
+    let sum_output = match kind {
+        NormKind::SkipLayerNorm => given.sum_output.ok_or(WireError::Missing(fields::SUM_OUTPUT))?,
+        _ => 0, // another kind's collect refused the record as an unknown field
+    };
     let (num_inputs, at) = num_inputs.ok_or(WireError::Missing(NUM_INPUTS))?;
-    if i32::from(num_inputs) > max_inputs(kind) {
-        return Err(WireError::Malformed { offset: at, reason: "num_inputs is more than the plugin's inputs (FP32RMSNorm: at most 2)" });
+    if num_inputs != 0 && !(min_inputs(kind)..=max_inputs(kind)).contains(&i32::from(num_inputs)) {
+        return Err(WireError::Malformed {
+            offset: at,
+            reason: "num_inputs is not an input count of the plugin (0, or FP32LayerNorm 1 to 3, FP32RMSNorm 1 to 2, FP32SkipLayerNorm 2 to 5)",
+        });
     }
-    Ok((PluginConfig::new(epsilon, axis, output_type)?.with_norm(kind), num_inputs))
+    Ok((PluginConfig::new(epsilon, axis, output_type)?.with_norm(kind).with_sum_output(sum_output)?, num_inputs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const LN: NormKind = NormKind::LayerNorm;
     const RMS: NormKind = NormKind::RmsNorm;
+    const SKIP: NormKind = NormKind::SkipLayerNorm;
 
     fn configs() -> Vec<PluginConfig> {
         let ln = vec![
@@ -289,9 +305,16 @@ mod tests {
             PluginConfig::new(1e-12, -8, 1).unwrap(),
             PluginConfig::new(0.5, 7, 0).unwrap(),
             PluginConfig::new(f32::MAX, 0, 1).unwrap(),
+            PluginConfig::new(0.0, -1, 0).unwrap(),
         ];
-        let rms: Vec<PluginConfig> = ln.iter().map(|c| c.with_norm(RMS)).collect();
-        ln.into_iter().chain(rms).collect()
+        let rms = ln.iter().map(|c| c.with_norm(RMS));
+        let skip = ln.iter().flat_map(|c| [0, 1].map(|s| c.with_norm(SKIP).with_sum_output(s).unwrap()));
+        ln.clone().into_iter().chain(rms).chain(skip).collect()
+    }
+
+    /// The input counts a configuration can have been configured with.
+    fn counts(c: &PluginConfig) -> impl Iterator<Item = u8> {
+        std::iter::once(0).chain(c.min_inputs() as u8..=c.max_inputs() as u8)
     }
 
     /// Re-seals a hand-edited blob with a correct length and CRC, so the
@@ -303,6 +326,45 @@ mod tests {
         let crc = crc32(&blob);
         blob.extend_from_slice(&crc.to_le_bytes());
         blob
+    }
+
+    /// The records of a blob's payload, each as its bytes.
+    fn records(blob: &[u8]) -> Vec<Vec<u8>> {
+        let payload = &blob[HEADER_LEN..blob.len() - 4];
+        let mut recs = Vec::new();
+        let mut p = 1;
+        while p < payload.len() {
+            let len = 1 + payload[p] as usize + 1 + 4;
+            recs.push(payload[p..p + len].to_vec());
+            p += len;
+        }
+        recs
+    }
+
+    /// A sealed blob of format `version` holding `recs`.
+    fn blob_of(version: u16, recs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&version.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        out.push(recs.len() as u8);
+        recs.iter().for_each(|r| out.extend_from_slice(r));
+        out.extend_from_slice(&[0; 4]);
+        reseal(out)
+    }
+
+    /// `blob` without the records named `names`.
+    fn without(blob: &[u8], names: &[&str]) -> Vec<u8> {
+        let keep: Vec<Vec<u8>> = records(blob).into_iter().filter(|r| !names.iter().any(|n| &r[1..1 + r[0] as usize] == n.as_bytes())).collect();
+        blob_of(le_u16(&blob[4..6]), &keep)
+    }
+
+    /// One int32 record.
+    fn int_record(name: &str, v: i32) -> Vec<u8> {
+        let mut r = vec![name.len() as u8];
+        r.extend_from_slice(name.as_bytes());
+        r.push(FieldType::Int32.code() as u8);
+        r.extend_from_slice(&v.to_le_bytes());
+        r
     }
 
     /// Offset of the 4-byte value of the record `name` in an encoded blob.
@@ -350,7 +412,7 @@ mod tests {
     #[test]
     fn round_trip() {
         for c in configs() {
-            for n in 0..=c.max_inputs() as u8 {
+            for n in counts(&c) {
                 assert_eq!(decode(&encode(&c, n)), Ok((c, n)));
                 assert_eq!(decode_as(c.norm(), &encode(&c, n)), Ok((c, n)));
             }
@@ -371,6 +433,17 @@ mod tests {
         let rms = encode(&PluginConfig::default().with_norm(RMS), 1);
         assert_eq!(&rms[at..at + 4], &1i32.to_le_bytes(), "FP32RMSNorm is norm 1");
         assert_eq!(rms.len(), blob.len());
+        // FP32SkipLayerNorm: the same records (norm 2), then `sum_output`.
+        for s in [0, 1] {
+            let skip = encode(&PluginConfig::default().with_norm(SKIP).with_sum_output(s).unwrap(), 2);
+            assert_eq!(skip.len(), blob.len() + 1 + 10 + 1 + 4);
+            assert_eq!(skip[HEADER_LEN], 6, "six records");
+            assert_eq!(&skip[at..at + 4], &2i32.to_le_bytes(), "FP32SkipLayerNorm is norm 2");
+            let sum_at = value_at(&skip, fields::SUM_OUTPUT);
+            assert_eq!(sum_at, at + 4 + 1 + 10 + 1, "sum_output is the last record");
+            assert_eq!(&skip[sum_at - 12..sum_at], b"\x0asum_output\x05");
+            assert_eq!(&skip[sum_at..sum_at + 4], &s.to_le_bytes());
+        }
     }
 
     #[test]
@@ -380,12 +453,18 @@ mod tests {
             let expected = (PluginConfig::new(e, a, o).unwrap(), n as u8);
             assert_eq!(decode(&old), Ok(expected));
             assert_eq!(decode_as(NormKind::LayerNorm, &old), Ok(expected));
-            assert_eq!(decode_as(RMS, &old), Err(WireError::WrongPlugin { expected: RMS, found: NormKind::LayerNorm }));
+            for other in [RMS, SKIP] {
+                assert_eq!(decode_as(other, &old), Err(WireError::WrongPlugin { expected: other, found: NormKind::LayerNorm }));
+            }
         }
         // A version-1 blob never names a norm: a `norm` record there is refused.
         let mut b = encode(&PluginConfig::default(), 1);
         b[4] = 1;
         assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "a version-1 blob has no norm record", .. })));
+        // ... nor has a sum_output: an unknown field of FP32LayerNorm.
+        let mut recs = records(&version1_blob(1e-5, -1, 0, 3));
+        recs.push(int_record("sum_output", 0));
+        assert_eq!(decode(&blob_of(1, &recs)), Err(WireError::Field(FieldError::Unknown { name: "sum_output".into(), kind: LN })));
         // Version 1 still checks everything else.
         let mut old = version1_blob(1e-5, -1, 0, 3);
         let at = value_at(&old, fields::AXIS);
@@ -394,33 +473,45 @@ mod tests {
     }
 
     #[test]
-    fn a_blob_of_one_plugin_is_refused_by_the_other() {
+    fn a_blob_of_one_plugin_is_refused_by_the_others() {
         for c in configs() {
-            let other = match c.norm() {
-                NormKind::LayerNorm => RMS,
-                NormKind::RmsNorm | NormKind::SkipLayerNorm => NormKind::LayerNorm,
-            };
-            let err = decode_as(other, &encode(&c, 1)).unwrap_err();
-            assert_eq!(err, WireError::WrongPlugin { expected: other, found: c.norm() });
-            let msg = err.to_string();
-            assert!(msg.contains(plugin_name(c.norm())) && msg.contains(plugin_name(other)), "{msg}");
+            for other in NormKind::ALL.into_iter().filter(|&k| k != c.norm()) {
+                let err = decode_as(other, &encode(&c, 2)).unwrap_err();
+                assert_eq!(err, WireError::WrongPlugin { expected: other, found: c.norm() });
+                let msg = err.to_string();
+                assert!(msg.contains(plugin_name(c.norm())) && msg.contains(plugin_name(other)), "{msg}");
+            }
         }
         assert_eq!(
             decode_as(NormKind::LayerNorm, &encode(&PluginConfig::default().with_norm(RMS), 2)).unwrap_err().to_string(),
             "the serialized plugin is a FP32RMSNorm and cannot be read by the FP32LayerNorm creator"
         );
+        assert_eq!(
+            decode_as(NormKind::LayerNorm, &encode(&PluginConfig::default().with_norm(SKIP), 2)).unwrap_err().to_string(),
+            "the serialized plugin is a FP32SkipLayerNorm and cannot be read by the FP32LayerNorm creator"
+        );
     }
 
     #[test]
     fn norm_and_num_inputs_are_checked_against_each_other() {
-        // An RMSNorm blob configured with 3 inputs cannot exist: refused.
-        let b = encode(&PluginConfig::default().with_norm(RMS), 3);
-        assert!(matches!(decode(&b), Err(WireError::Malformed { reason, .. }) if reason.contains("num_inputs")));
+        // Input counts the plugin cannot have: refused.
+        let is_count_err = |r: Result<(PluginConfig, u8), WireError>| matches!(r, Err(WireError::Malformed { reason, .. }) if reason.starts_with("num_inputs is not an input count"));
+        assert!(is_count_err(decode(&encode(&PluginConfig::default().with_norm(RMS), 3))));
+        for n in [4, 5] {
+            assert!(is_count_err(decode(&encode(&PluginConfig::default(), n))));
+            assert!(decode(&encode(&PluginConfig::default().with_norm(SKIP), n)).is_ok());
+        }
+        assert!(is_count_err(decode(&encode(&PluginConfig::default().with_norm(SKIP), 1))), "FP32SkipLayerNorm has at least 2 inputs");
+        assert!(decode(&encode(&PluginConfig::default().with_norm(SKIP), 0)).is_ok(), "0 = not configured yet");
         assert!(decode(&encode(&PluginConfig::default(), 3)).is_ok());
+        let mut b = encode(&PluginConfig::default().with_norm(SKIP), 5);
+        let at = value_at(&b, NUM_INPUTS);
+        b[at..at + 4].copy_from_slice(&6i32.to_le_bytes());
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 5", .. })));
         // Unknown, float or repeated norm records, and a missing one.
         let blob = encode(&PluginConfig::default(), 1);
         let at = value_at(&blob, NORM);
-        for code in [2, -1, i32::MAX] {
+        for code in [3, -1, i32::MAX] {
             let mut b = blob.clone();
             b[at..at + 4].copy_from_slice(&code.to_le_bytes());
             assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be")));
@@ -439,6 +530,39 @@ mod tests {
         b.truncate(b.len() - 4 - 10);
         b.extend_from_slice(&[0; 4]);
         assert_eq!(decode(&reseal(b)), Err(WireError::Missing("norm")));
+        // An FP32LayerNorm blob relabelled as FP32SkipLayerNorm lacks its sum_output.
+        let mut b = blob.clone();
+        b[at..at + 4].copy_from_slice(&2i32.to_le_bytes());
+        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("sum_output")));
+    }
+
+    #[test]
+    fn sum_output_is_checked() {
+        let skip = encode(&PluginConfig::default().with_norm(SKIP).with_sum_output(1).unwrap(), 3);
+        assert_eq!(decode(&without(&skip, &["sum_output"])), Err(WireError::Missing("sum_output")));
+        let at = value_at(&skip, fields::SUM_OUTPUT);
+        for v in [2, -1, i32::MIN] {
+            let mut b = skip.clone();
+            b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::OutOfRange { name: "sum_output", .. }))));
+        }
+        let mut b = skip.clone();
+        b[at - 1] = FieldType::Float32.code() as u8;
+        assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::WrongType { name: "sum_output", .. }))));
+        let mut recs = records(&skip);
+        recs.push(int_record("sum_output", 1));
+        assert_eq!(decode(&blob_of(2, &recs)), Err(WireError::Field(FieldError::Duplicate { name: "sum_output" })));
+        // The other plugins have no such field: a sum_output record in their blobs is refused.
+        for kind in [LN, RMS] {
+            let mut recs = records(&encode(&PluginConfig::default().with_norm(kind), 1));
+            recs.push(int_record("sum_output", 0));
+            assert_eq!(decode(&blob_of(2, &recs)), Err(WireError::Field(FieldError::Unknown { name: "sum_output".into(), kind })));
+        }
+        // Any record order: the same configuration.
+        let mut recs = records(&skip);
+        recs.reverse();
+        assert_eq!(decode(&blob_of(2, &recs)), decode(&skip));
+        assert_eq!(decode(&skip).unwrap().0.nb_outputs(), 2);
     }
 
     #[test]
@@ -504,7 +628,8 @@ mod tests {
     #[test]
     fn payload_errors_are_typed_even_with_a_valid_crc() {
         for kind in NormKind::ALL {
-            let blob = encode(&PluginConfig::default().with_norm(kind), 1);
+            let blob = encode(&PluginConfig::default().with_norm(kind), 2);
+            let nrec = blob[HEADER_LEN];
             // An out-of-range value behind a valid checksum: refused by the field checks, naming the field.
             let mut b = blob.clone();
             let eps_at = HEADER_LEN + 1 + 1 + 7 + 1;
@@ -512,35 +637,32 @@ mod tests {
             b[eps_at..eps_at + 4].copy_from_slice(&(-1.0f32).to_bits().to_le_bytes());
             let err = decode(&reseal(b)).unwrap_err();
             assert!(matches!(err, WireError::Field(FieldError::OutOfRange { name: "epsilon", .. })), "{err:?}");
+            // epsilon = 0 is in range.
+            let mut b = blob.clone();
+            b[eps_at..eps_at + 4].copy_from_slice(&0f32.to_bits().to_le_bytes());
+            assert_eq!(decode(&reseal(b)).unwrap().0.epsilon(), 0.0);
             // Record count larger than the records present.
             let mut b = blob.clone();
-            b[HEADER_LEN] = 6;
+            b[HEADER_LEN] = nrec + 1;
             assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "name length", .. })));
-            // Fewer records: a field is missing, or bytes are left over.
+            // Fewer records: bytes are left over.
             let mut b = blob.clone();
-            b[HEADER_LEN] = 4;
+            b[HEADER_LEN] = nrec - 1;
             assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "bytes after the last record", .. })));
-            // Without `norm` and `num_inputs` (moved after `output_type`'s removal below).
-            let mut b = blob.clone();
-            b[HEADER_LEN] = 3;
-            b.truncate(b.len() - 4 - 10 - 16);
-            b.extend_from_slice(&[0; 4]);
-            assert_eq!(decode(&reseal(b)), Err(WireError::Missing(NORM)));
-            let mut b = version1_blob(1e-5, -1, 0, 1);
-            b[HEADER_LEN] = 3;
-            b.truncate(b.len() - 4 - 16);
-            b.extend_from_slice(&[0; 4]);
-            assert_eq!(decode(&reseal(b)), Err(WireError::Missing("num_inputs")));
-            let mut b = version1_blob(1e-5, -1, 0, 1);
-            b[HEADER_LEN] = 2;
-            b.truncate(b.len() - 4 - 16 - 17);
-            b.extend_from_slice(&[0; 4]);
-            assert_eq!(decode(&reseal(b)), Err(WireError::Missing("output_type")));
+            // Missing records, each named.
+            assert_eq!(decode(&without(&blob, &[NORM, NUM_INPUTS])), Err(WireError::Missing(NORM)));
+            assert_eq!(decode(&without(&blob, &[NUM_INPUTS])), Err(WireError::Missing(NUM_INPUTS)));
+            for f in [fields::EPSILON, fields::AXIS, fields::OUTPUT_TYPE] {
+                assert_eq!(decode(&without(&blob, &[f])), Err(WireError::Missing(f)));
+            }
+            let old = version1_blob(1e-5, -1, 0, 1);
+            assert_eq!(decode(&without(&old, &[NUM_INPUTS])), Err(WireError::Missing("num_inputs")));
+            assert_eq!(decode(&without(&old, &[NUM_INPUTS, fields::OUTPUT_TYPE])), Err(WireError::Missing("output_type")));
             // num_inputs out of range.
             let mut b = blob.clone();
             let at = value_at(&blob, NUM_INPUTS);
-            b[at..at + 4].copy_from_slice(&4i32.to_le_bytes());
-            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 3", .. })));
+            b[at..at + 4].copy_from_slice(&6i32.to_le_bytes());
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "num_inputs must be an int32 from 0 to 5", .. })));
             // A renamed record is an unknown field, named with the blob's plugin.
             let mut b = blob.clone();
             b[HEADER_LEN + 2] = b'E';
