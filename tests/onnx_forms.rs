@@ -1,8 +1,10 @@
 //! `trt-layernorm patch` on the LayerNorm forms of issue 12, item 6
 //! (fixtures from tests/onnx/make_more_forms_fixtures.py):
-//! the TorchScript `rsqrt` form, a folded (zero) epsilon that must be
-//! recognised and refused, ranks known only through shape inference, and
-//! ONNX's own LayerNormalization function body as `onnx.inliner` writes it.
+//! the TorchScript `rsqrt` form, a folded (zero) epsilon, replaced with
+//! epsilon 0 (NaN on constant rows, as the graph), ranks known only through
+//! shape inference, and ONNX's own LayerNormalization function body as
+//! `onnx.inliner` writes it (refused with a float64 stash type, as the
+//! native node is).
 //! Each test checks the count replaced, the epsilon and axis read, and that
 //! nothing else in the graph changed; an ONNX Runtime check runs where
 //! Python has numpy, onnx and onnxruntime (`PYTHON=...`; scripts/with-cuda.sh sets it).
@@ -11,7 +13,7 @@ mod onnx_support;
 use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, ort_check, python_with_ort, tmpdir};
 use std::collections::HashMap;
 use trt_layernorm::onnx::graph::GraphIndex;
-use trt_layernorm::onnx::matchers::VARIANCE_NOTE;
+use trt_layernorm::onnx::matchers::{EPS_FOLDED_NOTE, EPS_ZERO_NOTE, VARIANCE_NOTE};
 use trt_layernorm::onnx::proto::{ModelProto, NodeProto, ValueInfoProto};
 use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PatchReport, PLUGIN_OP};
 
@@ -69,33 +71,87 @@ fn torchscript_rsqrt_is_replaced() {
 }
 
 #[test]
-fn folded_epsilon_is_recognised_and_refused() {
-    let (_, patched, r) = patch_and_check("synthetic_eps_folded_op13.onnx", &[(1e-5, -1, &["/act/Tanh_output_0", "ok.weight", "ok.bias"])]);
-    let why = reasons(&r);
-    assert_eq!(why.len(), 2, "{why:?}");
-    assert_eq!(
-        why["/folded/ReduceMean"],
-        "epsilon folded away (Sqrt(var) with no Add): FP32LayerNorm needs epsilon > 0; not replaced"
+fn folded_epsilon_is_replaced_with_epsilon_zero() {
+    let (_, patched, r) = patch_and_check(
+        "synthetic_eps_folded_op13.onnx",
+        &[
+            (0.0, -1, &["input", "folded.weight", "folded.bias"]),
+            (0.0, -1, &["/act/Relu_output_0", "zero.weight", "zero.bias"]),
+            (1e-5, -1, &["/act/Tanh_output_0", "ok.weight", "ok.bias"]),
+        ],
     );
-    assert!(why["/zero/ReduceMean"].contains("FP32LayerNorm needs epsilon > 0; not replaced"), "{why:?}");
-    // The refused LayerNorms are all there.
-    for n in ["/folded/Sqrt", "/folded/Div", "/folded/Mul", "/zero/Add", "/zero/Sqrt", "/zero/Div"] {
-        assert!(patched.graph.node.iter().any(|x| x.name.as_deref() == Some(n)), "{n} kept");
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    let notes: Vec<&[String]> = r.replaced.iter().map(|(c, _)| c.notes.as_slice()).collect();
+    assert_eq!(notes, [&[EPS_FOLDED_NOTE.to_string()][..], &[EPS_ZERO_NOTE.to_string()][..], &[][..]]);
+    // Epsilon +0, not -0, whatever the graph wrote.
+    for p in plugin_nodes(&patched).iter().take(2) {
+        assert_eq!(eps_axis(p).0.to_bits(), 0, "{:?}", p.name);
     }
+    assert!(!patched.graph.node.iter().any(|x| x.op_type.as_deref() == Some("Sqrt")), "no LayerNorm left");
 }
 
-/// epsilon = 0 is in the plugins' range (finite and >= 0): a native LayerNormalization
-/// with it is replaced like any other (its plugin node carries epsilon 0).
+#[test]
+fn epsilon_zero_gives_nan_on_constant_rows_as_the_graph() {
+    // Two LayerNorms and an RMSNorm with epsilon 0 on rows of zeros (the ONNX
+    // Runtime check below sees NaN on both sides there).
+    let orig = load("synthetic_eps0_rows_op13.onnx");
+    let mut m = orig.clone();
+    let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    let got: Vec<(&str, f32, &str)> = plugin_nodes(&m).iter().map(|p| (p.op_type.as_deref().unwrap(), eps_axis(p).0, p.output[0].as_str())).collect();
+    assert_eq!(got, [(PLUGIN_OP, 0.0, "out_ln_folded"), (PLUGIN_OP, 0.0, "out_ln_zero"), ("FP32RMSNorm", 0.0, "out_rms_folded")]);
+    assert_only_matches_changed(&orig, &m, &r, "eps0_rows");
+}
+
 #[test]
 fn native_layernorm_with_epsilon_zero_is_replaced() {
     let mut m = load("synthetic_bert_block_op17.onnx");
     let g = m.graph.as_mut().unwrap();
     let ln = g.node.iter_mut().find(|n| n.op_type.as_deref() == Some("LayerNormalization")).unwrap();
-    let name = ln.name.clone().unwrap();
+    let y = ln.output[0].clone();
     ln.attribute.iter_mut().find(|a| a.name.as_deref() == Some("epsilon")).unwrap().f = Some(0.0);
     let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
     assert_eq!(r.replaced.len(), 3);
-    assert!(!reasons(&r).contains_key(name.as_str()), "{:?}", reasons(&r));
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    let p = plugin_nodes(&m).into_iter().find(|p| p.output[0] == y).unwrap();
+    assert_eq!(eps_axis(p), (0.0, -1));
+    // Negative or not finite: still refused, by the plugin's field range.
+    for eps in [-1e-5, f32::NAN, f32::INFINITY] {
+        let mut m = load("synthetic_bert_block_op17.onnx");
+        let g = m.graph.as_mut().unwrap();
+        let ln = g.node.iter_mut().find(|n| n.op_type.as_deref() == Some("LayerNormalization")).unwrap();
+        let name = ln.name.clone().unwrap();
+        ln.attribute.iter_mut().find(|a| a.name.as_deref() == Some("epsilon")).unwrap().f = Some(eps);
+        let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
+        assert_eq!(r.replaced.len(), 2, "{eps}");
+        let why = reasons(&r);
+        assert!(why[name.as_str()].contains("is negative or not finite") && why[name.as_str()].contains("not replaced"), "{why:?}");
+    }
+}
+
+/// ONNX's function body of a LayerNormalization with `stash_type = 11`
+/// (Cast of Flatten(X) to float64) is refused as the native node is, with
+/// the same reason; the other (stash type 1) LayerNorm of the model is replaced.
+#[test]
+fn function_body_with_a_float64_stash_is_refused_as_the_native_node() {
+    let (_, patched, r) = patch_and_check("onnx_ln_function_stash64_op17.onnx", &[(1e-6, -2, &["act_out", "ln_2.weight"])]);
+    assert_eq!(r.rejected.len(), 1, "{:?}", r.rejected);
+    assert_eq!(r.rejected[0].reason, "stash_type = 11 (float64): FP32LayerNorm computes its statistics in float32 only (stash_type 1)");
+    assert!(r.rejected[0].label.starts_with("LayerNormalization function body"), "{}", r.rejected[0].label);
+    // The native node with that stash_type: the same words.
+    let mut m = load("synthetic_bert_block_op17.onnx");
+    for n in m.graph.as_mut().unwrap().node.iter_mut().filter(|n| n.op_type.as_deref() == Some("LayerNormalization")) {
+        n.attribute.push(trt_layernorm::onnx::proto::AttributeProto {
+            name: Some("stash_type".into()),
+            type_: Some(protobuf::EnumOrUnknown::new(trt_layernorm::onnx::proto::attribute_proto::AttributeType::INT)),
+            i: Some(11),
+            ..Default::default()
+        });
+    }
+    let native = patch_model(&mut m, &PatchOptions::default()).unwrap();
+    assert!(native.rejected.iter().all(|x| x.reason == r.rejected[0].reason), "{:?}", native.rejected);
+    // The refused body is all there: its Cast to float64 among it.
+    assert!(patched.graph.node.iter().any(|n| n.op_type.as_deref() == Some("Cast") && n.output[0] == "XU__1"));
 }
 
 #[test]
@@ -216,15 +272,20 @@ fn function_body_with_a_used_statistic_is_refused() {
 fn patched_forms_compute_what_the_originals_do() {
     let Some(py) = python_with_ort() else { return };
     let dir = tmpdir("forms", "ort");
-    for f in [
+    let files = [
         "synthetic_torch_rsqrt_op13.onnx",
         "synthetic_eps_folded_op13.onnx",
+        "synthetic_eps0_rows_op13.onnx",
         "synthetic_rank_inferred_op13.onnx",
         "onnx_ln_function_op17.onnx",
         "onnx_ln_function_fp16_op18.onnx",
-    ] {
+        "onnx_ln_function_stash64_op17.onnx",
+    ];
+    for f in files {
         patch_file(&fixtures().join(f), &dir.join(f), &PatchOptions::default()).unwrap();
     }
     let text = ort_check(&py, &dir);
-    assert_eq!(text.matches("ok ").count(), 5, "{text}");
+    // One line per output: eps0_rows has three, each with NaN rows on both sides.
+    assert_eq!(text.matches("ok ").count(), files.len() + 2, "{text}");
+    assert_eq!(text.matches("NaN on both sides").count(), 3, "{text}");
 }

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use trt_layernorm::onnx::proto::{tensor_proto, ModelProto, NodeProto, StringStringEntryProto};
-use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN, RMS_PLUGIN_OP};
+use trt_layernorm::onnx::{io, patch_file, patch_model, PatchOptions, PLUGIN_DOMAIN, RMS_PLUGIN_OP, SKIP_PLUGIN_OP};
 
 fn load(p: &Path) -> ModelProto {
     io::read_model(p).unwrap_or_else(|e| panic!("{e}"))
@@ -22,7 +22,9 @@ fn attr<'a>(n: &'a NodeProto, name: &str) -> &'a trt_layernorm::onnx::proto::Att
     n.attribute.iter().find(|a| a.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("no attribute {name}"))
 }
 
-/// Every fixture and the number of LayerNorms it contains.
+/// Every fixture and the number of LayerNorms it contains (each one plugin
+/// node: FP32LayerNorm, or FP32SkipLayerNorm with its residual Add fused in,
+/// which tests/onnx_skip.rs counts).
 const EXPECTED: &[(&str, usize)] = &[
     ("synthetic_bert_block_op13.onnx", 3),
     ("synthetic_bert_block_op17.onnx", 3),
@@ -88,7 +90,12 @@ fn every_fixture_layernorm_is_replaced_and_nothing_else() {
             assert!(attr(p, "axis").i.unwrap() < 0);
             assert!(!p.attribute.iter().any(|a| a.name.as_deref() == Some("output_type")), "{f}: output_type not asked");
             let rms = p.op_type.as_deref() == Some(RMS_PLUGIN_OP);
-            assert!(p.input.len() == 3 || rms || f.contains("variants") || f.contains("tf_moments"), "{f}: scale and bias absorbed");
+            if p.op_type.as_deref() == Some(SKIP_PLUGIN_OP) {
+                // X, Skip, Scale, Bias[, ResidualBias]
+                assert!((4..=5).contains(&p.input.len()) && p.input.iter().all(|i| !i.is_empty()), "{f}: {:?}", p.input);
+            } else {
+                assert!(p.input.len() == 3 || rms || f.contains("variants") || f.contains("tf_moments"), "{f}: scale and bias absorbed");
+            }
         }
 
         assert_only_matches_changed(&orig, &patched, &report, &f);
@@ -136,7 +143,8 @@ fn options_only_version_output_type_dry_run() {
     let opts = PatchOptions { only: vec!["/ln_f/FP32LayerNorm".into(), "/h.0/ln_1/Sub".into()], ..Default::default() };
     let r = patch_model(&mut m, &opts).unwrap();
     let names: Vec<&str> = r.replaced.iter().map(|(_, n)| n.as_str()).collect();
-    assert_eq!(names, ["/h.0/ln_1/FP32LayerNorm", "/ln_f/FP32LayerNorm"]);
+    // ln_f reads the last residual sum: fused with it.
+    assert_eq!(names, ["/h.0/ln_1/FP32LayerNorm", "/ln_f/FP32SkipLayerNorm"]);
     assert_eq!(r.rejected.iter().filter(|x| x.reason.contains("--only")).count(), 3);
 
     let mut m = orig.clone();
@@ -161,7 +169,7 @@ fn options_only_version_output_type_dry_run() {
     let out = dir.join("out.onnx");
     let s = patch_file(&f, &out, &PatchOptions { dry_run: true, ..Default::default() }).unwrap();
     assert!(s.starts_with("dry run on "), "{s}");
-    assert!(s.contains("replaced 5 LayerNorm(s)"), "{s}");
+    assert!(s.contains("replaced 1 LayerNorm(s) with FP32LayerNorm, 4 LayerNorm(s) with FP32SkipLayerNorm"), "{s}");
     assert!(!out.exists());
 }
 
@@ -276,7 +284,7 @@ fn external_data_and_unknown_fields_survive() {
 
     let output = dir.join("model.plugin.onnx");
     let s = patch_file(&input, &output, &PatchOptions::default()).unwrap();
-    assert!(s.contains("replaced 5 LayerNorm(s)"), "{s}");
+    assert!(s.contains("replaced 1 LayerNorm(s) with FP32LayerNorm, 4 LayerNorm(s) with FP32SkipLayerNorm"), "{s}");
     let p = load(&output);
     assert_eq!(p.graph.initializer, m.graph.initializer, "external references kept as they were");
     assert!(p.special_fields.unknown_fields().get(1000).is_some());
@@ -375,8 +383,9 @@ mod gpu {
             let s = |k: &str| rec[k].as_str().unwrap().to_string();
             let model = s("model");
             if !patched.keys().any(|(m, _)| *m == model) {
+                // The LayerNorms alone (the dump has each one's X and Y): no residual Add fused.
                 let mut m = load(&fixtures().join(&model));
-                patch_model(&mut m, &PatchOptions::default()).unwrap();
+                patch_model(&mut m, &PatchOptions { fuse_skip: false, ..Default::default() }).unwrap();
                 for n in plugin_nodes(&m) {
                     patched.insert((model.clone(), n.name.clone().unwrap()), n.clone());
                 }
@@ -517,7 +526,7 @@ fn plugin_names_from_non_ascii_node_names() {
     let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
     assert_eq!(r.replaced.len(), 3);
     for (c, name) in &r.replaced {
-        assert_eq!(*name, format!("{}/FP32LayerNorm", c.y), "no common '/'-prefix: named after Y");
+        assert_eq!(*name, format!("{}/{}", c.y, c.plugin_op()), "no common '/'-prefix: named after Y");
     }
 }
 

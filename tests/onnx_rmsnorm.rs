@@ -12,6 +12,7 @@ mod onnx_support;
 use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, plugin_nodes_of, ort_check, python_with_ort, tmpdir};
 use std::collections::HashMap;
 use trt_layernorm::onnx::graph::GraphIndex;
+use trt_layernorm::onnx::matchers::{EPS_FOLDED_NOTE, EPS_ZERO_NOTE};
 use trt_layernorm::onnx::proto::{attribute_proto::AttributeType, AttributeProto, ModelProto, NodeProto};
 use trt_layernorm::onnx::{io, patch_file, patch_model, NormKind, PatchOptions, PatchReport, PLUGIN_DOMAIN, PLUGIN_OP, RMS_PLUGIN_OP};
 
@@ -38,7 +39,8 @@ const FIXTURES: &[(&str, usize, usize)] = &[
     ("rms_torch_nn_dynamo_op20.onnx", 2, 0),
     ("rms_torch_nn_dynamo_op23.onnx", 2, 0),
     ("rms_native_op23.onnx", 3, 2),
-    ("rms_forms_op18.onnx", 3, 3),
+    // Epsilon 0 (folded away, Add(ms, 0)) is replaced since the plugins take it.
+    ("rms_forms_op18.onnx", 5, 1),
 ];
 
 fn load(name: &str) -> ModelProto {
@@ -107,7 +109,7 @@ fn every_rmsnorm_is_replaced_and_nothing_else() {
             assert_eq!(attr(p, "epsilon").and_then(|a| a.type_.map(|t| t.enum_value())), Some(Ok(AttributeType::FLOAT)));
             assert_eq!(attr(p, "axis").and_then(|a| a.type_.map(|t| t.enum_value())), Some(Ok(AttributeType::INT)));
             let (eps, axis) = eps_axis(p);
-            assert!(eps > 0.0 && axis < 0, "{f}: {:?}", p.name);
+            assert!((eps > 0.0 || (f.contains("forms") && eps.to_bits() == 0)) && axis < 0, "{f}: {:?}", p.name);
             assert!((1..=2).contains(&p.input.len()) && p.input.iter().all(|i| !i.is_empty()), "{f}: X[, Scale]: {:?}", p.input);
             assert_eq!(p.output.len(), 1);
             if let Some(t) = attr(p, "output_type") {
@@ -217,15 +219,22 @@ fn hand_written_forms_and_look_alikes() {
     let want = vec![
         (s("input"), Some(s("pow_half.weight")), 1e-6, -1, None),
         (s("/pow_half/Mul_2_output_0"), Some(s("div_2d.weight")), 1e-5, -2, None),
+        // Epsilon 0: folded away (Sqrt(mean(x^2)) with no Add), and Add(ms, 0).
+        (s("/div_2d/Mul_output_0"), None, 0.0, -1, None),
+        (s("/folded/Div_output_0"), None, 0.0, -1, None),
         // float16 X (the Cast to float absorbed), no Cast back: FP32 output.
         (s("/to16/Cast_output_0"), Some(s("/gemma_fp16/Add_1_output_0")), 1e-6, -1, Some(1)),
     ];
     assert_eq!(v, want);
     let labels: Vec<&str> = r.replaced.iter().map(|(c, _)| c.label.as_str()).collect();
-    assert_eq!(labels, ["decomposed (Mul, Pow(-0.5)+Mul)", "decomposed (Pow, Div)", "decomposed (Pow, Reciprocal+Mul, Cast, 1 + w)"]);
+    assert_eq!(
+        labels,
+        ["decomposed (Mul, Pow(-0.5)+Mul)", "decomposed (Pow, Div)", "decomposed (Pow, Div)", "decomposed (Pow, Div)", "decomposed (Pow, Reciprocal+Mul, Cast, 1 + w)"]
+    );
+    let notes: Vec<&[String]> = r.replaced[2..4].iter().map(|(c, _)| c.notes.as_slice()).collect();
+    assert_eq!(notes, [&[EPS_FOLDED_NOTE.to_string()][..], &[EPS_ZERO_NOTE.to_string()][..]]);
     let why = reasons(&r);
-    assert_eq!(why["/folded/ReduceMean"], "epsilon folded away (Sqrt(mean(x^2)) with no Add): FP32RMSNorm needs epsilon > 0; not replaced");
-    assert_eq!(why["/zero/ReduceMean"], "epsilon is 0 in float32: FP32RMSNorm needs epsilon > 0; not replaced");
+    assert_eq!(why.len(), 1, "{why:?}");
     assert_eq!(why["/not_trailing/ReduceMean"], "reduction over axes [1] is not over the trailing axes");
 }
 
@@ -270,11 +279,12 @@ fn rmsnormalization_the_plugin_would_refuse_is_reported() {
         assert!(r.replaced.is_empty(), "{what} {a:?}: replaced {:?}", r.replaced.iter().map(|x| &x.1).collect::<Vec<_>>());
         assert!(r.rejected.iter().any(|x| x.reason.contains("FP32RMSNorm would refuse it") || x.reason.contains("normalized dim")), "{what}: {:?}", r.rejected);
     }
-    // epsilon = 0 is in the plugin's range (finite and >= 0): replaced.
+    // Epsilon 0 is in the plugin's field range: replaced, with epsilon 0.
     let mut m = base.clone();
     set(&mut m, "epsilon", float(0.0));
     let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
-    assert!(!r.replaced.is_empty() && !r.rejected.iter().any(|x| x.reason.contains("would refuse it")), "{:?}", r.rejected);
+    assert_eq!(r.replaced.len(), 3, "{:?}", r.rejected);
+    assert!(plugin_nodes_of(&m, RMS_PLUGIN_OP).iter().all(|p| eps_axis(p).0 == 0.0));
     // A float32 scale on a float16 X: ONNX gives Y two types; refused.
     let mut m = base.clone();
     let g = m.graph.mut_or_insert_default();
@@ -290,7 +300,7 @@ fn rmsnormalization_the_plugin_would_refuse_is_reported() {
 #[test]
 fn options_apply_to_rmsnorm_nodes() {
     let mut m = load("rms_llama_fp16_op13.onnx");
-    let opts = PatchOptions { plugin_version: "2".into(), plugin_namespace: "ns".into(), output_fp32: true, only: vec!["/norm/FP32RMSNorm".into()], dry_run: false };
+    let opts = PatchOptions { plugin_version: "2".into(), plugin_namespace: "ns".into(), output_fp32: true, only: vec!["/norm/FP32RMSNorm".into()], ..Default::default() };
     let r = patch_model(&mut m, &opts).unwrap();
     assert_eq!(r.replaced.len(), 1);
     assert_eq!(r.rejected.iter().filter(|x| x.reason == "not selected by --only").count(), 2);
@@ -307,10 +317,11 @@ fn summary_names_the_norm_kind() {
     let dir = tmpdir("rms", "summary");
     let s = patch_file(&fixtures().join("rms_forms_op18.onnx"), &dir.join("forms.onnx"), &PatchOptions::default()).unwrap();
     println!("{s}");
-    assert!(s.contains("replaced 3 RMSNorm(s) with FP32RMSNorm (domain trt.plugins"), "{s}");
-    assert!(s.contains("     1  RMSNorm    decomposed (Pow, Div)\n"), "{s}");
+    assert!(s.contains("replaced 5 RMSNorm(s) with FP32RMSNorm (domain trt.plugins"), "{s}");
+    assert!(s.contains("     3  RMSNorm    decomposed (Pow, Div)\n"), "{s}");
     assert!(s.contains("  + /div_2d/FP32RMSNorm: RMSNorm, 6 nodes -> 1, axis=-2 epsilon=1e-5 scale, X="), "{s}");
-    assert!(s.contains("  - /zero/ReduceMean [RMSNorm decomposed (Pow, Div)]: epsilon is 0"), "{s}");
+    assert!(s.contains("  + /zero/FP32RMSNorm: RMSNorm, 5 nodes -> 1, axis=-1 epsilon=0e0 no affine, X="), "{s}");
+    assert!(s.contains("  - /not_trailing/ReduceMean [RMSNorm decomposed (Pow)]: reduction over axes [1]"), "{s}");
     // A model with both kinds counts each.
     let s = patch_file(&fixtures().join("synthetic_negatives_op13.onnx"), &dir.join("neg.onnx"), &PatchOptions::default()).unwrap();
     println!("{s}");

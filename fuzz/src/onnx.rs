@@ -76,14 +76,15 @@ pub fn check_edits(data: &[u8]) {
     check_model(&read);
 }
 
-/// Patches `m` (dry run, default, and plugin v2 with FP32 output): never a
-/// panic; errors are one line; a patched model serializes, reads back, and
-/// patches again.
+/// Patches `m` (dry run, default, plugin v2 with FP32 output, and without
+/// residual-Add fusion): never a panic; errors are one line; a patched model
+/// serializes, reads back, and patches again.
 pub fn check_model(m: &ModelProto) {
     let options = [
         PatchOptions { dry_run: true, ..Default::default() },
         PatchOptions::default(),
         PatchOptions { plugin_version: "2".into(), output_fp32: true, ..Default::default() },
+        PatchOptions { fuse_skip: false, ..Default::default() },
     ];
     for (k, opts) in options.iter().enumerate() {
         let mut p = m.clone();
@@ -105,6 +106,7 @@ pub fn check_model(m: &ModelProto) {
             output: (!opts.dry_run).then_some("out.onnx"),
             replaced: &report.replaced,
             rejected: &report.rejected,
+            skip_refused: &report.skip_refused,
             stats: &report.stats,
             attrs: &attrs,
         });
@@ -115,14 +117,17 @@ pub fn check_model(m: &ModelProto) {
             continue;
         }
         let g = p.graph.as_ref().expect("patched model has its graph");
-        // Each replaced norm is one plugin node of its kind's op type, under the
-        // name the report gives, producing its output. (Not a count of plugin
-        // nodes: dead nodes a match absorbs, an existing plugin node among them, may go.)
+        // Each replaced norm is one plugin node of its op type, under the
+        // name the report gives, producing its output (and a fused node's S).
+        // (Not a count of plugin nodes: dead nodes a match absorbs, an
+        // existing plugin node among them, may go.)
         for (c, name) in &report.replaced {
-            let op = c.kind.plugin_op();
+            let op = c.plugin_op();
             let found = g.node.iter().filter(|n| n.op_type.as_deref() == Some(op) && n.name.as_deref() == Some(name.as_str()));
             let outs: Vec<_> = found.map(|n| n.output.clone()).collect();
-            assert!(outs == [vec![c.y.clone()]], "replaced '{name}' ({}, output '{}'): plugin nodes so named output {outs:?}", c.label, c.y);
+            let mut want = vec![c.y.clone()];
+            want.extend(c.skip.as_ref().and_then(|s| s.sum.clone()));
+            assert!(outs == [want], "replaced '{name}' ({}, output '{}'): plugin nodes so named output {outs:?}", c.label, c.y);
         }
         let bytes = p.write_to_bytes().expect("a patched model serializes");
         if k == 1 {
@@ -146,7 +151,7 @@ const OPS: &[&str] = &[
     "ReduceMean", "Sub", "Pow", "Mul", "Add", "Sqrt", "Div", "Reciprocal", "Cast", "LayerNormalization", "Neg",
     "Constant", "Reshape", "Transpose", "Flatten", "Unsqueeze", "Squeeze", "Concat", "Shape", "Gather", "Expand",
     "Slice", "Split", "MatMul", "Gemm", "Identity", "If", "FP32LayerNorm", "RMSNormalization", "FP32RMSNorm",
-    "ConstantOfShape",
+    "ConstantOfShape", "FP32SkipLayerNorm", "Equal", "Where", "GatherElements",
 ];
 /// Element types (valid, unsupported, invalid).
 const TYPES: &[i32] = &[1, 10, 16, 11, 7, 6, 0, -1, 99, i32::MAX];

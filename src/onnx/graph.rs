@@ -58,6 +58,8 @@ pub struct GraphIndex<'g> {
     pub graph_inputs: HashSet<&'g str>,
     pub initializers: HashMap<&'g str, &'g TensorProto>,
     declared: HashMap<&'g str, (Option<i32>, Option<Vec<Dim>>)>,
+    /// The `dim_param` of each declared dim (`None` for a size or nothing).
+    dim_params: HashMap<&'g str, Vec<Option<&'g str>>>,
     /// Shapes inferred forward through the graph (see [`infer_shapes`]).
     inferred: HashMap<&'g str, Vec<Dim>>,
     /// Nodes none of whose outputs reaches a graph output (through any chain
@@ -93,9 +95,21 @@ impl<'g> GraphIndex<'g> {
             }
         }
         let mut declared = HashMap::new();
+        let mut dim_params = HashMap::new();
         for vi in graph.value_info.iter().chain(graph.input.iter()).chain(graph.output.iter()) {
             let Some(name) = vi.name.as_deref() else { continue };
             if let Some(type_proto::Value::TensorType(t)) = vi.type_.as_ref().and_then(|t| t.value.as_ref()) {
+                if let Some(s) = t.shape.as_ref() {
+                    let params = s
+                        .dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(super::proto::tensor_shape_proto::dimension::Value::DimParam(p)) if !p.is_empty() => Some(p.as_str()),
+                            _ => None,
+                        })
+                        .collect();
+                    dim_params.insert(name, params);
+                }
                 let shape = t.shape.as_ref().map(|s| {
                     s.dim
                         .iter()
@@ -116,6 +130,7 @@ impl<'g> GraphIndex<'g> {
             graph_inputs: graph.input.iter().filter_map(|o| o.name.as_deref()).collect(),
             initializers: graph.initializer.iter().filter_map(|t| Some((t.name.as_deref()?, t))).collect(),
             declared,
+            dim_params,
             inferred: HashMap::new(),
             dead: HashSet::new(),
         };
@@ -186,6 +201,30 @@ impl<'g> GraphIndex<'g> {
             (None, Some(i)) => Some(i.clone()),
             (None, None) => None,
         }
+    }
+
+    /// Whether `a` and `b` provably have the same shape: the same rank, and
+    /// each dim either a known size on both, or declared on both with the
+    /// same `dim_param` (ONNX IR: a dimension variable denotes one value
+    /// throughout the model). `Err` names what is not proven.
+    pub fn same_shape(&self, a: &str, b: &str) -> Result<Vec<Dim>, String> {
+        let (Some(sa), Some(sb)) = (self.shape(a), self.shape(b)) else {
+            let which = if self.shape(a).is_none() { a } else { b };
+            return Err(format!("the shape of '{which}' is unknown"));
+        };
+        if sa.len() != sb.len() {
+            return Err(format!("rank {} against rank {}", sa.len(), sb.len()));
+        }
+        let param = |t: &str, j: usize| self.dim_params.get(t).filter(|p| p.len() == sa.len()).and_then(|p| p[j]);
+        for j in 0..sa.len() {
+            match (sa[j], sb[j]) {
+                (Some(x), Some(y)) if x == y => {}
+                (Some(x), Some(y)) => return Err(format!("dim {j} is {x} against {y}")),
+                _ if param(a, j).is_some() && param(a, j) == param(b, j) => {}
+                _ => return Err(format!("dim {j} is not known to be equal")),
+            }
+        }
+        Ok(sa)
     }
 
     /// The shape the model states: stored (initializers, constants) or declared.
@@ -295,8 +334,16 @@ fn dead_nodes(ix: &GraphIndex) -> HashSet<usize> {
 /// reductions, `Unsqueeze`/`Squeeze`, `Concat`, `Shape`, `Size`, `Gather`,
 /// `Expand`, `Slice`, `Split`, `Conv`, normalizations. Arithmetic is checked:
 /// hostile sizes give `None`, never a panic.
+///
+/// The shape tensors those ops read may be computed: small integer tensors
+/// (at most [`MAX_SHAPE_VALUES`] elements) are evaluated forward through
+/// `Shape` of a known shape, `ConstantOfShape`, `Mul`/`Add`/`Sub`, `Equal`,
+/// `Where`, `Concat`, `Gather`, `Cast` to an integer type, `Identity`,
+/// `Unsqueeze`/`Squeeze` (the TorchScript exporter's `expand(B, -1, -1)`
+/// writes `Where(Equal(shape, -1), 1, shape)`).
 pub fn infer_shapes<'g>(ix: &GraphIndex<'g>) -> HashMap<&'g str, Vec<Dim>> {
     let mut out: HashMap<&'g str, Vec<Dim>> = HashMap::new();
+    let mut vals: HashMap<&'g str, Vec<i64>> = HashMap::new();
     for n in &ix.graph.node {
         let get = |out: &HashMap<&'g str, Vec<Dim>>, i: usize| -> Option<Vec<Dim>> {
             let name = n.input.get(i).filter(|s| !s.is_empty())?;
@@ -308,7 +355,11 @@ pub fn infer_shapes<'g>(ix: &GraphIndex<'g>) -> HashMap<&'g str, Vec<Dim>> {
             }
         };
         let consts = |i: usize| -> Option<Vec<i64>> {
-            let c = ix.constant(n.input.get(i).filter(|s| !s.is_empty())?)?;
+            let name = n.input.get(i).filter(|s| !s.is_empty())?;
+            if let Some(v) = vals.get(name.as_str()) {
+                return Some(v.clone());
+            }
+            let c = ix.constant(name)?;
             c.values.iter().map(|&v| (v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)).collect()
         };
         let axes_of = |i: usize| -> Option<Option<Vec<i64>>> {
@@ -321,6 +372,7 @@ pub fn infer_shapes<'g>(ix: &GraphIndex<'g>) -> HashMap<&'g str, Vec<Dim>> {
             }
         };
         let shape = infer_node(n, &|i| get(&out, i), &consts, &axes_of);
+        let value = eval_ints(n, &|i| get(&out, i), &consts);
         if let Some(results) = shape {
             for (k, s) in results.into_iter().enumerate() {
                 if let (Some(o), Some(s)) = (n.output.get(k).filter(|o| !o.is_empty()), s) {
@@ -330,8 +382,89 @@ pub fn infer_shapes<'g>(ix: &GraphIndex<'g>) -> HashMap<&'g str, Vec<Dim>> {
                 }
             }
         }
+        if let (Some(v), Some(o)) = (value, n.output.first().filter(|o| !o.is_empty())) {
+            if v.len() <= MAX_SHAPE_VALUES {
+                vals.insert(o.as_str(), v);
+            }
+        }
     }
     out
+}
+
+/// Integer tensors larger than this are not evaluated (shape computations are small).
+pub const MAX_SHAPE_VALUES: usize = 64;
+
+/// The values of a node's (first) output when it computes a small integer
+/// tensor (rank <= 1) from small integer tensors: the shape computations
+/// exporters leave in graphs. `None` for anything else.
+fn eval_ints(n: &NodeProto, shape: &ShapeOf, consts: &ConstOf) -> Option<Vec<i64>> {
+    // Only inputs known to be small are decoded (never a weight).
+    let ints = |i: usize| -> Option<Vec<i64>> {
+        let s = shape(i)?;
+        let count = product(&s)?;
+        (s.len() <= 1 && count <= MAX_SHAPE_VALUES as i64).then(|| consts(i)).flatten()
+    };
+    // Numpy broadcasting of 1-D values (a length 1 repeats).
+    fn zip(a: &[i64], b: &[i64], f: impl Fn(i64, i64) -> Option<i64>) -> Option<Vec<i64>> {
+        let len = match (a.len(), b.len()) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+        let at = |v: &[i64], k: usize| if v.len() == 1 { v[0] } else { v[k] };
+        (0..len).map(|k| f(at(a, k), at(b, k))).collect()
+    }
+    match onnx_op(n) {
+        "Shape" => {
+            let s = shape(0)?;
+            let r = s.len() as i64;
+            let clamp = |v: i64| if v < 0 { (v + r).max(0) } else { v.min(r) };
+            let (b, e) = (clamp(attr_i(n, "start").unwrap_or(0)), clamp(attr_i(n, "end").unwrap_or(r)));
+            s.get(b as usize..e.max(b) as usize)?.iter().copied().collect()
+        }
+        "Identity" | "Unsqueeze" | "Squeeze" => ints(0),
+        "Cast" if matches!(attr_i(n, "to").and_then(|t| i32::try_from(t).ok()), Some(dt::INT64 | dt::INT32)) => ints(0),
+        "ConstantOfShape" => {
+            let dims = ints(0)?;
+            let count = dims.iter().try_fold(1i64, |acc, &d| if d < 0 { None } else { acc.checked_mul(d) })?;
+            if count > MAX_SHAPE_VALUES as i64 {
+                return None;
+            }
+            let value = match attr(n, "value") {
+                Some(a) => decode_tensor(a.t.as_ref()?)?.scalar()?,
+                None => 0.0,
+            };
+            (value.fract() == 0.0 && value.abs() < 9.0e15).then(|| vec![value as i64; count as usize])
+        }
+        "Add" => zip(&ints(0)?, &ints(1)?, i64::checked_add),
+        "Sub" => zip(&ints(0)?, &ints(1)?, i64::checked_sub),
+        "Mul" => zip(&ints(0)?, &ints(1)?, i64::checked_mul),
+        "Equal" => zip(&ints(0)?, &ints(1)?, |a, b| Some(i64::from(a == b))),
+        "Where" => {
+            let (c, a, b) = (ints(0)?, ints(1)?, ints(2)?);
+            let lens = [c.len(), a.len(), b.len()];
+            let len = lens.into_iter().max()?;
+            if lens.iter().any(|&l| l != len && l != 1) {
+                return None;
+            }
+            let at = |v: &[i64], k: usize| if v.len() == 1 { v[0] } else { v[k] };
+            Some((0..len).map(|k| if at(&c, k) != 0 { at(&a, k) } else { at(&b, k) }).collect())
+        }
+        "Concat" => {
+            let mut v = vec![];
+            for i in 0..n.input.len() {
+                v.extend(ints(i)?);
+            }
+            (v.len() <= MAX_SHAPE_VALUES).then_some(v)
+        }
+        "Gather" if attr_i(n, "axis").unwrap_or(0) == 0 => {
+            let (data, idx) = (ints(0)?, ints(1)?);
+            let len = data.len() as i64;
+            idx.iter().map(|&k| data.get(usize::try_from(if k < 0 { k.checked_add(len)? } else { k }).ok()?).copied()).collect()
+        }
+        _ => None,
+    }
 }
 
 /// Ranks beyond this are not tracked (hostile graphs).
@@ -566,6 +699,11 @@ fn infer_node(n: &NodeProto, shape: &ShapeOf, consts: &ConstOf, axes_of: &AxesOf
             one(Some(vec![len]))
         }
         "Size" => one(Some(vec![])),
+        "ConstantOfShape" => {
+            let dims: Vec<Dim> = consts(0)?.into_iter().map(|v| (v >= 0).then_some(v)).collect();
+            one(Some(dims))
+        }
+        "GatherElements" => one(shape(1)),
         "Gather" => {
             let (data, idx) = (shape(0)?, shape(1)?);
             let a = norm_axis(attr_i(n, "axis").unwrap_or(0), data.len())?;

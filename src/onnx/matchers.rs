@@ -29,8 +29,14 @@
 //!   `Mul(1 + weight)`, folded into a new scale initializer when the weight is
 //!   a constant.
 //!
-//! Recognised and refused: epsilon 0 (`Sqrt(var)` with no `Add`, or
-//! `Add(var, 0)`), and any match the plugin's field checks would refuse.
+//! Epsilon 0 (`Sqrt(var)` with no `Add`, or `Add(var, 0)`) is replaced
+//! with `epsilon = 0` (the plugins take it and give the graph's NaN on
+//! constant rows). Refused: any match the plugin's field checks would refuse,
+//! and a `stash_type` other than float32 (native, or the function body's
+//! `Cast` to it).
+//!
+//! After the norms are chosen, [`skip::fuse`] folds the residual `Add`
+//! before each LayerNorm into it where that is exact (`FP32SkipLayerNorm`).
 //!
 //! A decomposed LayerNorm candidate starts at a `ReduceMean` whose output feeds
 //! `Sub(x, mean)` with the same `x` (the centring step); a decomposed RMSNorm
@@ -39,6 +45,7 @@
 //! [`Candidate`] or a [`Rejected`] with the reason.
 
 mod rms;
+pub mod skip;
 
 use super::graph::{attr, attr_f, attr_i, attr_ints, decode_tensor, dt, onnx_op, Dim, GraphIndex};
 use crate::plugin::config::PluginConfig;
@@ -105,6 +112,31 @@ pub struct Candidate {
     pub variance_changed: bool,
     /// `scale` names a new initializer with these values (the rewrite adds it).
     pub scale_fold: Option<Box<FoldedScale>>,
+    /// The residual `Add` fused in: the node is an `FP32SkipLayerNorm`
+    /// ([`skip`]); `None` for every match until [`skip::fuse`] runs.
+    pub skip: Option<Box<skip::SkipFusion>>,
+}
+
+impl Candidate {
+    /// The `op_type` of the plugin node: the kind's, or `FP32SkipLayerNorm`
+    /// for a LayerNorm with its residual `Add` fused in.
+    pub fn plugin_op(&self) -> &'static str {
+        if self.skip.is_some() {
+            skip::SKIP_PLUGIN_OP
+        } else {
+            self.kind.plugin_op()
+        }
+    }
+
+    /// The initializers the rewrite adds for this node, in order: a folded
+    /// scale, the ones/zeros a fused node needs before its ResidualBias.
+    pub fn new_initializers(&self) -> Vec<&FoldedScale> {
+        let mut v: Vec<&FoldedScale> = self.scale_fold.as_deref().into_iter().collect();
+        if let Some(s) = &self.skip {
+            v.extend(s.fill_scale.iter().chain(s.fill_bias.iter()));
+        }
+        v
+    }
 }
 
 /// A norm-like candidate that is not replaced, and why.
@@ -157,12 +189,23 @@ pub fn find_candidates(ix: &GraphIndex) -> Vec<Found> {
 }
 
 /// A match the plugin would refuse at build time (its field checks:
-/// epsilon finite and > 0, axis in range) is reported instead of replaced.
+/// epsilon finite and >= 0, axis in range) is reported instead of replaced.
 fn validate(f: Found) -> Found {
-    let Found::Match(c) = f else { return f };
-    let checked = i32::try_from(c.axis)
-        .map_err(|_| format!("axis {} is out of range", c.axis))
-        .and_then(|axis| PluginConfig::new(c.epsilon, axis, 0).map_err(|e| e.to_string()));
+    let Found::Match(mut c) = f else { return f };
+    // Epsilon 0 is in the plugins' field range (finite, >= 0), and their
+    // kernels then compute the graph's 0/0 = NaN on constant rows. The
+    // range is checked here; `PluginConfig` checks the axis (given a
+    // positive epsilon, so this holds whichever range it enforces).
+    let checked = if !(c.epsilon.is_finite() && c.epsilon >= 0.0) {
+        Err(format!("epsilon {:e} is negative or not finite", c.epsilon))
+    } else {
+        // -0 is 0: write +0.
+        c.epsilon = c.epsilon.abs();
+        let eps = if c.epsilon > 0.0 { c.epsilon } else { 1.0 };
+        i32::try_from(c.axis)
+            .map_err(|_| format!("axis {} is out of range", c.axis))
+            .and_then(|axis| PluginConfig::new(eps, axis, 0).map_err(|e| e.to_string()))
+    };
     match checked {
         Ok(_) => Found::Match(c),
         Err(e) => Found::Reject(Rejected {
@@ -283,10 +326,7 @@ fn match_native(ix: &GraphIndex, i: usize, op: &NativeOp) -> Found {
     if let Some(a) = attr(n, "stash_type") {
         match a.i {
             Some(1) => {}
-            Some(t) => {
-                let ty = i32::try_from(t).map_or_else(|_| format!("type {t}"), dt::name);
-                return reject(format!("stash_type = {t} ({ty}): {} computes its statistics in float32 only (stash_type 1)", op.kind.plugin_op()));
-            }
+            Some(t) => return reject(stash_refusal(t, op.kind)),
             None => return reject("stash_type is not an integer attribute".into()),
         }
     }
@@ -356,6 +396,7 @@ fn match_native(ix: &GraphIndex, i: usize, op: &NativeOp) -> Found {
         notes,
         variance_changed: false,
         scale_fold: None,
+        skip: None,
     })
 }
 
@@ -673,6 +714,14 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
             None => return rej(&label, "no square of x - mean (Pow(d, 2) or Mul(d, d)) nor E[x^2] - E[x]^2".into()),
         },
     };
+    // ONNX's function body casts Flatten(X) to the stash type before the
+    // statistics: a stash type other than float32 is refused as a native
+    // LayerNormalization's `stash_type` is.
+    if one_pass {
+        if let Some(err) = function_body_stash(ix, &xin) {
+            return rej("LayerNormalization function body (E[x^2]-E[x]^2)", err);
+        }
+    }
     let axes1 = match reduce_axes(ix, r1) {
         Ok(a) => a,
         Err(e) => return rej(&label, e),
@@ -944,19 +993,18 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         return rej(&label, e);
     }
 
-    // A LayerNorm with epsilon 0: the plugin requires epsilon > 0, and its
-    // constant rows (rstd = 0, y = bias) would differ from the graph's 0/0 = NaN.
-    if folded {
-        return rej(&label, "epsilon folded away (Sqrt(var) with no Add): FP32LayerNorm needs epsilon > 0; not replaced".into());
-    }
+    // Epsilon 0 (folded away, or `Add(var, 0)`): the plugin takes it and,
+    // like the graph, gives 0/0 = NaN on a constant row.
     let epsilon = epsilon as f32;
-    if epsilon <= 0.0 {
-        return rej(&label, "epsilon is 0 in float32: FP32LayerNorm needs epsilon > 0; not replaced".into());
+    if folded {
+        notes.push(EPS_FOLDED_NOTE.into());
+    } else if epsilon == 0.0 {
+        notes.push(EPS_ZERO_NOTE.into());
     }
     nodes.sort_unstable();
     nodes.dedup();
     let name = plugin_name(ix, &nodes, &y, NormKind::LayerNorm);
-    if !notes.is_empty() && scale.is_none() && bias.is_none() {
+    if notes.iter().any(|n| n.contains("left as a separate")) && scale.is_none() && bias.is_none() {
         notes.insert(0, "matched without affine".into());
     }
     Some(Found::Match(Candidate {
@@ -975,7 +1023,23 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         notes,
         variance_changed: one_pass,
         scale_fold: None,
+        skip: None,
     }))
+}
+
+/// The refusal of a stash type other than float32, worded as for the native ops.
+fn stash_refusal(t: i64, kind: NormKind) -> String {
+    let ty = i32::try_from(t).map_or_else(|_| format!("type {t}"), dt::name);
+    format!("stash_type = {t} ({ty}): {} computes its statistics in float32 only (stash_type 1)", kind.plugin_op())
+}
+
+/// `xin = Cast(Flatten(X), to)` with `to` not float32: the function body of
+/// a LayerNormalization with that `stash_type`, refused with its reason.
+fn function_body_stash(ix: &GraphIndex, xin: &str) -> Option<String> {
+    let c = ix.producer_node(xin).map(|c| ix.node(c)).filter(|c| onnx_op(c) == "Cast")?;
+    let flat = c.input.first().and_then(|t| ix.producer_node(t)).filter(|&f| onnx_op(ix.node(f)) == "Flatten");
+    let to = attr_i(c, "to")?;
+    (flat.is_some() && to != i64::from(dt::FLOAT)).then(|| stash_refusal(to, NormKind::LayerNorm))
 }
 
 /// `Add(var, eps)`, the single `Add` consuming `var`, with a scalar constant
@@ -1021,6 +1085,11 @@ fn private_intermediates(ix: &GraphIndex, nodes: &[usize], y: &str) -> Result<()
     }
     Ok(())
 }
+
+/// The note on a norm whose epsilon an exporter folded away (`Sqrt(var)`, no `Add`).
+pub const EPS_FOLDED_NOTE: &str = "epsilon folded away (no Add before the root): epsilon = 0; a constant row gives NaN (0/0), as in the graph";
+/// The note on a norm with `Add(var, 0)` (an epsilon that is 0 in float32).
+pub const EPS_ZERO_NOTE: &str = "epsilon is 0 in float32: a constant row gives NaN (0/0), as in the graph";
 
 /// What the summary line of a replaced one-pass variance says.
 pub const VARIANCE_NOTE: &str =

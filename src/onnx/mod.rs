@@ -1,10 +1,13 @@
 //! ONNX integration: rewriting a model's LayerNorms and RMSNorms into
 //! `FP32LayerNorm` and `FP32RMSNorm` plugin nodes that TensorRT's ONNX parser
-//! maps to this crate's plugins.
+//! maps to this crate's plugins; a LayerNorm with the residual `Add` before it
+//! becomes one `FP32SkipLayerNorm` node where that is exact
+//! ([`matchers::skip`], on unless [`PatchOptions::fuse_skip`] is off).
 //!
 //! - [`io`]: model file I/O (validation, external-data checks, atomic writes);
 //! - [`graph`]: producers/consumers, constants, declared types and shapes;
-//! - [`matchers`]: the LayerNorm and RMSNorm patterns and the proofs that they are one;
+//! - [`matchers`]: the LayerNorm and RMSNorm patterns and the proofs that they are one,
+//!   and the residual-Add fusion;
 //! - [`rewrite`]: replacing matches with plugin nodes, removing dead constants;
 //! - [`summary`]: what `trt-layernorm patch` prints.
 //!
@@ -19,13 +22,14 @@ pub mod proto;
 pub mod rewrite;
 pub mod summary;
 
+use matchers::skip::SkipRefusal;
 use matchers::{Candidate, Found, Rejected};
 use proto::ModelProto;
 use rewrite::{PluginAttrs, RewriteStats};
 use std::path::{Path, PathBuf};
 
 pub use matchers::NormKind;
-pub use rewrite::{PLUGIN_DOMAIN, PLUGIN_OP, PLUGIN_OPS, RMS_PLUGIN_OP};
+pub use rewrite::{PLUGIN_DOMAIN, PLUGIN_OP, PLUGIN_OPS, RMS_PLUGIN_OP, SKIP_PLUGIN_OP};
 
 /// What `trt-layernorm patch` was asked to do.
 #[derive(Clone, Debug)]
@@ -41,11 +45,21 @@ pub struct PatchOptions {
     pub only: Vec<String>,
     /// Report only; write nothing.
     pub dry_run: bool,
+    /// Fuse the residual `Add` before a LayerNorm into it
+    /// (`FP32SkipLayerNorm`) where that is exact (default on; `--no-fuse-skip`).
+    pub fuse_skip: bool,
 }
 
 impl Default for PatchOptions {
     fn default() -> Self {
-        PatchOptions { plugin_version: "1".into(), plugin_namespace: String::new(), output_fp32: false, only: vec![], dry_run: false }
+        PatchOptions {
+            plugin_version: "1".into(),
+            plugin_namespace: String::new(),
+            output_fp32: false,
+            only: vec![],
+            dry_run: false,
+            fuse_skip: true,
+        }
     }
 }
 
@@ -74,6 +88,8 @@ pub struct PatchReport {
     /// Replaced candidates with the plugin node names they got.
     pub replaced: Vec<(Candidate, String)>,
     pub rejected: Vec<Rejected>,
+    /// Residual `Add`s before replaced LayerNorms that were not fused, and why.
+    pub skip_refused: Vec<SkipRefusal>,
     pub stats: RewriteStats,
 }
 
@@ -100,6 +116,10 @@ pub struct PatchArgs {
     /// Print the summary without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep residual Adds as they are (by default an Add feeding a LayerNorm is fused
+    /// into an FP32SkipLayerNorm node where that is bit-exact).
+    #[arg(long)]
+    pub no_fuse_skip: bool,
 }
 
 impl PatchArgs {
@@ -112,6 +132,7 @@ impl PatchArgs {
             output_fp32: self.output_type == "fp32",
             only: self.only.clone(),
             dry_run: self.dry_run,
+            fuse_skip: !self.no_fuse_skip,
         };
         let output = self.output.clone().unwrap_or_default();
         let summary = patch_file(&self.input, &output, &options)?;
@@ -139,6 +160,7 @@ pub fn patch_file(input: &Path, output: &Path, options: &PatchOptions) -> Result
         output: (!options.dry_run).then_some(out_display.as_str()),
         replaced: &report.replaced,
         rejected: &report.rejected,
+        skip_refused: &report.skip_refused,
         stats: &report.stats,
         attrs: &attrs,
     });
@@ -182,13 +204,15 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
     let ix = graph::GraphIndex::new(graph);
     let mut chosen: Vec<Candidate> = vec![];
     let mut rejected = vec![];
+    // `--only` names: the plugin node's name (either op type's), a node of the match, or Y.
+    let named = |c: &Candidate, o: &str| {
+        let skip_name = c.name.strip_suffix(PLUGIN_OP).map(|p| format!("{p}{SKIP_PLUGIN_OP}"));
+        o == c.name || skip_name.as_deref() == Some(o) || o == c.anchor || o == c.y || c.nodes.iter().any(|&n| ix.node(n).name.as_deref() == Some(o))
+    };
     for f in matchers::find_candidates(&ix) {
         match f {
             Found::Match(c) => {
-                let selected = options.only.is_empty()
-                    || options.only.iter().any(|o| {
-                        *o == c.name || *o == c.anchor || *o == c.y || c.nodes.iter().any(|&n| ix.node(n).name.as_deref() == Some(o.as_str()))
-                    });
+                let selected = options.only.is_empty() || options.only.iter().any(|o| named(&c, o));
                 if selected {
                     chosen.push(c);
                 } else {
@@ -199,13 +223,14 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
         }
     }
     for o in &options.only {
-        let known = chosen.iter().any(|c| {
-            *o == c.name || *o == c.anchor || *o == c.y || c.nodes.iter().any(|&n| ix.node(n).name.as_deref() == Some(o.as_str()))
-        });
+        let known = chosen.iter().any(|c| named(c, o));
         if !known {
             rejected.push(Rejected { kind: None, label: "--only".into(), anchor: o.clone(), reason: "names no norm that can be replaced".into() });
         }
     }
+    // Residual Adds into the chosen LayerNorms (every refusal reported; with
+    // `--no-fuse-skip`, each Add that could have been is named).
+    let skip_refused = matchers::skip::fuse(&ix, &mut chosen, options.fuse_skip);
     drop(ix);
     let attrs = plugin_attrs(options);
     let stats = if options.dry_run {
@@ -223,11 +248,11 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
             .map(|c| {
                 g.node
                     .iter()
-                    .find(|n| n.op_type.as_deref() == Some(c.kind.plugin_op()) && n.output.first() == Some(&c.y))
+                    .find(|n| n.op_type.as_deref() == Some(c.plugin_op()) && n.output.first() == Some(&c.y))
                     .and_then(|n| n.name.clone())
                     .unwrap_or_else(|| c.name.clone())
             })
             .collect()
     };
-    Ok(PatchReport { replaced: chosen.into_iter().zip(names).collect(), rejected, stats })
+    Ok(PatchReport { replaced: chosen.into_iter().zip(names).collect(), rejected, skip_refused, stats })
 }

@@ -1,10 +1,13 @@
 //! The rewrite: each matched subgraph becomes one plugin node
 //! (`FP32LayerNorm` or `FP32RMSNorm`, by the match's
-//! [`NormKind`](super::matchers::NormKind)) placed
+//! [`NormKind`](super::matchers::NormKind); `FP32SkipLayerNorm` for a
+//! LayerNorm with its residual `Add` fused in) placed
 //! where its last node was, keeping its output tensor name (so consumers,
-//! graph outputs and value_info need no change). Constants and initializers
+//! graph outputs and value_info need no change; a fused node's second output
+//! keeps the `Add`'s output name). Constants and initializers
 //! that only the replaced nodes used are removed; a scale the matcher folded
-//! (Gemma's `1 + weight`) is added as an initializer; everything else is kept.
+//! (Gemma's `1 + weight`) and the ones/zeros a fused node needs before its
+//! ResidualBias are added as initializers; everything else is kept.
 
 use super::graph::{attr_type, dt, GraphIndex};
 use super::matchers::{Candidate, FoldedScale};
@@ -18,8 +21,13 @@ pub const PLUGIN_OP: &str = crate::plugin::PLUGIN_NAME;
 /// versions, namespace and fields as [`PLUGIN_OP`]).
 pub const RMS_PLUGIN_OP: &str = crate::plugin::RMS_PLUGIN_NAME;
 
+/// The skip LayerNorm plugin's `op_type`: inputs X, Skip, Scale, Bias,
+/// ResidualBias; fields as [`PLUGIN_OP`]'s plus `sum_output`; outputs Y and,
+/// with `sum_output = 1`, the sum S.
+pub const SKIP_PLUGIN_OP: &str = super::matchers::skip::SKIP_PLUGIN_OP;
+
 /// Every plugin `op_type` the rewrite writes.
-pub const PLUGIN_OPS: [&str; 2] = [PLUGIN_OP, RMS_PLUGIN_OP];
+pub const PLUGIN_OPS: [&str; 3] = [PLUGIN_OP, RMS_PLUGIN_OP, SKIP_PLUGIN_OP];
 
 /// The domain of the plugin nodes.
 ///
@@ -70,10 +78,28 @@ fn attr_s(name: &str, v: &str) -> AttributeProto {
 }
 
 /// The plugin node for one candidate (`output_type` only when FP32 is asked).
-/// Its op type is the candidate's kind's; its inputs are X, Scale, Bias with
-/// the absent trailing ones dropped (an RMSNorm has no Bias, so X[, Scale]).
+/// Its op type is the candidate's ([`Candidate::plugin_op`]); its inputs are
+/// X, Scale, Bias with the absent trailing ones dropped (an RMSNorm has no
+/// Bias, so X[, Scale]); a fused one's X, Skip, Scale, Bias, ResidualBias,
+/// with `sum_output = 1` and the output S where the sum is kept.
 pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto {
     let mut inputs = vec![c.x.clone(), c.scale.clone().unwrap_or_default(), c.bias.clone().unwrap_or_default()];
+    let mut output = vec![c.y.clone()];
+    let mut sum_output = false;
+    if let Some(s) = &c.skip {
+        let filled = |given: &Option<String>, fill: &Option<FoldedScale>| given.clone().or_else(|| fill.as_ref().map(|f| f.name.clone())).unwrap_or_default();
+        inputs = vec![
+            c.x.clone(),
+            s.skip.clone(),
+            filled(&c.scale, &s.fill_scale),
+            filled(&c.bias, &s.fill_bias),
+            s.residual_bias.clone().unwrap_or_default(),
+        ];
+        if let Some(sum) = &s.sum {
+            output.push(sum.clone());
+            sum_output = true;
+        }
+    }
     while inputs.last().is_some_and(String::is_empty) {
         inputs.pop();
     }
@@ -86,11 +112,14 @@ pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto 
     if attrs.output_fp32 || c.output_fp32 {
         attribute.push(attr_i("output_type", 1));
     }
+    if sum_output {
+        attribute.push(attr_i("sum_output", 1));
+    }
     NodeProto {
         input: inputs,
-        output: vec![c.y.clone()],
+        output,
         name: Some(name.to_string()),
-        op_type: Some(c.kind.plugin_op().into()),
+        op_type: Some(c.plugin_op().into()),
         domain: Some(PLUGIN_DOMAIN.into()),
         attribute,
         ..Default::default()
@@ -121,8 +150,10 @@ pub fn apply(model: &mut ModelProto, cands: &[Candidate], attrs: &PluginAttrs) -
         }
         used_names.insert(name.clone());
         // Where the node producing Y was: after everything Y depends on and
-        // before every consumer of Y (dead nodes of the match may lie later).
-        let place = c.nodes.iter().copied().find(|&n| graph.node[n].output.contains(&c.y));
+        // before every consumer of Y (dead nodes of the match may lie later);
+        // for a fused node, where the fusion found every input ready and
+        // every reader of Y and S later.
+        let place = c.skip.as_ref().map(|s| s.place).or_else(|| c.nodes.iter().copied().find(|&n| graph.node[n].output.contains(&c.y)));
         let Some(place) = place.or_else(|| c.nodes.iter().copied().max()) else { continue };
         at.insert(place, plugin_node(c, &name, attrs));
     }
@@ -145,9 +176,12 @@ pub fn apply(model: &mut ModelProto, cands: &[Candidate], attrs: &PluginAttrs) -
     }
     for c in cands {
         dropped_tensors.remove(&c.y);
+        if let Some(sum) = c.skip.as_ref().and_then(|s| s.sum.as_ref()) {
+            dropped_tensors.remove(sum);
+        }
     }
-    // Folded scales: the plugin node reads them, so they stay live below.
-    for f in cands.iter().filter_map(|c| c.scale_fold.as_ref()) {
+    // Folded scales and fills: the plugin node reads them, so they stay live below.
+    for f in cands.iter().flat_map(|c| c.new_initializers()) {
         graph.initializer.push(folded_initializer(f));
         dropped_tensors.remove(&f.name);
     }

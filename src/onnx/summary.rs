@@ -1,7 +1,9 @@
 //! The patch summary printed by `trt-layernorm patch`: what was replaced
-//! (counted per norm kind and pattern, then one line per plugin node, each
-//! naming its kind), what was not and why, and what the rewrite removed.
+//! (counted per plugin op and pattern, then one line per plugin node, each
+//! naming its kind, a fused node's Skip, ResidualBias and S), what was not and
+//! why (norms, then residual Adds not fused), and what the rewrite removed.
 
+use super::matchers::skip::SkipRefusal;
 use super::matchers::{Candidate, NormKind, Rejected};
 use super::rewrite::{PluginAttrs, RewriteStats, PLUGIN_DOMAIN};
 use std::collections::BTreeMap;
@@ -12,6 +14,8 @@ pub struct SummaryInput<'a> {
     pub output: Option<&'a str>,
     pub replaced: &'a [(Candidate, String)],
     pub rejected: &'a [Rejected],
+    /// Residual `Add`s before replaced LayerNorms left unfused.
+    pub skip_refused: &'a [SkipRefusal],
     pub stats: &'a RewriteStats,
     pub attrs: &'a PluginAttrs,
 }
@@ -48,9 +52,20 @@ pub fn render(s: &SummaryInput) -> String {
             (None, Some(_)) => "bias",
             (None, None) => "no affine",
         };
+        let (skip_in, sum_out) = match &c.skip {
+            Some(s) => (
+                format!(
+                    " Skip='{}'{}",
+                    s.skip,
+                    s.residual_bias.as_ref().map(|b| format!(" ResidualBias='{b}'")).unwrap_or_default()
+                ),
+                s.sum.as_ref().map(|t| format!(" S='{t}'")).unwrap_or_default(),
+            ),
+            None => (String::new(), String::new()),
+        };
         writeln!(
             out,
-            "  + {name}: {}{} nodes -> 1, axis={} epsilon={:e} {params}{}, X='{}' Y='{}'{}",
+            "  + {name}: {}{} nodes -> 1, axis={} epsilon={:e} {params}{}, X='{}'{skip_in} Y='{}'{sum_out}{}",
             if c.kind == NormKind::LayerNorm { String::new() } else { format!("{}, ", c.kind.noun()) },
             c.nodes.len(),
             c.axis,
@@ -61,6 +76,24 @@ pub fn render(s: &SummaryInput) -> String {
             if c.variance_changed { format!("; {}", super::matchers::VARIANCE_NOTE) } else { String::new() }
         )
         .unwrap();
+        if let Some(s) = &c.skip {
+            let mut line = format!("fused the residual Add '{}'", s.add_name);
+            if let Some(b) = &s.bias_add_name {
+                write!(line, " and the bias Add '{b}' before it").unwrap();
+            }
+            if s.sum.is_some() {
+                let readers = match (s.sum_readers, s.sum_is_output) {
+                    (0, _) => "as a graph output".to_string(),
+                    (n, false) => format!("for {n} other reader(s)"),
+                    (n, true) => format!("for {n} other reader(s) and as a graph output"),
+                };
+                write!(line, "; sum_output=1: S keeps the sum {readers}").unwrap();
+            }
+            for f in s.fill_scale.iter().chain(s.fill_bias.iter()) {
+                write!(line, "; new initializer '{}'", f.name).unwrap();
+            }
+            writeln!(out, "      note: {line}").unwrap();
+        }
         for note in &c.notes {
             writeln!(out, "      note: {note}").unwrap();
         }
@@ -72,6 +105,12 @@ pub fn render(s: &SummaryInput) -> String {
             _ => r.label.clone(),
         };
         writeln!(out, "  - {} [{label}]: {}", r.anchor, r.reason).unwrap();
+    }
+    if !s.skip_refused.is_empty() {
+        writeln!(out, "residual Adds not fused: {}", s.skip_refused.len()).unwrap();
+        for r in s.skip_refused {
+            writeln!(out, "  - {} -> {}: {}", r.add, r.norm, r.reason).unwrap();
+        }
     }
     if s.output.is_some() {
         let st = s.stats;
@@ -97,15 +136,21 @@ pub fn render(s: &SummaryInput) -> String {
     out
 }
 
-/// "3 LayerNorm(s) with FP32LayerNorm, 2 RMSNorm(s) with FP32RMSNorm": each
-/// kind replaced at least once; with none, "0 LayerNorm(s) with
-/// FP32LayerNorm", as the summary has always said.
+/// "1 LayerNorm(s) with FP32LayerNorm, 2 LayerNorm(s) with
+/// FP32SkipLayerNorm, 2 RMSNorm(s) with FP32RMSNorm": each plugin op written
+/// at least once; with none, "0 LayerNorm(s) with FP32LayerNorm", as the
+/// summary has always said.
 fn replaced_counts(replaced: &[(Candidate, String)]) -> String {
-    let parts: Vec<String> = [NormKind::LayerNorm, NormKind::RmsNorm]
+    let ops = [
+        (NormKind::LayerNorm, NormKind::LayerNorm.plugin_op()),
+        (NormKind::LayerNorm, super::SKIP_PLUGIN_OP),
+        (NormKind::RmsNorm, NormKind::RmsNorm.plugin_op()),
+    ];
+    let parts: Vec<String> = ops
         .into_iter()
-        .map(|k| (k, replaced.iter().filter(|(c, _)| c.kind == k).count()))
-        .filter(|&(_, n)| n > 0)
-        .map(|(k, n)| format!("{n} {}(s) with {}", k.noun(), k.plugin_op()))
+        .map(|(k, op)| (k, op, replaced.iter().filter(|(c, _)| c.kind == k && c.plugin_op() == op).count()))
+        .filter(|&(_, _, n)| n > 0)
+        .map(|(k, op, n)| format!("{n} {}(s) with {op}", k.noun()))
         .collect();
     if parts.is_empty() {
         format!("0 LayerNorm(s) with {}", NormKind::LayerNorm.plugin_op())

@@ -12,6 +12,22 @@ picks up every torch_*.onnx there):
 
 The fp16 model is traced on CUDA when available (CPU half kernels are
 incomplete on some PyTorch versions), else on CPU.
+
+Where transformers is installed (and onnxscript, for the dynamo exporter),
+it also exports transformers' own blocks from tiny configs with random
+weights (every LayerNorm weight and every bias random, so the residual Adds'
+dense biases are real), fed `inputs_embeds` [2, 8, 32], as
+hf_<model>_op13, _op17 (TorchScript exporter) and hf_<model>_dynamo_opN
+(dynamo exporter, its default opset), for tests/onnx_skip.rs:
+
+- hf_bert: BertModel, one layer, no pooler (post-LN: embeddings LayerNorm,
+  then Add(dense + bias, residual) before each of the layer's two LayerNorms);
+- hf_gpt2: GPT2Model's two GPT2Blocks and ln_f, called without a mask
+  (pre-LN: each residual sum feeds the next LayerNorm and the next residual).
+  GPT2Model itself does not export with the TorchScript exporter
+  (transformers' mask code calls `aten::diff`).
+
+`ONLY_HF=1 python3 tests/onnx/export_fixtures.py OUT_DIR` exports these only.
 """
 import math
 import os
@@ -118,12 +134,79 @@ def export(model, example, path, opset, in_name, out_name):
     print(f"{path}: {os.path.getsize(path)} bytes")
 
 
+class HFEmbeds(nn.Module):
+    """A transformers model fed inputs_embeds, returning last_hidden_state."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, inputs_embeds):
+        return self.m(inputs_embeds=inputs_embeds, use_cache=False, return_dict=True).last_hidden_state
+
+
+class HFGPT2Layers(nn.Module):
+    """GPT2Model's blocks and ln_f, without its embeddings and mask."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.h, self.ln_f = m.h, m.ln_f
+
+    def forward(self, hidden_states):
+        for block in self.h:
+            out = block(hidden_states, attention_mask=None)
+            hidden_states = out[0] if isinstance(out, tuple) else out
+        return self.ln_f(hidden_states)
+
+
+def randomize_hf(m):
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("bias"):
+                p.copy_(0.1 * torch.randn_like(p))
+            elif "LayerNorm" in name or "ln_" in name:
+                p.copy_(1.0 + 0.1 * torch.randn_like(p))
+    return m
+
+
+def export_hf(out):
+    try:
+        from transformers import BertConfig, BertModel, GPT2Config, GPT2Model
+    except ImportError as e:
+        print(f"transformers blocks skipped: {e}")
+        return
+    import onnx
+
+    bert = BertConfig(vocab_size=16, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64,
+                      max_position_embeddings=8, type_vocab_size=1, attn_implementation="eager")
+    gpt2 = GPT2Config(vocab_size=16, n_positions=8, n_embd=32, n_inner=64, n_layer=2, n_head=4, attn_implementation="eager")
+    torch.manual_seed(1)  # the same weights whether or not the blocks above were exported
+    models = [("hf_bert", randomize_hf(HFEmbeds(BertModel(bert, add_pooling_layer=False)))), ("hf_gpt2", randomize_hf(HFGPT2Layers(GPT2Model(gpt2))))]
+    x = torch.randn(2, 8, 32)
+    for stem, m in models:
+        for opset in (13, 17):
+            export(m, x, f"{out}/{stem}_op{opset}.onnx", opset, "inputs_embeds", "last_hidden_state")
+        path = f"{out}/{stem}_dynamo.onnx"
+        try:
+            torch.onnx.export(m.eval(), (x,), path, dynamo=True, input_names=["inputs_embeds"], output_names=["last_hidden_state"], external_data=False)
+        except Exception as e:  # report and go on
+            print(f"{path}: FAILED: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
+            continue
+        version = next(o.version for o in onnx.load(path).opset_import if o.domain in ("", "ai.onnx"))
+        final = path.replace("_dynamo.onnx", f"_dynamo_op{version}.onnx")
+        os.replace(path, final)
+        print(f"{final}: {os.path.getsize(final)} bytes")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
         return 2
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
+    if os.environ.get("ONLY_HF"):
+        export_hf(out)
+        return 0
     for opset in (13, 17):
         export(randomize_norms(BertBlock()), torch.randn(2, 8, 32), f"{out}/torch_bert_block_op{opset}.onnx", opset, "input", "last_hidden_state")
         export(randomize_norms(GPT2Block()), torch.randn(2, 8, 32), f"{out}/torch_gpt2_block_op{opset}.onnx", opset, "input", "logits")
@@ -131,6 +214,7 @@ def main():
         dev = "cuda" if torch.cuda.is_available() else "cpu"
         half = randomize_norms(GPT2Block()).to(dev).half()
         export(half, torch.randn(2, 8, 32, device=dev, dtype=torch.float16), f"{out}/torch_gpt2_block_fp16_op{opset}.onnx", opset, "input", "logits")
+    export_hf(out)
     return 0
 
 

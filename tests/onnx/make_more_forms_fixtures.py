@@ -6,9 +6,10 @@ item 6 (tests/onnx_forms.rs checks them):
   TorchScript exporter writes it: torch/onnx/symbolic_opset9.py `rsqrt` is
   `Div(Constant(torch.ones(1)), Sqrt(·))`, then `Mul(x - mean, ·)` (either
   operand order); one with the affine, one without.
-- synthetic_eps_folded_op13.onnx: LayerNorms with epsilon 0 that must be
-  recognised and refused: `Sqrt(var)` with no `Add` (an optimizer folded a
-  zero epsilon away) and `Add(var, 0)`; plus one ordinary LayerNorm.
+- synthetic_eps_folded_op13.onnx: LayerNorms with epsilon 0, replaced with
+  epsilon = 0 since the plugins take it: `Sqrt(var)` with no `Add` (an
+  optimizer folded a zero epsilon away) and `Add(var, 0)`; plus one ordinary
+  LayerNorm.
 - synthetic_rank_inferred_op13.onnx: no value_info at all, graph input with
   a symbolic batch size; LayerNorms with positive ReduceMean axes behind MatMul,
   Add, Reshape (constant shape), Transpose, Cast and Relu, so their rank is
@@ -20,6 +21,14 @@ item 6 (tests/onnx_forms.rs checks them):
   Sqrt, Div, Cast back, Mul(Flatten(Scale)), Add(Flatten(B)) or Identity,
   Reshape(·, Shape(X)), plus the unused shape and Reciprocal nodes of the
   Mean/InvStdDev outputs.
+- synthetic_eps0_rows_op13.onnx: epsilon-0 norms on an input whose rows at
+  sequence position 0 are all zero (Mul by a mask): a LayerNorm with
+  `Sqrt(var)` and no `Add`, one with `Add(var, 0)`, and an RMSNorm
+  `x / Sqrt(mean(x^2))`; on those rows the graph computes 0/0 = NaN, and so
+  must the plugins (tests/onnx_forms.rs, ONNX Runtime check).
+- onnx_ln_function_stash64_op17.onnx: the function body of a
+  LayerNormalization with stash_type = 11 (its statistics in float64), as
+  `onnx.inliner` writes it: refused as the native node is.
 
 Usage: python3 tests/onnx/make_more_forms_fixtures.py [OUT_DIR]   (needs numpy, onnx >= 1.16)
 """
@@ -102,7 +111,7 @@ def rank_inferred_model(S=4, H=16):
     return m
 
 
-def ln_function_model(opset, dtype, B=2, S=4, H=16):
+def ln_function_model(opset, dtype, B=2, S=4, H=16, stash_type=None):
     """LayerNormalization nodes inlined into ONNX's function body by onnx.inliner."""
     npd = np.float16 if dtype == F16 else np.float32
     rng = np.random.default_rng(7)
@@ -118,7 +127,8 @@ def ln_function_model(opset, dtype, B=2, S=4, H=16):
     nodes.append(helper.make_node("Relu", ["ln_1_out"], ["act_out"], name="/act/Relu"))
     nodes.append(helper.make_node("LayerNormalization", ["act_out", param("ln_2.weight", (S, H), 0.1, 1.0)],
                                   ["output"], name="/ln_2/LayerNormalization", axis=1, epsilon=1e-6))
-    g = helper.make_graph(nodes, f"ln_function{'_fp16' if dtype == F16 else ''}_op{opset}",
+    tag = ("_fp16" if dtype == F16 else "") + ("" if stash_type is None else f"_stash{ {11: 64, 10: 16}[stash_type]}")
+    g = helper.make_graph(nodes, f"ln_function{tag}_op{opset}",
                           [io("input", dtype, [B, S, H])], [io("output", dtype, [B, S, H])], inits)
     # The inliner needs the initializers' types.
     g.value_info.extend(helper.make_tensor_value_info(t.name, dtype, list(t.dims)) for t in inits)
@@ -127,16 +137,56 @@ def ln_function_model(opset, dtype, B=2, S=4, H=16):
     m = onnx.shape_inference.infer_shapes(m, strict_mode=True)
     m = inliner.inline_selected_functions(m, [("", "LayerNormalization")], inline_schema_functions=True)
     assert not any(n.op_type == "LayerNormalization" for n in m.graph.node), "inliner left LayerNormalization"
-    m.metadata_props.add(key="fixture", value=f"LayerNormalization inlined by onnx {onnx.__version__} inline_selected_functions")
+    how = f"LayerNormalization inlined by onnx {onnx.__version__} inline_selected_functions"
+    if stash_type is not None:
+        # onnx builds no function body for a stash_type other than 1: write the
+        # body of the first node as it would be, its Casts to the stash type
+        # (of Flatten(X) and of epsilon) to `stash_type`.
+        casts = [n for n in m.graph.node if n.op_type == "Cast" and n.output[0] in ("XU__1", "Epsilon__1")]
+        assert len(casts) == 2, [n.output for n in casts]
+        for n in casts:
+            next(a for a in n.attribute if a.name == "to").i = stash_type
+        del m.graph.value_info[:]
+        m = onnx.shape_inference.infer_shapes(m, strict_mode=True)
+        how += f", then its first body's stash-type Casts set to {stash_type} by hand"
+    m.metadata_props.add(key="fixture", value=how)
     onnx.checker.check_model(m, full_check=True)
     return m
+
+
+def eps0_rows_model(B=2, S=4, H=16):
+    """Epsilon-0 norms on rows of zeros: NaN in the graph and in the plugins."""
+    g = Graph(13)
+    mask = np.ones((1, S, 1), np.float32)
+    mask[0, 0, 0] = 0.0
+    x = g.op("/mask", "Mul", ["input", g.init("mask", mask)])
+    # LayerNorm, Sqrt(var) with no Add.
+    s = "/ln_folded"
+    mean = g.reduce_mean(s, x, [-1])
+    d = g.op(s, "Sub", [x, mean])
+    var = g.reduce_mean(s, g.op(s, "Pow", [d, g.const(s, np.array(2.0, np.float32))]), [-1])
+    y = g.op(s, "Div", [d, g.op(s, "Sqrt", [var])])
+    g.op(s, "Add", [g.op(s, "Mul", [y, g.param("ln_folded.weight", H, np.float32, 0.1, 1.0)]), g.param("ln_folded.bias", H, np.float32, 0.1)])
+    g.nodes[-1].output[0] = "out_ln_folded"
+    # LayerNorm, Add(var, 0).
+    g.layer_norm("/ln_zero", x, "ln_zero", H, 0.0, np.float32, True)
+    g.nodes[-1].output[0] = "out_ln_zero"
+    # RMSNorm, x / Sqrt(mean(x^2)) with a weight.
+    s = "/rms_folded"
+    ms = g.reduce_mean(s, g.op(s, "Pow", [x, g.const(s, np.array(2.0, np.float32))]), [-1])
+    g.op(s, "Mul", [g.op(s, "Div", [x, g.op(s, "Sqrt", [ms])]), g.param("rms_folded.weight", H, np.float32, 0.1, 1.0)])
+    g.nodes[-1].output[0] = "out_rms_folded"
+    outs = [io(n, F32, [B, S, H]) for n in ("out_ln_folded", "out_ln_zero", "out_rms_folded")]
+    return g.model("eps0_rows_op13", [io("input", F32, [B, S, H])], outs)
 
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "fixtures", "onnx")
     os.makedirs(out, exist_ok=True)
     models = [("synthetic_", rsqrt_model()), ("synthetic_", eps_folded_model()), ("synthetic_", rank_inferred_model()),
-              ("onnx_", ln_function_model(17, F32)), ("onnx_", ln_function_model(18, F16))]
+              ("onnx_", ln_function_model(17, F32)), ("onnx_", ln_function_model(18, F16)),
+              # Added later (after the others, so their random weights stay as they were).
+              ("synthetic_", eps0_rows_model()), ("onnx_", ln_function_model(17, F32, stash_type=11))]
     for prefix, m in models:
         path = os.path.join(out, f"{prefix}{m.graph.name}.onnx")
         onnx.save(m, path)

@@ -4,11 +4,16 @@
   check ORIG_DIR PATCHED_DIR
       For every model in PATCHED_DIR, runs the original (same file name in
       ORIG_DIR) with ONNX Runtime and the patched one with onnx's reference
-      evaluator, FP32LayerNorm implemented in numpy with the plugin's
-      semantics (FP32 statistics, ONNX LayerNormalization axis/epsilon,
-      output_type), FP32RMSNorm as an f64 reference
-      (x / sqrt(mean(x^2) + eps) * scale, rounded once to the output type). Prints the max difference per output; exits 1 when one
-      is over tolerance (fp32: 1e-4 relative, fp16: 1e-2 relative).
+      evaluator, the plugins' custom ops as f64 references rounded once to
+      the output type: FP32LayerNorm ((x - mean) / sqrt(var + eps) * scale +
+      bias, ONNX LayerNormalization axis/epsilon, output_type), FP32RMSNorm
+      (x / sqrt(mean(x^2) + eps) * scale), FP32SkipLayerNorm (the sum
+      s = round_T(round_T(X + ResidualBias) + Skip), each Add rounded to X's
+      type T as the graph's Adds are, then FP32LayerNorm of s; its second
+      output S = s with sum_output = 1). Epsilon 0 gives NaN on a constant
+      row (0/0), as the original graphs do. Prints the max difference per
+      output; exits 1 when one is over tolerance (fp32: 1e-4 relative, fp16:
+      1e-2 relative) or NaN where the other side has none.
 
   dump ORIG_DIR PATCHED_DIR OUT_DIR
       Runs each original model with ONNX Runtime and writes, for every
@@ -33,22 +38,44 @@ from onnx.reference.op_run import OpRun
 DTYPES = {1: ("f32", np.float32), 10: ("f16", np.float16), 16: ("bf16", None), 11: ("f64", np.float64)}
 
 
+def layernorm_f64(x, scale, bias, epsilon, axis, output_type):
+    """LayerNorm of x over the dims from `axis` on, in f64, rounded once to
+    x's type (float32 with output_type 1). Epsilon 0: a constant row is 0/0 = NaN."""
+    axis = axis if axis >= 0 else x.ndim + axis
+    axes = tuple(range(axis, x.ndim))
+    xd = x.astype(np.float64)
+    d = xd - xd.mean(axis=axes, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = d / np.sqrt((d * d).mean(axis=axes, keepdims=True) + np.float64(np.float32(epsilon)))
+    if scale is not None:
+        y = y * scale.astype(np.float64)
+    if bias is not None:
+        y = y + bias.astype(np.float64)
+    return y.astype(np.float32 if output_type == 1 else x.dtype)
+
+
 class FP32LayerNorm(OpRun):
     op_domain = "trt.plugins"
 
     def _run(self, x, scale=None, bias=None, epsilon=1e-5, axis=-1, plugin_version="1", plugin_namespace="", output_type=0):
-        axis = axis if axis >= 0 else x.ndim + axis
-        axes = tuple(range(axis, x.ndim))
-        xf = x.astype(np.float32)
-        mean = xf.mean(axis=axes, keepdims=True, dtype=np.float32)
-        d = xf - mean
-        var = (d * d).mean(axis=axes, keepdims=True, dtype=np.float32)
-        y = d / np.sqrt(var + np.float32(epsilon))
-        if scale is not None:
-            y = y * scale.astype(np.float32)
-        if bias is not None:
-            y = y + bias.astype(np.float32)
-        return (y.astype(np.float32 if output_type == 1 else x.dtype),)
+        return (layernorm_f64(x, scale, bias, epsilon, axis, output_type),)
+
+
+class FP32SkipLayerNorm(OpRun):
+    op_domain = "trt.plugins"
+
+    def _run(self, x, skip, scale=None, bias=None, residual_bias=None, epsilon=1e-5, axis=-1, plugin_version="1",
+             plugin_namespace="", output_type=0, sum_output=0):
+        assert skip.dtype == x.dtype and skip.shape == x.shape, (x.dtype, x.shape, skip.dtype, skip.shape)
+        t = x.dtype
+        # Each Add exact in f64 (sums of two float32/float16 values), then rounded once to T.
+        s = x
+        if residual_bias is not None:
+            assert residual_bias.dtype == t
+            s = (s.astype(np.float64) + residual_bias.astype(np.float64)).astype(t)
+        s = (s.astype(np.float64) + skip.astype(np.float64)).astype(t)
+        y = layernorm_f64(s, scale, bias, epsilon, axis, output_type)
+        return (y, s) if sum_output == 1 else (y,)
 
 
 class FP32RMSNorm(OpRun):
@@ -58,7 +85,8 @@ class FP32RMSNorm(OpRun):
         axis = axis if axis >= 0 else x.ndim + axis
         axes = tuple(range(axis, x.ndim))
         xd = x.astype(np.float64)
-        y = xd / np.sqrt((xd * xd).mean(axis=axes, keepdims=True) + np.float64(np.float32(epsilon)))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            y = xd / np.sqrt((xd * xd).mean(axis=axes, keepdims=True) + np.float64(np.float32(epsilon)))
         if scale is not None:
             y = y * scale.astype(np.float64)
         return (y.astype(np.float32 if output_type == 1 else x.dtype),)
@@ -104,17 +132,26 @@ def check(orig_dir, patched_dir):
         x = feeds(orig)
         sess = ort.InferenceSession(orig.SerializeToString(), providers=["CPUExecutionProvider"])
         want = sess.run(None, x)
-        got = ReferenceEvaluator(patched, new_ops=[FP32LayerNorm, FP32RMSNorm, RMSNormalization]).run(None, x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            got = ReferenceEvaluator(patched, new_ops=[FP32LayerNorm, FP32RMSNorm, FP32SkipLayerNorm, RMSNormalization]).run(None, x)
         n = sum(1 for n in patched.graph.node if n.op_type == "FP32LayerNorm")
         n_rms = sum(1 for n in patched.graph.node if n.op_type == "FP32RMSNorm")
-        kinds = f"{n} FP32LayerNorm" + (f", {n_rms} FP32RMSNorm" if n_rms else "")
+        n_skip = sum(1 for n in patched.graph.node if n.op_type == "FP32SkipLayerNorm")
+        kinds = f"{n} FP32LayerNorm" + (f", {n_skip} FP32SkipLayerNorm" if n_skip else "") + (f", {n_rms} FP32RMSNorm" if n_rms else "")
         for o, w, g in zip(orig.graph.output, want, got):
             tol = 1e-2 if w.dtype == np.float16 else 1e-4
             w64, g64 = w.astype(np.float64), g.astype(np.float64)
-            err = float(np.max(np.abs(w64 - g64) / np.maximum(1.0, np.abs(w64))))
-            ok = err <= tol and w.dtype == g.dtype and w.shape == g.shape
+            same_shape = w.shape == g.shape
+            # NaN on both sides (a constant row with epsilon 0) is agreement; on one side, not.
+            nan_w, nan_g = np.isnan(w64), np.isnan(g64) if same_shape else np.isnan(w64)
+            nan_ok = same_shape and bool(np.array_equal(nan_w, nan_g))
+            fin = ~nan_w
+            diff = np.abs(w64[fin] - g64[fin]) / np.maximum(1.0, np.abs(w64[fin])) if same_shape else np.array([np.inf])
+            err = float(np.max(diff)) if diff.size else 0.0
+            ok = err <= tol and w.dtype == g.dtype and same_shape and nan_ok
             bad += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {f} ({kinds}): output {o.name} {w.dtype}{list(w.shape)} max rel diff {err:.3g} (tol {tol:g})")
+            nans = f", {int(nan_w.sum())} NaN on both sides" if nan_w.any() and nan_ok else ("" if nan_ok else ", NaN on one side only")
+            print(f"{'ok  ' if ok else 'FAIL'} {f} ({kinds}): output {o.name} {w.dtype}{list(w.shape)} max rel diff {err:.3g} (tol {tol:g}){nans}")
     print(f"{'all outputs match' if not bad else f'{bad} output(s) differ'}")
     return 1 if bad else 0
 

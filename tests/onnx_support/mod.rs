@@ -27,7 +27,7 @@ fn is_plugin(n: &NodeProto) -> bool {
     n.op_type.as_deref().is_some_and(|op| PLUGIN_OPS.contains(&op))
 }
 
-/// The plugin nodes of every kind (FP32LayerNorm, FP32RMSNorm), in graph order.
+/// The plugin nodes of every kind (FP32LayerNorm, FP32RMSNorm, FP32SkipLayerNorm), in graph order.
 pub fn plugin_nodes(m: &ModelProto) -> Vec<&NodeProto> {
     m.graph.node.iter().filter(|n| is_plugin(n)).collect()
 }
@@ -68,9 +68,9 @@ pub fn ort_check(py: &str, dir: &std::path::Path) -> String {
 /// Nothing but the matches changed: the other nodes are the original ones, in
 /// the original order (a node disappeared only if it was in a match, or was a
 /// Constant only the match used); initializers are the original ones (less
-/// those only the replaced nodes read, plus the scales a match folded, at
-/// the end); inputs, outputs, metadata, producer and IR version are
-/// identical; the opsets are the original ones plus ours.
+/// those only the replaced nodes read, plus the scales a match folded and the
+/// ones/zeros a fused node needs, at the end); inputs, outputs, metadata,
+/// producer and IR version are identical; the opsets are the original ones plus ours.
 pub fn assert_only_matches_changed(orig: &ModelProto, patched: &ModelProto, report: &PatchReport, what: &str) {
     let replaced: HashSet<usize> = report.replaced.iter().flat_map(|(c, _)| c.nodes.iter().copied()).collect();
     let kept: Vec<&NodeProto> = patched.graph.node.iter().filter(|n| !is_plugin(n)).collect();
@@ -88,11 +88,11 @@ pub fn assert_only_matches_changed(orig: &ModelProto, patched: &ModelProto, repo
     let read_now: HashSet<&str> = patched.graph.node.iter().flat_map(|n| n.input.iter().map(String::as_str)).collect();
     let dead = |name: &str| read_by_replaced.contains(name) && !read_now.contains(name);
     let want: Vec<_> = orig.graph.initializer.iter().filter(|t| !dead(t.name.as_deref().unwrap_or(""))).collect();
-    let folded: Vec<&str> = report.replaced.iter().filter_map(|(c, _)| c.scale_fold.as_ref()).map(|f| f.name.as_str()).collect();
+    let folded: Vec<&str> = report.replaced.iter().flat_map(|(c, _)| c.new_initializers()).map(|f| f.name.as_str()).collect();
     let got: Vec<_> = patched.graph.initializer.iter().filter(|t| !folded.contains(&t.name.as_deref().unwrap_or(""))).collect();
     assert_eq!(got, want, "{what}: initializers");
     let tail: Vec<&str> = patched.graph.initializer[got.len()..].iter().map(|t| t.name.as_deref().unwrap_or("")).collect();
-    assert_eq!(tail, folded, "{what}: folded scales appended");
+    assert_eq!(tail, folded, "{what}: folded scales and fills appended");
     assert_eq!(patched.graph.input, orig.graph.input, "{what}");
     assert_eq!(patched.graph.output, orig.graph.output, "{what}");
     assert_eq!(patched.metadata_props, orig.metadata_props, "{what}");

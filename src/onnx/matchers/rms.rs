@@ -6,7 +6,7 @@
 //! `Mul(t, t)`) whose mean feeds an `Add` or a root; `t` must not be a
 //! LayerNorm's centred `x - mean(x)` (that is the LayerNorm matcher's). Then:
 //!
-//! - `[Add(eps)]`: no `Add` is epsilon 0, recognised and refused;
+//! - `[Add(eps)]`: no `Add` is epsilon 0 (the plugin takes it);
 //! - the inverse root: `Sqrt` then `Reciprocal`, `Div(1, ·)` or a division
 //!   `Div(x, ·)`; or `Pow(·, -0.5)`;
 //! - the normalization `Mul(x, 1/rms)` (or the `Div`), where `x` is `t` or
@@ -23,6 +23,7 @@
 use super::{
     absorb_support, add_epsilon, check_param, display, div_one, is_float_type, next_op, other_input, out0, plugin_name, private_intermediates,
     rank, reduce_axes, scalar_const, sole_consumer, square_of, trailing_axis, Candidate, FoldedScale, Found, NormKind, Rejected,
+    EPS_FOLDED_NOTE, EPS_ZERO_NOTE,
 };
 use crate::onnx::graph::{attr_i, dt, onnx_op, GraphIndex};
 
@@ -363,18 +364,16 @@ fn build(ix: &GraphIndex, s: &Start) -> Result<Candidate, Refusal> {
     absorb_support(ix, &mut nodes, &keep);
     private_intermediates(ix, &nodes, &y).map_err(|e| (label.clone(), e))?;
 
-    // The plugin requires epsilon > 0; on an all-zero row the graph's 0/0 is NaN.
-    let op = NormKind::RmsNorm.plugin_op();
-    if folded {
-        return Err((label, format!("epsilon folded away (Sqrt(mean(x^2)) with no Add): {op} needs epsilon > 0; not replaced")));
-    }
+    // Epsilon 0: the plugin takes it and, like the graph, gives 0/0 = NaN on an all-zero row.
     let epsilon = epsilon as f32;
-    if epsilon <= 0.0 {
-        return Err((label, format!("epsilon is 0 in float32: {op} needs epsilon > 0; not replaced")));
-    }
     nodes.sort_unstable();
     nodes.dedup();
     let mut notes = t.notes;
+    if folded {
+        notes.push(EPS_FOLDED_NOTE.into());
+    } else if epsilon == 0.0 {
+        notes.push(EPS_ZERO_NOTE.into());
+    }
     if let Some(f) = &scale_fold {
         notes.push(format!("scale = 1 + weight folded into the new initializer '{}'", f.name));
     }
@@ -394,5 +393,6 @@ fn build(ix: &GraphIndex, s: &Start) -> Result<Candidate, Refusal> {
         notes,
         variance_changed: false,
         scale_fold,
+        skip: None,
     })
 }
