@@ -802,19 +802,54 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // and pass 3 computes x * rstd. S2 sums non-negative terms, so it cannot
 // cancel; it overflows for |x| beyond ~1e19 (FP32/BF16), and the same
 // rescaled redo takes over.
+//
+// One-shot (`x0` given: a centred register row with 16-bit outputs): no pass
+// 1. Pass 2 centres on the row's first element x0, so one reduction gives
+// c = mean - x0 and mean(d^2) = var + c^2. Unless x0 is an outlier, |c| is
+// within a few standard deviations and var = mean(d^2) - c^2 loses at most
+// 4 bits when c^2 <= 16 var: its FP32 error stays below 2^-19 relative,
+// far under a 16-bit output's ulp (2^-11 or 2^-8), and c's error is a few
+// FP32 ulps of the spread. Otherwise (an outlier x0, or a row whose mean is
+// far from x0 in its spread's units) the row is reloaded and a second pass
+// centres it on x0 + c and reduces again: the two-pass algorithm above. FP32 outputs, whose
+// bound is 2^-20, keep the full two passes.
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
-                                                   float inv_n, float epsilon, const RowIn<TX> &in, bool rms) {
+                                                   float inv_n, float epsilon, const RowIn<TX> &in, bool rms,
+                                                   const float *x0 = nullptr) {
     float scale = 1.f;
     float t[1] = {rms ? 0.f : sum};
     float m = 0.f;
-    if (!rms) {
+    const bool one_shot = Src::kCentred && x0 && !rms; // the second pass recentres values in place
+    if (one_shot) {
+        m = *x0;
+        t[0] = 0.f;
+    } else if (!rms) {
         red.sum(t, 0);
         m = t[0] * inv_n;
     }
     const float2 mo = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
     float q[2] = {mo.x, mo.y};
     red.sum(q, 1);
+    if (one_shot) {
+        const float c1 = q[0] * inv_n;
+        const float v1 = fmaf(-c1, c1, q[1] * inv_n);
+        // Row-uniform; rows sharing a warp's shuffles all take the second
+        // pass if any needs it (it only makes theirs more accurate).
+        const bool recentre = isfinite(q[1]) && !(c1 * c1 <= 16.f * v1);
+        // Far from the mean (an outlier, mostly), x0 cost the deviations
+        // x - x0 their low bits (FP16 30000 - x keeps 2^-10 at best), which
+        // recentring them cannot restore: reload the row (from L2) and take
+        // pass 2 again about x0 + c, near the mean as the two-pass m is.
+        if (red.any(recentre)) {
+            if (active) src.reload(in, s);
+            m += c1;
+            const float2 mo2 = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
+            q[0] = mo2.x;
+            q[1] = mo2.y;
+            red.sum(q, 0);
+        }
+    }
 
     if constexpr (kMayOverflow<TX>) {
         // Overflowed sums (|x| beyond ~1e19, or an Inf/NaN input): redo the
@@ -1081,10 +1116,21 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
         prefetch_l2(p.scale, bytes);
         if constexpr (!RMS) prefetch_l2(p.bias, bytes);
     }
+    // 16-bit outputs: one reduction when the row allows (row_statistics),
+    // centred on its first element, which every thread loads with its row.
+    constexpr bool kOneShot = sizeof(TY) == 2 && !RMS;
+    float x0 = 0.f;
     float sum = 0.f;
     if (active) {
+        // Loaded before the row, added (SkipLayerNorm) after it: an add
+        // here would wait for DRAM before the row's loads were issued.
+        Chunk<TX, 1> first, first_skip;
+        if constexpr (kOneShot) first = load_chunk<TX, 1>(in.x, 0);
+        if constexpr (kOneShot && SKIP) first_skip = load_chunk<TX, 1>(in.skip, 0);
         rr.load(in, s);
-        if constexpr (!RMS) sum = sum_pass<TX, E>(rr, s, 1.f);
+        if constexpr (kOneShot && SKIP) first = add_rounded<TX, 1>(first, first_skip);
+        if constexpr (kOneShot) x0 = first.at(0);
+        else if constexpr (!RMS) sum = sum_pass<TX, E>(rr, s, 1.f);
     }
     // The rows of a block that starts later, into L2 while this one reduces
     // (after this block's own loads, which come first).
@@ -1097,7 +1143,8 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
             if constexpr (SKIP) prefetch_l2(static_cast<const TX *>(p.skip) + ahead * p.cols, bytes);
         }
     }
-    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS);
+    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS,
+                                              kOneShot ? &x0 : nullptr);
     constexpr AffineKind K = RMS ? kScaleAsX : kBothAsX;
     if (!active) return;
     TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;

@@ -61,6 +61,9 @@ pub enum RowKind {
     MeanFarAboveSpread,
     /// A normal row with one huge element.
     Outlier,
+    /// A normal row whose first element is huge: the kernels that centre
+    /// on a row's first element must not lose the others' low bits to it.
+    LeadingOutlier,
     /// Subnormal values of the input type.
     Subnormal,
     /// |x| around 1e30 (FP32 and BF16 only; FP16 saturates): exercises the
@@ -69,8 +72,15 @@ pub enum RowKind {
 }
 
 impl RowKind {
-    pub const HOSTILE: [RowKind; 6] =
-        [RowKind::NearFp16Max, RowKind::Constant, RowKind::MeanFarAboveSpread, RowKind::Outlier, RowKind::Subnormal, RowKind::Huge];
+    pub const HOSTILE: [RowKind; 7] = [
+        RowKind::NearFp16Max,
+        RowKind::Constant,
+        RowKind::MeanFarAboveSpread,
+        RowKind::Outlier,
+        RowKind::LeadingOutlier,
+        RowKind::Subnormal,
+        RowKind::Huge,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -79,6 +89,7 @@ impl RowKind {
             RowKind::Constant => "constant",
             RowKind::MeanFarAboveSpread => "mean>>spread",
             RowKind::Outlier => "outlier",
+            RowKind::LeadingOutlier => "outlier-first",
             RowKind::Subnormal => "subnormal",
             RowKind::Huge => "huge(1e30)",
         }
@@ -146,10 +157,10 @@ pub fn generate_row(kind: RowKind, dtype: DType, rng: &mut Rng, row: &mut [f64])
             let spread = (mean / 1.0e4_f64).max(2.0 * dtype.ulp(mean));
             row.iter_mut().for_each(|v| *v = mean + spread * rng.normal());
         }
-        RowKind::Outlier => {
+        RowKind::Outlier | RowKind::LeadingOutlier => {
             row.iter_mut().for_each(|v| *v = rng.normal());
             let big = if dtype == DType::F16 { 30000.0 } else { 1.0e6 };
-            let at = (rng.next_u64() % row.len() as u64) as usize;
+            let at = if kind == RowKind::Outlier { (rng.next_u64() % row.len() as u64) as usize } else { 0 };
             row[at] = rng.sign() * big;
         }
         RowKind::Subnormal => {

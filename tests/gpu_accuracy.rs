@@ -217,7 +217,7 @@ fn bad_arguments_are_typed_errors() {
 #[test]
 fn every_register_variant_on_the_same_rows() {
     let Some(g) = gpu() else { return };
-    let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Constant, RowKind::Huge];
+    let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::LeadingOutlier, RowKind::MeanFarAboveSpread, RowKind::Constant, RowKind::Huge];
     let cases = io_pairs().flat_map(|(x, y)| {
         [1u32, 2, 4, 8].into_iter().flat_map(move |n| {
             [None, Some(false)].into_iter().flat_map(move |fast| {
