@@ -79,6 +79,11 @@ bench() {
 peers() {
   step "peers: ours vs torch eager, torch.compile, Triton two-pass"
   timeout 560 python3 benches/peers.py -v --bin $B/trt-layernorm --json-out "$OUT/peers.json" | tee "$OUT/peers.log" || status=1
+  # The other norms, about 80 s each on the H200.
+  for norm in rmsnorm skiplayernorm; do
+    step "peers --norm $norm"
+    timeout 300 python3 benches/peers.py --norm $norm --bin $B/trt-layernorm --json-out "$OUT/peers-$norm.json" | tee "$OUT/peers-$norm.log" || status=1
+  done
 }
 
 # Stall reasons (average warps stalled per issued instruction) on the shapes
