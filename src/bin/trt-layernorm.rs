@@ -29,7 +29,8 @@ enum Command {
     },
     /// Version, embedded GPU architectures, CUDA driver and GPU found.
     Info,
-    /// Runs the accuracy suite on the local GPU and compares with FP16 arithmetic.
+    /// Runs the accuracy suite on the local GPU (LayerNorm beside FP16 arithmetic, then RMSNorm and
+    /// SkipLayerNorm over every row kind).
     Selftest {
         /// Rows per case (more rows, more confidence, longer run).
         #[arg(long, default_value_t = 256)]
@@ -277,6 +278,32 @@ fn selftest(rows: usize) -> ExitCode {
                     }
                     Err(e) => {
                         println!("{:<14} {:>6} {x}->{y}: launch failed: {e}", kind.name(), cols);
+                        all_ok = false;
+                    }
+                }
+            }
+        }
+    }
+    // The other two norms, every row kind in each case (cycled over the rows).
+    println!("\n{:<30} {:>6} {:<10} | {:>9} {:>9}", "norm (all row kinds)", "H", "X->Y", "ours ulp", "exact %");
+    let skip = trt_layernorm::SkipOptions { residual_bias: true, sum_output: true };
+    for norm in ["rmsnorm", "skip+rbias+S (S bitwise)"] {
+        for &(x, y) in &[(DType::F16, DType::F16), (DType::BF16, DType::BF16), (DType::F32, DType::F32)] {
+            for cols in [768, 4096] {
+                let case = if norm == "rmsnorm" { Case::rms(rows, cols, x, y, &kinds) } else { Case::skip(rows, cols, x, y, &kinds, skip) };
+                match run_case(&ln, &stream, &case) {
+                    Ok(rep) => {
+                        println!(
+                            "{norm:<30} {cols:>6} {:<10} | {:>9} {:>8.3}%{}",
+                            format!("{x}->{y}"),
+                            fmt_ulp(rep.stats.max_ulp),
+                            100.0 * rep.stats.exact_fraction(),
+                            if rep.passed() { "" } else { "   <-- OUT OF BOUNDS (or S differs)" }
+                        );
+                        all_ok &= rep.passed();
+                    }
+                    Err(e) => {
+                        println!("{norm:<30} {cols:>6} {x}->{y}: launch failed: {e}");
                         all_ok = false;
                     }
                 }
