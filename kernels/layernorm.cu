@@ -1,4 +1,6 @@
-// LayerNorm forward with FP32 statistics, for X in f32/f16/bf16 and Y in X's type or f32.
+// LayerNorm, RMSNorm and SkipLayerNorm (LayerNorm of s = (x + rbias) + skip, each add rounded in X's
+// type; s optionally written to S) forward with FP32 statistics, for X in f32/f16/bf16 and Y in X's
+// type or f32.
 //
 // Variants (layernorm_abi.h names them; src/select.rs chooses):
 //   regs   a group of threads_per_row threads holds a row in registers; a block
@@ -25,6 +27,9 @@
 // 2^20 elements and more stay accurate. A row whose sums overflow (only
 // possible for FP32/BF16 inputs beyond ~1e19) is redone from global memory
 // scaled by an exact power of two s: x*s, eps*s^2. Never E[x^2] - E[x]^2.
+//
+// 16-bit outputs of the fast kernels may skip pass 1 (row_statistics, x0): one reduction when the
+// row's first element is within four standard deviations of the mean, the two passes otherwise.
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
