@@ -1,4 +1,5 @@
-//! Real engines: FP32LayerNorm and FP32RMSNorm through a real TensorRT ONNX parser and builder.
+//! Real engines: FP32LayerNorm, FP32RMSNorm and FP32SkipLayerNorm through a real
+//! TensorRT ONNX parser and builder.
 //!
 //! The builder is NVIDIA's TensorRT-RTX 1.7 (PyPI `tensorrt-rtx-cu13`, pinned in
 //! `scripts/with-rtx.sh`, which installs it once into
@@ -11,35 +12,35 @@
 //! transformers, TorchScript op13/op17 and dynamo op20 exports; `torch.nn.RMSNorm`
 //! at opsets 20 and 23, the latter with ONNX `RMSNormalization`; hand-written
 //! `RMSNormalization` op23 and decomposed forms op18, each with refused look-alikes
-//! left in place) and the FP16-converted forms of `tests/fp16_models`
-//! (LayerNormalization and decomposed LayerNorms on FP16 tensors, and inside a
-//! converter's Casts), the test patches the model with
-//! `trt-layernorm patch --plugin-version 2 --no-fuse-skip` (residual Adds stay:
-//! the `FP32SkipLayerNorm` creators are to be listed in `PLUGINS` below when
-//! the library has them), and in a child Python process
-//! (`tests/engine/rtx_build.py`: an abort inside TensorRT cannot kill the test)
-//! parses and builds it, and asserts:
-//! - both plugins' creators (versions "1" and "2") are registered;
-//! - the parsed network has one PLUGIN_V3 layer per plugin node (FP32LayerNorm
-//!   or FP32RMSNorm), named after the node, and no NORMALIZATION layer is left;
+//! left in place), the residual-Add fixtures (`skip_*.onnx` that build, and
+//! transformers' BERT and GPT-2 blocks `hf_*.onnx`), the epsilon-0 fixture, the
+//! FP16-converted forms of `tests/fp16_models` (LayerNormalization and
+//! decomposed LayerNorms on FP16 tensors, and inside a converter's Casts) and
+//! `hf_gpt2_op13` with its LayerNorm scales dropped (a Bias and no Scale: the
+//! patched nodes get a Scale of ones), the test patches the model with
+//! `trt-layernorm patch --plugin-version 2` (the defaults otherwise: residual
+//! Adds fused into `FP32SkipLayerNorm` nodes, `sum_output = 1` where the sum
+//! has other readers; epsilon-0 norms replaced with `epsilon = 0`), and in a
+//! child Python process (`tests/engine/rtx_build.py`: an abort inside
+//! TensorRT cannot kill the test) parses and builds it, and asserts:
+//! - every plugin's creators (versions "1" and "2") are registered;
+//! - the parsed network has one PLUGIN_V3 layer per plugin node (FP32LayerNorm,
+//!   FP32RMSNorm or FP32SkipLayerNorm), named after the node, and no
+//!   NORMALIZATION layer is left;
 //! - the plan builds and carries every plugin layer (its name is in the
-//!   serialized plan, and each creator name, `FP32LayerNorm` and/or
-//!   `FP32RMSNorm`, at least as often as there are layers of it);
+//!   serialized plan, and each creator name, `FP32LayerNorm`, `FP32RMSNorm`
+//!   and/or `FP32SkipLayerNorm`, at least as often as there are layers of it);
 //! - the unpatched model builds into Myelin ForeignNode layers only: its
 //!   norms are inside a ForeignNode (the fusion this project exists for). Every
 //!   unpatched fixture parses and builds with TensorRT-RTX 1.7, the opset-23 ones
 //!   included: its parser imports ONNX `RMSNormalization` as elementwise layers
 //!   (REDUCE, UNARY, ELEMENTWISE), not as a NORMALIZATION layer, which is asserted
 //!   (no NORMALIZATION layer, a REDUCE layer per `RMSNormalization` node);
-//! - version "1" nodes (IPluginV2DynamicExt) of either plugin fail to parse with
+//! - version "1" nodes (IPluginV2DynamicExt) of every plugin fail to parse with
 //!   TensorRT-RTX's message ("imports IPluginV3 plugins ... only"), and the
 //!   process exits normally;
 //! - a node with a bad field (epsilon = -1) fails with our creator's message,
-//!   for an FP32LayerNorm and for an FP32RMSNorm node.
-//!
-//! A patched model with an epsilon-0 node (`patch` writes them since the
-//! plugins' field range includes 0) is left out, with one line, while the
-//! crate's `PluginConfig` still refuses epsilon 0.
+//!   for an FP32LayerNorm, an FP32RMSNorm and an FP32SkipLayerNorm node.
 //!
 //! Prints one line per model (to stderr, so `cargo test` shows it). Skipped
 //! with one line where the plugin classes were not compiled (no TensorRT
@@ -72,12 +73,14 @@ fn engine_rtx() {
 #[cfg(trt_plugin)]
 mod fp16_models;
 #[cfg(trt_plugin)]
+mod onnx_support;
+#[cfg(trt_plugin)]
 mod plugin_lib;
 
 #[cfg(trt_plugin)]
 mod rtx {
     use super::plugin_lib::plugin_path;
-    use super::{fp16_models, say};
+    use super::{fp16_models, onnx_support, say};
     use serde_json::Value;
     use std::collections::BTreeSet;
     use std::path::{Path, PathBuf};
@@ -89,7 +92,8 @@ mod rtx {
     const PATCH: &str = env!("CARGO_BIN_EXE_trt-layernorm");
     const V1_REFUSED: &str = "TensorRT-RTX imports IPluginV3 plugins registered with an IPluginCreatorV3One creator only";
 
-    /// The transformer blocks and RMSNorm fixtures of tests/fixtures/onnx (see its README).
+    /// The transformer blocks, RMSNorm, residual-Add and epsilon-0 fixtures of
+    /// tests/fixtures/onnx (see its README).
     const FIXTURES: &[&str] = &[
         "torch_bert_block_op13",
         "torch_bert_block_op17",
@@ -128,10 +132,27 @@ mod rtx {
         "rms_torch_nn_dynamo_op23",
         "rms_native_op23",
         "rms_forms_op18",
+        // Residual Adds (tests/onnx_skip.rs): pre-LN (S kept, also as a graph output) and
+        // post-LN blocks (ResidualBias, ones/zeros fills), Adds left unfused (broadcasting,
+        // a Cast between); transformers' BERT and GPT-2 (TorchScript op13/op17, dynamo op20).
+        // Not skip_dim_param_op17 (dynamic dims: needs an optimization profile) nor
+        // skip_type_mismatch_op17 (an Add of float32 and float16, refused by the parser).
+        "skip_preln_op17",
+        "skip_bert_op13",
+        "skip_broadcast_op17",
+        "skip_cast_between_op17",
+        "hf_bert_op13",
+        "hf_bert_op17",
+        "hf_bert_dynamo_op20",
+        "hf_gpt2_op13",
+        "hf_gpt2_op17",
+        "hf_gpt2_dynamo_op20",
+        // Epsilon 0 (folded away, Add(var, 0)): plugin nodes with epsilon = 0.
+        "synthetic_eps0_rows_op13",
     ];
 
     /// The plugin op types (and creator names).
-    const PLUGINS: [&str; 2] = ["FP32LayerNorm", "FP32RMSNorm"];
+    const PLUGINS: [&str; 3] = ["FP32LayerNorm", "FP32RMSNorm", "FP32SkipLayerNorm"];
 
     struct TempDir(PathBuf);
     impl Drop for TempDir {
@@ -148,12 +169,12 @@ mod rtx {
             .arg(input)
             .arg("-o")
             .arg(output)
-            .args(["--plugin-version", version, "--no-fuse-skip"])
+            .args(["--plugin-version", version])
             .output()
             .expect("run trt-layernorm patch");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "patch {} failed: {}{}", input.display(), text, String::from_utf8_lossy(&out.stderr));
-        // "replaced 3 LayerNorm(s) with FP32LayerNorm, 2 RMSNorm(s) with FP32RMSNorm (domain ...)"
+        // "replaced 1 LayerNorm(s) with FP32LayerNorm, 2 LayerNorm(s) with FP32SkipLayerNorm, 2 RMSNorm(s) with FP32RMSNorm (domain ...)"
         let line = text
             .lines()
             .find_map(|l| l.strip_prefix("replaced "))
@@ -195,13 +216,6 @@ mod rtx {
         let node = model.graph.mut_or_insert_default().node.iter_mut().find(|n| n.op_type() == op).expect("a plugin node");
         node.attribute.iter_mut().find(|a| a.name() == "epsilon").expect("epsilon attribute").f = Some(-1.0);
         write_model_atomic(&model, to).expect("write the bad-field model");
-    }
-
-    /// Whether a patched model has a plugin node with `epsilon = 0`.
-    fn has_epsilon_zero(path: &Path) -> bool {
-        let model = read_model(path).expect("read a patched model");
-        let graph = model.graph.as_ref().expect("a graph");
-        graph.node.iter().filter(|n| PLUGINS.contains(&n.op_type())).any(|n| n.attribute.iter().any(|a| a.name() == "epsilon" && a.f() == 0.0))
     }
 
     /// How many nodes of `op_type` the model at `path` has.
@@ -314,6 +328,13 @@ mod rtx {
             write_model_atomic(&case.model, &path).expect("write an FP16 model");
             models.push((case.name.to_string(), path));
         }
+        // LayerNorms with a Bias and no Scale: the patched nodes get a Scale of ones (the
+        // parser refuses an empty input name), fused or not.
+        let mut scaleless = read_model(&fixtures.join("hf_gpt2_op13.onnx")).expect("read hf_gpt2_op13");
+        assert_eq!(onnx_support::drop_layernorm_scales(&mut scaleless), 5);
+        let path = tmp.0.join("hf_gpt2_op13_no_scale.onnx");
+        write_model_atomic(&scaleless, &path).expect("write the scale-less model");
+        models.push(("hf_gpt2_op13_no_scale".into(), path));
 
         // Patch every model with both plugin versions.
         let mut originals = Vec::new();
@@ -328,22 +349,6 @@ mod rtx {
             originals.push(original.clone());
             v2.push(p2);
             v1.push(p1);
-        }
-        // Epsilon-0 nodes, where this library's field check still refuses them: left out.
-        if trt_layernorm::plugin::PluginConfig::new(0.0, -1, 0).is_err() {
-            let mut k = 0;
-            while k < models.len() {
-                if has_epsilon_zero(&v2[k]) {
-                    say(format!("  {}: left out: epsilon-0 plugin nodes, which this library's creators refuse", models[k].0));
-                    for v in [&mut originals, &mut v2, &mut v1] {
-                        v.remove(k);
-                    }
-                    expected.remove(k);
-                    models.remove(k);
-                } else {
-                    k += 1;
-                }
-            }
         }
         // A V3 node of each plugin with a field our creator refuses.
         let mut bad = Vec::new();
@@ -366,9 +371,10 @@ mod rtx {
             assert_eq!(strs(&header["creators"][op]), ["1", "2"], "load_library registered {:?}", header["creators"]);
         }
         say(format!(
-            "engine_rtx: TensorRT-RTX {} builder (CPU, ahead-of-time), {} (TensorRT {MAJOR} headers), creators FP32LayerNorm and FP32RMSNorm v1+v2",
+            "engine_rtx: TensorRT-RTX {} builder (CPU, ahead-of-time), {} (TensorRT {MAJOR} headers), creators {} v1+v2",
             header["tensorrt_rtx"].as_str().unwrap_or("?"),
-            plugin.display()
+            plugin.display(),
+            PLUGINS.join(", ")
         ));
         let results = &results[1..];
         let mut failures = Vec::new();
@@ -435,8 +441,9 @@ mod rtx {
                 String::new()
             };
             say(format!(
-                "  {name:<31} {} FP32LayerNorm + {} FP32RMSNorm -> {} PLUGIN_V3 layers, plan {} B carries all {n}; engine: {} (unpatched: {}){rms_note}{}",
+                "  {name:<31} {} FP32LayerNorm + {} FP32SkipLayerNorm + {} FP32RMSNorm -> {} PLUGIN_V3 layers, plan {} B carries all {n}; engine: {} (unpatched: {}){rms_note}{}",
                 per_op[0].1,
+                per_op[2].1,
                 per_op[1].1,
                 v3.len(),
                 patched["plan_bytes"].as_u64().unwrap_or(0),
@@ -460,7 +467,7 @@ mod rtx {
                 failures.push(format!("bad epsilon ({op}): built with 11.x headers, yet our message did not reach the builder's logger"));
             }
             say(format!(
-                "  bad epsilon (-1), {op:<13}: parse refused, our error {}",
+                "  bad epsilon (-1), {op:<17}: parse refused, our error {}",
                 if in_logger { "in the builder's logger" } else { "on stderr (not the builder's logger)" }
             ));
         }
@@ -477,7 +484,7 @@ mod rtx {
                 String::from_utf8_lossy(&out1.stderr)
             ));
         }
-        say(format!("  version \"1\" nodes (both plugins): {refused}/{} models refused by the parser (\"...{}\"), driver {}", v1.len(), &V1_REFUSED[13..], exit_text(&out1)));
+        say(format!("  version \"1\" nodes (every plugin): {refused}/{} models refused by the parser (\"...{}\"), driver {}", v1.len(), &V1_REFUSED[13..], exit_text(&out1)));
 
         // The library-name trap, shown (not asserted: it is NVIDIA's behaviour): a V3 node
         // without libtensorrt_rtx.so on LD_LIBRARY_PATH.
@@ -493,11 +500,16 @@ mod rtx {
 
         assert!(failures.is_empty(), "engine_rtx failures:\n  {}", failures.join("\n  "));
         let built = |op: &str| expected.iter().flatten().filter(|(_, o)| o == op).count();
+        let with = |op: &str| expected.iter().filter(|nodes| nodes.iter().any(|(_, o)| o == op)).count();
         say(format!(
-            "engine_rtx: ok: {} models, {} FP32LayerNorm and {} FP32RMSNorm layers built into plans",
+            "engine_rtx: ok: {} models; {} FP32LayerNorm layers ({} models), {} FP32SkipLayerNorm layers ({} models), {} FP32RMSNorm layers ({} models) built into plans",
             models.len(),
             built("FP32LayerNorm"),
-            built("FP32RMSNorm")
+            with("FP32LayerNorm"),
+            built("FP32SkipLayerNorm"),
+            with("FP32SkipLayerNorm"),
+            built("FP32RMSNorm"),
+            with("FP32RMSNorm")
         ));
     }
 }

@@ -125,7 +125,7 @@ fn native_layernorm_with_epsilon_zero_is_replaced() {
         let r = patch_model(&mut m, &PatchOptions::default()).unwrap();
         assert_eq!(r.replaced.len(), 2, "{eps}");
         let why = reasons(&r);
-        assert!(why[name.as_str()].contains("is negative or not finite") && why[name.as_str()].contains("not replaced"), "{why:?}");
+        assert!(why[name.as_str()].contains("FP32LayerNorm would refuse it (plugin field `epsilon` = ") && why[name.as_str()].contains("must be finite and >= 0") && why[name.as_str()].contains("not replaced"), "{why:?}");
     }
 }
 

@@ -12,7 +12,10 @@
 //! originals, the plugin evaluated as an f64 reference (tests/onnx/ort_check.py).
 
 mod onnx_support;
-use onnx_support::{assert_only_matches_changed, assert_topological, fixtures, plugin_nodes, plugin_nodes_of, ort_check, python_with_ort, tmpdir};
+use onnx_support::{
+    assert_only_matches_changed, assert_topological, drop_layernorm_scales, fixtures, ort_check, ort_check_against, plugin_nodes, plugin_nodes_of,
+    python_with_ort, tmpdir,
+};
 use std::collections::HashSet;
 use trt_layernorm::onnx::graph::GraphIndex;
 use trt_layernorm::onnx::proto::{AttributeProto, ModelProto, NodeProto};
@@ -137,6 +140,10 @@ fn residual_adds_are_fused_where_exact_and_nothing_else_changes() {
         assert_eq!(fused.iter().filter(|s| s.residual_bias.is_some()).count(), want.three_term, "{f}: three-term");
         assert_eq!(fused.iter().filter(|s| s.sum.is_some()).count(), want.sum_output, "{f}: sum_output");
         assert_eq!(r.replaced.iter().map(|(c, _)| c.new_initializers().len()).sum::<usize>(), want.fills, "{f}: fills");
+        // No plugin node has an empty input name (TensorRT's ONNX parser refuses one).
+        for p in plugin_nodes(&patched) {
+            assert!(p.input.iter().all(|i| !i.is_empty()), "{f}: {:?} {:?}", p.name, p.input);
+        }
         // No Add is left feeding a plugin node's X where one was fused.
         let outputs: HashSet<&str> = patched.graph.output.iter().filter_map(|o| o.name.as_deref()).collect();
         for p in &skips {
@@ -270,6 +277,54 @@ fn post_ln_bert_three_terms_and_fills() {
     }
     assert!(m.graph.node.iter().any(|n| n.name.as_deref() == Some("/head/dense/MatMul")));
     assert!(r.replaced.iter().all(|(c, _)| c.skip.as_ref().is_none_or(|s| s.bias_add.is_some())));
+}
+
+/// A LayerNorm with a Bias and no Scale (transformers' GPT-2 with its scales
+/// dropped), fused or not: the plugins' inputs are positional, and TensorRT's
+/// ONNX parser hands `addPluginV3` a null tensor for an empty input name, which
+/// it refuses ("Parameter check failed, condition: (input) != nullptr", seen
+/// with TensorRT-RTX 1.7). So the Scale input is a new initializer of ones, of
+/// the Bias's shape, and the patched model computes what the original does.
+#[test]
+fn bias_without_scale_gets_a_scale_of_ones_not_an_empty_input() {
+    let mut orig = load("hf_gpt2_op13.onnx");
+    assert_eq!(drop_layernorm_scales(&mut orig), 5);
+    let init = |m: &ModelProto, name: &str| m.graph.initializer.iter().find(|t| t.name.as_deref() == Some(name)).cloned();
+    for (fuse_skip, fused) in [(true, 4), (false, 0)] {
+        let mut m = orig.clone();
+        let r = patch_model(&mut m, &PatchOptions { fuse_skip, ..Default::default() }).unwrap();
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+        assert_eq!((r.replaced.len(), plugin_nodes_of(&m, SKIP_PLUGIN_OP).len()), (5, fused), "fuse_skip {fuse_skip}");
+        assert!(r.replaced.iter().all(|(c, _)| c.scale.is_none() && c.bias.is_some()));
+        for p in plugin_nodes(&m) {
+            let name = p.name.as_deref().unwrap();
+            // X[, Skip], Scale, Bias: no ResidualBias in this export (its Conv1D bias is inside a Gemm).
+            let at = if p.op_type.as_deref() == Some(SKIP_PLUGIN_OP) { 2 } else { 1 };
+            assert_eq!(p.input.len(), at + 2, "{name}: {:?}", p.input);
+            assert_eq!(p.input[at], format!("{name}/scale_ones"), "{name}: {:?}", p.input);
+            assert!(p.input[at + 1].ends_with(".bias") && p.input.iter().all(|i| !i.is_empty()), "{name}: {:?}", p.input);
+            let ones = init(&m, &p.input[at]).unwrap_or_else(|| panic!("no initializer {}", p.input[at]));
+            let bias = init(&orig, &p.input[at + 1]).unwrap();
+            assert_eq!((ones.data_type, &ones.dims), (Some(1), &bias.dims), "{name}");
+            let raw = ones.raw_data.as_deref().unwrap();
+            assert!(raw.len() == 4 * bias.dims.iter().product::<i64>() as usize && raw.chunks_exact(4).all(|c| c == 1.0f32.to_le_bytes()), "{name}");
+        }
+        assert_eq!(r.replaced.iter().map(|(c, _)| c.new_initializers().len()).sum::<usize>(), 5);
+        assert_only_matches_changed(&orig, &m, &r, "scaleless");
+        assert_topological(&m, "scaleless");
+    }
+    let dir = tmpdir("skip", "scaleless");
+    let (odir, pdir) = (dir.join("orig"), dir.join("patched"));
+    std::fs::create_dir_all(&odir).unwrap();
+    std::fs::create_dir_all(&pdir).unwrap();
+    io::write_model_atomic(&orig, &odir.join("gpt2_scaleless.onnx")).unwrap();
+    let s = patch_file(&odir.join("gpt2_scaleless.onnx"), &pdir.join("gpt2_scaleless.onnx"), &PatchOptions::default()).unwrap();
+    assert!(s.contains("epsilon=1e-5 bias, X='inputs_embeds'"), "{s}");
+    assert!(s.contains("note: bias without scale: new initializer '/h.0/ln_1/FP32LayerNorm/scale_ones' of ones as the Scale input"), "{s}");
+    assert!(s.contains("; new initializer '/ln_f/FP32SkipLayerNorm/scale_ones'"), "{s}");
+    if let Some(py) = python_with_ort() {
+        ort_check_against(&py, &odir, &pdir);
+    }
 }
 
 #[test]

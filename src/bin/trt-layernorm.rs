@@ -126,10 +126,10 @@ fn demo_steps(dir: &std::path::Path, no_builder: bool, rows: usize) -> Result<Ex
     std::fs::write(&original, DEMO_MODEL).map_err(|e| format!("cannot write {}: {e}", original.display()))?;
 
     println!("== 1. patch: a GPT-2 block exported by PyTorch with FP16 weights (opset 13; tests/fixtures/onnx/{DEMO_NAME})");
-    // Residual Adds stay: step 2 builds with this library's creators, and the
-    // FP32SkipLayerNorm plugin `patch` fuses them into by default is not among them yet.
-    println!("$ trt-layernorm patch {DEMO_NAME} -o gpt2.plugin.onnx --plugin-version 2 --no-fuse-skip");
-    let options = PatchOptions { plugin_version: "2".into(), fuse_skip: false, ..Default::default() };
+    // The defaults: the residual Add (and the dense bias Add) before a LayerNorm is
+    // fused into one FP32SkipLayerNorm node; the block's first LayerNorm has none.
+    println!("$ trt-layernorm patch {DEMO_NAME} -o gpt2.plugin.onnx --plugin-version 2");
+    let options = PatchOptions { plugin_version: "2".into(), ..Default::default() };
     let summary = patch_file(&original, &patched, &options).map_err(|e| e.to_string())?;
     print!("{}", summary.replace(&format!("{}/", dir.display()), ""));
 
@@ -187,13 +187,14 @@ fn demo_builder(original: &std::path::Path, patched: &std::path::Path) -> Result
         _ if major == 0 => println!(
             "  skipped: this build has no TensorRT plugin classes (no TensorRT headers were found when it was built);\n  \
              with TensorRT 10.x/11.x headers (TENSORRT_INCLUDE_DIR=.../include scripts/with-cuda.sh cargo run --release -- demo)\n  \
-             the builder gets one FP32LayerNorm plugin layer per patched node here"
+             the builder gets one plugin layer (FP32LayerNorm or FP32SkipLayerNorm) per patched node here"
         ),
         _ if major < 10 => println!("  skipped: built against TensorRT {major} headers; TensorRT-RTX takes IPluginV3 plugins only (10.x/11.x headers)"),
         Some(p) if has_entry_points => {
             run(&[std::ffi::OsStr::new("--plugin"), p.as_os_str()], patched)?;
-            println!("  -> one FP32LayerNorm plugin layer per LayerNorm, all in the plan. TensorRT-RTX's Myelin hosts plugin");
-            println!("     layers inside its ForeignNode (it cannot change their arithmetic); docs/plugin.md says what was verified where.");
+            println!("  -> one plugin layer per LayerNorm, all in the plan: FP32SkipLayerNorm where the residual Add before it was");
+            println!("     fused in, FP32LayerNorm for the first (it reads the model input). TensorRT-RTX's Myelin hosts plugin layers inside its ForeignNode");
+            println!("     (it cannot change their arithmetic); docs/plugin.md says what was verified where.");
         }
         p => println!(
             "  skipped: {} has no plugin entry points (run `cargo build --release` with the same TensorRT headers)",

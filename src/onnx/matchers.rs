@@ -36,7 +36,10 @@
 //! `Cast` to it).
 //!
 //! After the norms are chosen, [`skip::fuse`] folds the residual `Add`
-//! before each LayerNorm into it where that is exact (`FP32SkipLayerNorm`).
+//! before each LayerNorm into it where that is exact (`FP32SkipLayerNorm`),
+//! and [`fill_scales`] gives a LayerNorm with a Bias but no Scale a Scale of
+//! ones (the plugins' inputs are positional; TensorRT's ONNX parser refuses
+//! an empty input name).
 //!
 //! A decomposed LayerNorm candidate starts at a `ReduceMean` whose output feeds
 //! `Sub(x, mean)` with the same `x` (the centring step); a decomposed RMSNorm
@@ -112,6 +115,12 @@ pub struct Candidate {
     pub variance_changed: bool,
     /// `scale` names a new initializer with these values (the rewrite adds it).
     pub scale_fold: Option<Box<FoldedScale>>,
+    /// A Scale of ones for a LayerNorm without one whose Bias (or, fused,
+    /// ResidualBias) comes after it: the plugins' inputs are positional, and
+    /// TensorRT's ONNX parser turns an empty input name into a null tensor,
+    /// which `addPluginV2`/`addPluginV3` refuse. Set by [`fill_scales`]
+    /// (and [`skip::fuse`]); written as a new initializer.
+    pub scale_fill: Option<Box<FoldedScale>>,
     /// The residual `Add` fused in: the node is an `FP32SkipLayerNorm`
     /// ([`skip`]); `None` for every match until [`skip::fuse`] runs.
     pub skip: Option<Box<skip::SkipFusion>>,
@@ -129,13 +138,20 @@ impl Candidate {
     }
 
     /// The initializers the rewrite adds for this node, in order: a folded
-    /// scale, the ones/zeros a fused node needs before its ResidualBias.
+    /// scale, a Scale of ones before a Bias or ResidualBias, the zeros a fused
+    /// node needs for a Bias before its ResidualBias.
     pub fn new_initializers(&self) -> Vec<&FoldedScale> {
         let mut v: Vec<&FoldedScale> = self.scale_fold.as_deref().into_iter().collect();
+        v.extend(self.scale_fill.as_deref());
         if let Some(s) = &self.skip {
-            v.extend(s.fill_scale.iter().chain(s.fill_bias.iter()));
+            v.extend(s.fill_bias.iter());
         }
         v
+    }
+
+    /// The Scale input the plugin node gets: the match's, or the ones written for it.
+    pub fn scale_input(&self) -> Option<&str> {
+        self.scale.as_deref().or(self.scale_fill.as_deref().map(|f| f.name.as_str()))
     }
 }
 
@@ -188,24 +204,20 @@ pub fn find_candidates(ix: &GraphIndex) -> Vec<Found> {
     out
 }
 
-/// A match the plugin would refuse at build time (its field checks:
-/// epsilon finite and >= 0, axis in range) is reported instead of replaced.
+/// A match the plugin would refuse at build time (its field checks,
+/// [`PluginConfig::new`]: epsilon finite and >= 0, axis in range) is
+/// reported instead of replaced.
 fn validate(f: Found) -> Found {
     let Found::Match(mut c) = f else { return f };
-    // Epsilon 0 is in the plugins' field range (finite, >= 0), and their
-    // kernels then compute the graph's 0/0 = NaN on constant rows. The
-    // range is checked here; `PluginConfig` checks the axis (given a
-    // positive epsilon, so this holds whichever range it enforces).
-    let checked = if !(c.epsilon.is_finite() && c.epsilon >= 0.0) {
-        Err(format!("epsilon {:e} is negative or not finite", c.epsilon))
-    } else {
+    // The plugins' own field checks: epsilon finite and >= 0 (0: their
+    // kernels compute the graph's 0/0 = NaN on constant rows), axis in range.
+    if c.epsilon == 0.0 {
         // -0 is 0: write +0.
-        c.epsilon = c.epsilon.abs();
-        let eps = if c.epsilon > 0.0 { c.epsilon } else { 1.0 };
-        i32::try_from(c.axis)
-            .map_err(|_| format!("axis {} is out of range", c.axis))
-            .and_then(|axis| PluginConfig::new(eps, axis, 0).map_err(|e| e.to_string()))
-    };
+        c.epsilon = 0.0;
+    }
+    let checked = i32::try_from(c.axis)
+        .map_err(|_| format!("axis {} is out of range", c.axis))
+        .and_then(|axis| PluginConfig::new(c.epsilon, axis, 0).map_err(|e| e.to_string()));
     match checked {
         Ok(_) => Found::Match(c),
         Err(e) => Found::Reject(Rejected {
@@ -214,6 +226,78 @@ fn validate(f: Found) -> Found {
             anchor: c.anchor,
             reason: format!("{} would refuse it ({e}); not replaced", c.kind.plugin_op()),
         }),
+    }
+}
+
+/// Gives each chosen LayerNorm that has a Bias but no Scale (a decomposed
+/// form without the `Mul`, a native one whose ones scale was dropped) a Scale
+/// of ones, [`Candidate::scale_fill`]: the plugin node's inputs are
+/// positional (X, Scale, Bias), and an empty Scale name is refused by
+/// TensorRT's ONNX parser (it passes a null tensor to `addPluginV2`/`addPluginV3`,
+/// which refuse it). The ones have the Bias's shape (the normalized dims,
+/// proven by the match) or X's normalized dims, in X's type (exact in any);
+/// a norm for which neither is known is not replaced. Fused nodes got theirs
+/// from [`skip::fuse`]. Returns the norms not replaced, and why.
+pub fn fill_scales(ix: &GraphIndex, cands: &mut Vec<Candidate>, names: &mut NameSet) -> Vec<Rejected> {
+    let mut rejected = vec![];
+    cands.retain_mut(|c| {
+        let Some(b) = c.bias.as_deref().filter(|_| c.kind == NormKind::LayerNorm && c.scale.is_none() && c.scale_fill.is_none()) else {
+            return true;
+        };
+        let known = |t: &str, from: usize| ix.shape(t).and_then(|s| s.get(from..).and_then(|d| d.iter().copied().collect::<Option<Vec<i64>>>()));
+        let x_dims = || {
+            let rank = ix.shape(&c.x)?.len();
+            let axis = if c.axis < 0 { rank.checked_sub(usize::try_from(c.axis.unsigned_abs()).ok()?)? } else { usize::try_from(c.axis).ok()? };
+            known(&c.x, axis)
+        };
+        let dtype = [ix.elem_type(&c.x), ix.elem_type(b)].into_iter().flatten().find(|&t| is_float_type(t)).unwrap_or(dt::FLOAT);
+        let dims = known(b, 0).or_else(x_dims);
+        match dims.and_then(|d| Some((d.iter().try_fold(1usize, |acc, &v| acc.checked_mul(usize::try_from(v).ok()?))?, d))) {
+            Some((count, dims)) => {
+                let name = names.fresh(&format!("{}/scale_ones", c.name));
+                c.scale_fill = Some(Box::new(FoldedScale { name, dtype, dims, values: vec![1.0; count] }));
+                true
+            }
+            None => {
+                rejected.push(Rejected {
+                    kind: Some(c.kind),
+                    label: c.label.clone(),
+                    anchor: c.anchor.clone(),
+                    reason: format!(
+                        "bias '{b}' without a scale: the plugin node needs a Scale of ones before it (TensorRT's ONNX parser refuses an empty input name), and the normalized dims are unknown; not replaced"
+                    ),
+                });
+                false
+            }
+        }
+    });
+    rejected
+}
+
+/// Tensor names in use in a graph, for new initializers.
+pub struct NameSet(HashSet<String>);
+
+impl NameSet {
+    pub fn new(ix: &GraphIndex) -> Self {
+        let mut s: HashSet<String> = HashSet::new();
+        for n in &ix.graph.node {
+            s.extend(n.input.iter().chain(n.output.iter()).cloned());
+        }
+        s.extend(ix.graph.initializer.iter().filter_map(|t| t.name.clone()));
+        s.extend(ix.graph.input.iter().chain(ix.graph.output.iter()).chain(ix.graph.value_info.iter()).filter_map(|v| v.name.clone()));
+        NameSet(s)
+    }
+
+    /// `base`, or `base_1`, `base_2`, ... : a name no tensor has, now taken.
+    pub fn fresh(&mut self, base: &str) -> String {
+        let mut name = base.to_string();
+        let mut k = 1;
+        while self.0.contains(&name) {
+            name = format!("{base}_{k}");
+            k += 1;
+        }
+        self.0.insert(name.clone());
+        name
     }
 }
 
@@ -396,6 +480,7 @@ fn match_native(ix: &GraphIndex, i: usize, op: &NativeOp) -> Found {
         notes,
         variance_changed: false,
         scale_fold: None,
+        scale_fill: None,
         skip: None,
     })
 }
@@ -1023,6 +1108,7 @@ fn match_decomposed(ix: &GraphIndex, r1: usize) -> Option<Found> {
         notes,
         variance_changed: one_pass,
         scale_fold: None,
+        scale_fill: None,
         skip: None,
     }))
 }

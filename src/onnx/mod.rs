@@ -229,8 +229,11 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
         }
     }
     // Residual Adds into the chosen LayerNorms (every refusal reported; with
-    // `--no-fuse-skip`, each Add that could have been is named).
-    let skip_refused = matchers::skip::fuse(&ix, &mut chosen, options.fuse_skip);
+    // `--no-fuse-skip`, each Add that could have been is named), then a Scale
+    // of ones wherever a Bias would otherwise follow an empty Scale input.
+    let mut names = matchers::NameSet::new(&ix);
+    let skip_refused = matchers::skip::fuse(&ix, &mut chosen, options.fuse_skip, &mut names);
+    rejected.extend(matchers::fill_scales(&ix, &mut chosen, &mut names));
     drop(ix);
     let attrs = plugin_attrs(options);
     let stats = if options.dry_run {

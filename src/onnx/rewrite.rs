@@ -43,8 +43,11 @@ pub const PLUGIN_OPS: [&str; 3] = [PLUGIN_OP, RMS_PLUGIN_OP, SKIP_PLUGIN_OP];
 ///
 /// The fallback importer turns the node's attributes into `PluginField`s for
 /// the fields the creator lists: FLOAT → kFLOAT32, INT → kINT32 (narrowed from
-/// int64), STRING → kCHAR. Empty input names become null inputs (absent
-/// Scale with a Bias).
+/// int64), STRING → kCHAR. An empty input name becomes a null tensor, which
+/// `addPluginV2`/`addPluginV3` refuse (TensorRT-RTX 1.7: "Parameter check
+/// failed, condition: (input) != nullptr"), so no plugin node gets one: only
+/// trailing inputs are left out, and an absent Scale before a Bias is a
+/// constant of ones ([`Candidate::scale_fill`]).
 pub const PLUGIN_DOMAIN: &str = "trt.plugins";
 
 /// Attributes of the plugin node besides epsilon and axis.
@@ -77,24 +80,22 @@ fn attr_s(name: &str, v: &str) -> AttributeProto {
     AttributeProto { name: Some(name.into()), type_: Some(attr_type(AttributeType::STRING)), s: Some(v.as_bytes().to_vec()), ..Default::default() }
 }
 
-/// The plugin node for one candidate (`output_type` only when FP32 is asked).
+/// The plugin node for one candidate (`output_type` only when FP32 is asked:
+/// it types Y; a fused node's S has X's type whatever it is).
 /// Its op type is the candidate's ([`Candidate::plugin_op`]); its inputs are
 /// X, Scale, Bias with the absent trailing ones dropped (an RMSNorm has no
 /// Bias, so X[, Scale]); a fused one's X, Skip, Scale, Bias, ResidualBias,
-/// with `sum_output = 1` and the output S where the sum is kept.
+/// with `sum_output = 1` and the output S where the sum is kept. No input
+/// name is empty: a Scale or Bias absent before a later input is a filled
+/// constant (the matchers checked that each candidate has one).
 pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto {
-    let mut inputs = vec![c.x.clone(), c.scale.clone().unwrap_or_default(), c.bias.clone().unwrap_or_default()];
+    let scale = c.scale_input().unwrap_or_default().to_string();
+    let mut inputs = vec![c.x.clone(), scale.clone(), c.bias.clone().unwrap_or_default()];
     let mut output = vec![c.y.clone()];
     let mut sum_output = false;
     if let Some(s) = &c.skip {
-        let filled = |given: &Option<String>, fill: &Option<FoldedScale>| given.clone().or_else(|| fill.as_ref().map(|f| f.name.clone())).unwrap_or_default();
-        inputs = vec![
-            c.x.clone(),
-            s.skip.clone(),
-            filled(&c.scale, &s.fill_scale),
-            filled(&c.bias, &s.fill_bias),
-            s.residual_bias.clone().unwrap_or_default(),
-        ];
+        let bias = c.bias.clone().or_else(|| s.fill_bias.as_ref().map(|f| f.name.clone())).unwrap_or_default();
+        inputs = vec![c.x.clone(), s.skip.clone(), scale, bias, s.residual_bias.clone().unwrap_or_default()];
         if let Some(sum) = &s.sum {
             output.push(sum.clone());
             sum_output = true;
@@ -103,6 +104,7 @@ pub fn plugin_node(c: &Candidate, name: &str, attrs: &PluginAttrs) -> NodeProto 
     while inputs.last().is_some_and(String::is_empty) {
         inputs.pop();
     }
+    debug_assert!(inputs.iter().all(|i| !i.is_empty()), "{name}: an empty input name before a given one: {inputs:?}");
     let mut attribute = vec![
         attr_f("epsilon", c.epsilon),
         attr_i("axis", c.axis),

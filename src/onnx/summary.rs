@@ -89,10 +89,12 @@ pub fn render(s: &SummaryInput) -> String {
                 };
                 write!(line, "; sum_output=1: S keeps the sum {readers}").unwrap();
             }
-            for f in s.fill_scale.iter().chain(s.fill_bias.iter()) {
+            for f in c.scale_fill.iter().map(|f| &**f).chain(s.fill_bias.iter()) {
                 write!(line, "; new initializer '{}'", f.name).unwrap();
             }
             writeln!(out, "      note: {line}").unwrap();
+        } else if let Some(f) = &c.scale_fill {
+            writeln!(out, "      note: bias without scale: new initializer '{}' of ones as the Scale input (the plugin's inputs are positional)", f.name).unwrap();
         }
         for note in &c.notes {
             writeln!(out, "      note: {note}").unwrap();

@@ -10,10 +10,11 @@ for plugin nodes on LD_LIBRARY_PATH:
 Prints one JSON object per model on stdout (lines starting with `{`):
   model, parsed, parse_errors, network_layers (name, type of every layer of the
   parsed network), built, plan_bytes, plan_counts (occurrences in the plan of
-  "FP32LayerNorm", "FP32RMSNorm", "epsilon" and of each plugin layer's name), engine_layers
+  "FP32LayerNorm", "FP32RMSNorm", "FP32SkipLayerNorm", "epsilon" and of each plugin
+  layer's name), engine_layers
   (kind, name of each line of the builder's "Engine Layer Information"),
   logged_errors (ERROR messages of the logger, ours included).
-Then `{"creators": {"FP32LayerNorm": [...], "FP32RMSNorm": [...]}}` before the first
+Then `{"creators": {"FP32LayerNorm": [...], "FP32RMSNorm": [...], "FP32SkipLayerNorm": [...]}}` before the first
 model: the versions of each plugin load_library registered. Exits 0 whatever the models give; non-zero only when
 the plugin library cannot be loaded.
 
@@ -38,7 +39,7 @@ class Logger(trt.ILogger):
         self.messages.append((severity, msg))
 
 
-PLUGINS = ("FP32LayerNorm", "FP32RMSNorm")
+PLUGINS = ("FP32LayerNorm", "FP32RMSNorm", "FP32SkipLayerNorm")
 
 LAYER_LINE = re.compile(r"^Layer\((?P<kind>[^)]*)\): (?P<name>.*?), Tactic: ")
 

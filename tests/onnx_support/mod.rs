@@ -56,8 +56,13 @@ pub fn python_with_ort() -> Option<String> {
 /// against their originals in the fixtures; asserts it succeeded and every
 /// output matched, and returns its report.
 pub fn ort_check(py: &str, dir: &std::path::Path) -> String {
+    ort_check_against(py, &fixtures(), dir)
+}
+
+/// [`ort_check`] with the originals in `originals` (same file names) instead of the fixtures.
+pub fn ort_check_against(py: &str, originals: &std::path::Path, dir: &std::path::Path) -> String {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/ort_check.py");
-    let out = std::process::Command::new(py).arg(script).arg("check").arg(fixtures()).arg(dir).output().unwrap();
+    let out = std::process::Command::new(py).arg(script).arg("check").arg(originals).arg(dir).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "patched models differ from the originals:\n{text}");
@@ -116,4 +121,45 @@ pub fn assert_topological(m: &ModelProto, what: &str) {
     for o in &g.output {
         assert!(known.contains(o.name.as_deref().unwrap()), "{what}: graph output {:?} is produced by no node", o.name);
     }
+}
+
+/// Drops the scale of every decomposed LayerNorm whose affine is `Mul(·, <p>.weight)`
+/// then `Add(·, <p>.bias)`, both initializers (PyTorch's exports below opset 17): the
+/// `Add` reads the `Mul`'s input, the `Mul` and the weight go. Returns how many. The
+/// result: LayerNorms with a Bias and no Scale.
+pub fn drop_layernorm_scales(m: &mut ModelProto) -> usize {
+    let g = m.graph.as_mut().expect("a graph");
+    let inits: HashSet<String> = g.initializer.iter().filter_map(|t| t.name.clone()).collect();
+    let mut dropped = vec![];
+    for (i, mul) in g.node.iter().enumerate() {
+        let [a, w] = mul.input.as_slice() else { continue };
+        let Some(prefix) = w.strip_suffix(".weight").filter(|_| mul.op_type.as_deref() == Some("Mul") && inits.contains(w)) else { continue };
+        let bias = format!("{prefix}.bias");
+        let out = &mul.output[0];
+        let readers: Vec<usize> = g.node.iter().enumerate().filter(|(_, n)| n.input.contains(out)).map(|(j, _)| j).collect();
+        if let [j] = readers[..] {
+            let add = &g.node[j];
+            if add.op_type.as_deref() == Some("Add") && add.input.contains(&bias) && inits.contains(&bias) {
+                dropped.push((i, j, a.clone(), w.clone()));
+            }
+        }
+    }
+    let mut gone: HashSet<String> = HashSet::new();
+    for (i, j, a, _) in &dropped {
+        let out = g.node[*i].output[0].clone();
+        for input in g.node[*j].input.iter_mut().filter(|x| **x == out) {
+            *input = a.clone();
+        }
+        gone.insert(out);
+    }
+    gone.extend(dropped.iter().map(|d| d.3.clone()));
+    let muls: HashSet<usize> = dropped.iter().map(|d| d.0).collect();
+    let mut k = 0;
+    g.node.retain(|_| {
+        k += 1;
+        !muls.contains(&(k - 1))
+    });
+    g.initializer.retain(|t| !gone.contains(t.name.as_deref().unwrap_or("")));
+    g.value_info.retain(|v| !gone.contains(v.name.as_deref().unwrap_or("")));
+    dropped.len()
 }

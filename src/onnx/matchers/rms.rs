@@ -393,6 +393,7 @@ fn build(ix: &GraphIndex, s: &Start) -> Result<Candidate, Refusal> {
         notes,
         variance_changed: false,
         scale_fold,
+        scale_fill: None,
         skip: None,
     })
 }

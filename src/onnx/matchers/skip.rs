@@ -23,7 +23,7 @@
 //! match, a graph order with a reader of the sum before the norm's parameters.
 //! RMSNorms are not fused (there is no skip RMSNorm plugin) and not reported.
 
-use super::{display, fmt_shape, is_float_type, Candidate, FoldedScale, NormKind};
+use super::{display, fmt_shape, is_float_type, Candidate, FoldedScale, NameSet, NormKind};
 use crate::onnx::graph::{attr_i, dt, onnx_op, GraphIndex};
 use std::collections::HashSet;
 
@@ -53,10 +53,9 @@ pub struct SkipFusion {
     pub sum_readers: usize,
     /// The sum is a graph output.
     pub sum_is_output: bool,
-    /// A scale of ones for a LayerNorm without one, written so that
-    /// ResidualBias is the fifth input.
-    pub fill_scale: Option<FoldedScale>,
-    /// A bias of (negative) zeros, likewise.
+    /// A bias of (negative) zeros for a LayerNorm without one, written so
+    /// that ResidualBias is the fifth input (a missing Scale gets ones:
+    /// [`Candidate::scale_fill`]).
     pub fill_bias: Option<FoldedScale>,
     /// The original node where the rewrite puts the plugin node.
     pub place: usize,
@@ -74,9 +73,8 @@ pub struct SkipRefusal {
 
 /// Fuses the residual `Add` before each LayerNorm of `cands` where it is
 /// provably exact (when `enabled`); returns the ones not fused and why.
-pub fn fuse(ix: &GraphIndex, cands: &mut [Candidate], enabled: bool) -> Vec<SkipRefusal> {
+pub fn fuse(ix: &GraphIndex, cands: &mut [Candidate], enabled: bool, names: &mut NameSet) -> Vec<SkipRefusal> {
     let mut taken: HashSet<usize> = cands.iter().flat_map(|c| c.nodes.iter().copied()).collect();
-    let mut names = NameSet::new(ix);
     let mut refused = vec![];
     for c in cands.iter_mut().filter(|c| c.kind == NormKind::LayerNorm) {
         let Some(p) = ix.producer_node(&c.x) else { continue };
@@ -112,8 +110,8 @@ pub fn fuse(ix: &GraphIndex, cands: &mut [Candidate], enabled: bool) -> Vec<Skip
             Some(prefix) => format!("{prefix}{SKIP_PLUGIN_OP}"),
             None => c.name.clone(),
         };
-        match plan(ix, c, p, &name, &taken, &mut names) {
-            Ok((x, f)) => {
+        match plan(ix, c, p, &name, &taken, names) {
+            Ok((x, f, scale_fill)) => {
                 taken.insert(f.add);
                 taken.extend(f.bias_add);
                 c.nodes.push(f.add);
@@ -122,6 +120,7 @@ pub fn fuse(ix: &GraphIndex, cands: &mut [Candidate], enabled: bool) -> Vec<Skip
                 c.nodes.dedup();
                 c.x = x;
                 c.name = name;
+                c.scale_fill = scale_fill.map(Box::new);
                 c.skip = Some(Box::new(f));
             }
             Err(reason) => refused.push(SkipRefusal { add: display(ix, p), norm: c.name.clone(), reason }),
@@ -130,8 +129,16 @@ pub fn fuse(ix: &GraphIndex, cands: &mut [Candidate], enabled: bool) -> Vec<Skip
     refused
 }
 
-/// The plugin's X and the fusion of `Add` node `add` into `c`, or why not.
-fn plan(ix: &GraphIndex, c: &Candidate, add: usize, name: &str, taken: &HashSet<usize>, names: &mut NameSet) -> Result<(String, SkipFusion), String> {
+/// The plugin's X, the fusion of `Add` node `add` into `c` and the Scale of
+/// ones it needs (if any), or why not.
+fn plan(
+    ix: &GraphIndex,
+    c: &Candidate,
+    add: usize,
+    name: &str,
+    taken: &HashSet<usize>,
+    names: &mut NameSet,
+) -> Result<(String, SkipFusion, Option<FoldedScale>), String> {
     let n = ix.node(add);
     if taken.contains(&add) {
         return Err("the Add is part of another replaced norm".into());
@@ -198,21 +205,22 @@ fn plan(ix: &GraphIndex, c: &Candidate, add: usize, name: &str, taken: &HashSet<
         add
     };
 
-    // ResidualBias is input 5: a LayerNorm without scale or bias gets a
-    // constant one of ones / of -0 (x + -0 = x for every x, -0 included).
+    // The inputs are positional (X, Skip, Scale, Bias, ResidualBias) and an
+    // empty name is refused by TensorRT's ONNX parser: before a Bias or a
+    // ResidualBias a missing Scale is a constant of ones, before a
+    // ResidualBias a missing Bias one of -0 (x + -0 = x for every x, -0 included).
+    let fill_dims = norm_dims.clone().or_else(|| c.bias.as_deref().and_then(|b| ix.shape(b)?.into_iter().collect()));
     let fill = |what: &str, value: f64, names: &mut NameSet| -> Result<FoldedScale, String> {
-        let dims = norm_dims.clone().ok_or("the normalized dims are unknown")?;
+        let dims = fill_dims.clone().ok_or("the normalized dims are unknown")?;
         let count = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(usize::try_from(d).ok()?)).ok_or("the normalized dims are too large")?;
         Ok(FoldedScale { name: names.fresh(&format!("{name}/{what}")), dtype: t, dims, values: vec![value; count] })
     };
     let (mut fill_scale, mut fill_bias) = (None, None);
-    if residual_bias.is_some() {
-        if c.scale.is_none() {
-            fill_scale = Some(fill("scale_ones", 1.0, names)?);
-        }
-        if c.bias.is_none() {
-            fill_bias = Some(fill("bias_zeros", -0.0, names)?);
-        }
+    if c.scale.is_none() && (residual_bias.is_some() || c.bias.is_some()) {
+        fill_scale = Some(fill("scale_ones", 1.0, names)?);
+    }
+    if c.bias.is_none() && residual_bias.is_some() {
+        fill_bias = Some(fill("bias_zeros", -0.0, names)?);
     }
     Ok((
         x,
@@ -226,10 +234,10 @@ fn plan(ix: &GraphIndex, c: &Candidate, add: usize, name: &str, taken: &HashSet<
             sum: keep_sum.then(|| sum.to_string()),
             sum_readers: readers.len(),
             sum_is_output,
-            fill_scale,
             fill_bias,
             place,
         },
+        fill_scale,
     ))
 }
 
@@ -262,30 +270,4 @@ fn same_full_shape(ix: &GraphIndex, a: &str, b: &str) -> Result<Vec<Option<i64>>
             _ => format!("shapes not proven equal: {why}"),
         }
     })
-}
-
-/// Tensor names in use, for new initializers.
-struct NameSet(HashSet<String>);
-
-impl NameSet {
-    fn new(ix: &GraphIndex) -> Self {
-        let mut s: HashSet<String> = HashSet::new();
-        for n in &ix.graph.node {
-            s.extend(n.input.iter().chain(n.output.iter()).cloned());
-        }
-        s.extend(ix.graph.initializer.iter().filter_map(|t| t.name.clone()));
-        s.extend(ix.graph.input.iter().chain(ix.graph.output.iter()).chain(ix.graph.value_info.iter()).filter_map(|v| v.name.clone()));
-        NameSet(s)
-    }
-
-    fn fresh(&mut self, base: &str) -> String {
-        let mut name = base.to_string();
-        let mut k = 1;
-        while self.0.contains(&name) {
-            name = format!("{base}_{k}");
-            k += 1;
-        }
-        self.0.insert(name.clone());
-        name
-    }
 }
