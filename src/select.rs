@@ -366,14 +366,13 @@ fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: 
 /// wave (the rows the GPU holds at once): 4 is the rows of the block that
 /// will take this block's place. 0: no prefetch. While an SM's blocks
 /// reduce, their rows' DRAM traffic has ended; the prefetch keeps DRAM busy.
-/// H200, 2026-12-01, `bench --prefetch-quarters 0,2,3,4,5,6`, us:
-/// - FP16 8192 x 8192 74.1 (none), 70.1 (4), 84.6 (8); 16384 x 12288 266.9,
-///   219.9 (2), 219.6 (3), 220.5 (4), 225.4 (5), 247.1 (6); 4096 x 16384
-///   79.1, 71.3 (2), 69.0 (3), 69.1 (4), 74.4 (6);
-/// - BF16 4096 x 4096 22.0, 20.1 (3), 20.2 (4); 8192 x 8192 74.1, 67.4 (3/4);
-/// - FP32 8192 x 8192 140.6, 129.4 (3), 128.7 (4); 4096 x 16384 170.5,
-///   141.3 (3), 142.2 (4); 16384 x 12288 fast8 455.2 (3) against the split
-///   kernels' 504.2.
+/// H200, 2026-12-01, `bench --prefetch-quarters 0,2,3,4,5,6`, us, FP16:
+/// 8192 x 8192 74.1 (none), 70.1 (4), 84.6 (8); 16384 x 12288 266.9, 219.9
+/// (2), 219.6 (3), 220.5 (4), 225.4 (5), 247.1 (6); 4096 x 16384 79.1, 71.3
+/// (2), 69.0 (3), 69.1 (4), 74.4 (6). BF16: 4096 x 4096 22.0, 20.1 (3), 20.2
+/// (4); 8192 x 8192 74.1, 67.4 (3 and 4). FP32: 8192 x 8192 140.6, 129.4
+/// (3), 128.7 (4); 4096 x 16384 170.5, 141.3 (3), 142.2 (4); 16384 x 12288
+/// fast8 455.2 (3) against the split kernels' 504.2.
 /// SkipLayerNorm moves twice the rows (X and Skip in, Y and S out) and
 /// its DRAM is busy already where two or more rows fit an SM: prefetching
 /// there lost (FP32 4096 x 4096 77.9 against 68.3), and won only with one

@@ -302,7 +302,7 @@ fn epsilon_zero_gives_nan_on_constant_rows_only() {
                 let x = s.clone_htod(&host).unwrap();
                 let zeros = s.alloc_zeros::<f32>(rows * cols).unwrap();
                 let mut y = s.alloc_zeros::<f32>(rows * cols).unwrap();
-                let skip = (norm == NormKind::SkipLayerNorm).then(|| SkipTensors { skip: &zeros, residual_bias: None, sum: None });
+                let skip = (norm == NormKind::SkipLayerNorm).then_some(SkipTensors { skip: &zeros, residual_bias: None, sum: None });
                 let hints = PlanHints { fast, ..Default::default() };
                 g.ln.forward_hinted(s, &x, &mut y, cols, None, None, 0.0, norm, skip, hints).unwrap_or_else(|e| panic!("{norm} {cols}: {e}"));
                 let out: Vec<f32> = s.clone_dtoh(&y).unwrap();
