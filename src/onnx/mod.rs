@@ -228,6 +228,21 @@ pub fn patch_model(model: &mut ModelProto, options: &PatchOptions) -> Result<Pat
             rejected.push(Rejected { kind: None, label: "--only".into(), anchor: o.clone(), reason: "names no norm that can be replaced".into() });
         }
     }
+    // A graph that is not in SSA form may have two matches produce one
+    // tensor name: one plugin node per output (found by the onnx fuzz target).
+    let mut outputs = std::collections::HashSet::new();
+    chosen.retain(|c| {
+        let first = outputs.insert(c.y.clone());
+        if !first {
+            rejected.push(Rejected {
+                kind: Some(c.kind),
+                label: c.label.clone(),
+                anchor: c.name.clone(),
+                reason: format!("its output '{}' is also produced by another node (the graph is not in SSA form)", c.y),
+            });
+        }
+        first
+    });
     // Residual Adds into the chosen LayerNorms (every refusal reported; with
     // `--no-fuse-skip`, each Add that could have been is named), then a Scale
     // of ones wherever a Bias would otherwise follow an empty Scale input.
