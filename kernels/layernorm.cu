@@ -816,8 +816,8 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // far under a 16-bit output's ulp (2^-11 or 2^-8), and c's error is a few
 // FP32 ulps of the spread. Otherwise (an outlier x0, or a row whose mean is
 // far from x0 in its spread's units) the row is reloaded and a second pass
-// centres it on x0 + c and reduces again: the two-pass algorithm above. FP32 outputs, whose
-// bound is 2^-20, keep the full two passes.
+// centres it on x0 + c and reduces again: the two-pass algorithm above.
+// FP32 outputs, whose bound is 2^-20, keep the full two passes.
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
                                                    float inv_n, float epsilon, const RowIn<TX> &in, bool rms,

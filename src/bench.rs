@@ -110,7 +110,7 @@ impl Bench {
     /// (no residual bias), both rotated with X.
     #[allow(clippy::too_many_arguments)]
     pub fn prepare(&self, rows: usize, cols: usize, x: DType, y: DType, affine: Option<DType>, norm: NormKind, hints: PlanHints) -> Result<Prepared> {
-        let bias = if norm == NormKind::RmsNorm { None } else { affine };
+        let bias = if norm.has_bias() { affine } else { None };
         let problem = Problem::new(rows as u64, cols as u64, x, y, affine, bias, 1e-5)?.with_norm(norm)?;
         let skip = norm == NormKind::SkipLayerNorm;
         let problem = if skip { problem.with_skip(SkipOptions { residual_bias: false, sum_output: true })? } else { problem };
