@@ -28,8 +28,8 @@
 // possible for FP32/BF16 inputs beyond ~1e19) is redone from global memory
 // scaled by an exact power of two s: x*s, eps*s^2. Never E[x^2] - E[x]^2.
 //
-// 16-bit outputs of the fast kernels may skip pass 1 (row_statistics, x0): one reduction when the
-// row's first element is within four standard deviations of the mean, the two passes otherwise.
+// 16-bit outputs of LayerNorm may skip pass 1 (row_statistics, x0): one reduction when the row's
+// first element is within four standard deviations of the mean, the two passes otherwise.
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
@@ -469,10 +469,14 @@ struct ClusterReducer {
         for (int k = 0; k < K; ++k) v[k] = acc[k].value();
     }
 
-    // No block may exit while another still reads its shared memory.
+    // No block may exit while another still reads its shared memory. Every
+    // read of a peer's slot was consumed before its reader arrives, so the
+    // arrive needs no release: cluster.sync()'s made every thread wait at a
+    // GPU-scope fence for its row's outstanding stores before the block could
+    // exit (Nsight Compute, FP16 256 x 65536: 6% of the stall samples).
     __device__ __forceinline__ void finish() const {
 #if __CUDA_ARCH__ >= 900
-        if (ctas > 1) cooperative_groups::this_cluster().sync();
+        if (ctas > 1) asm volatile("barrier.cluster.arrive.relaxed.aligned;\n\tbarrier.cluster.wait.aligned;" ::: "memory");
 #endif
     }
 };
@@ -718,24 +722,64 @@ template <int Pending> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;" ::"n"(Pending) : "memory");
 }
 
-template <typename TX, int E>
-__device__ __forceinline__ void add_chunk(float (&l)[E], const Chunk<TX, E> &ch) {
-    float x[E];
-    widen<TX, E>(ch, x);
+// What pass 1 of a split slice accumulates. Two-pass: sum(x), E lanes
+// summed pairwise at the end (m only has to be near the mean). MOMENTS (the
+// one-shot of row_statistics): S1 = sum(d), S2 = sum(d*d) of d = x - x0, the
+// lanes folded into compensated sums every kGroup chunks, as pass 2 does.
+template <typename TX, int E, bool MOMENTS> struct FirstPassAcc {
+    static constexpr int L = kLanes<E>;
+    float x0 = 0.f;
+    float l[E] = {};
+    float a[L] = {}, b[L] = {};
+    CSum s1, s2;
+    int pending = 0;
+
+    __device__ __forceinline__ void add(const Chunk<TX, E> &ch) {
+        float x[E];
+        widen<TX, E>(ch, x);
+        if constexpr (MOMENTS) {
 #pragma unroll
-    for (int e = 0; e < E; ++e) l[e] += x[e];
-}
+            for (int e = 0; e < E; ++e) {
+                const float d = x[e] - x0;
+                a[e % L] += d;
+                b[e % L] = fmaf(d, d, b[e % L]);
+            }
+            if (++pending == kGroup) flush();
+        } else {
+#pragma unroll
+            for (int e = 0; e < E; ++e) l[e] += x[e];
+        }
+    }
+    __device__ __forceinline__ void flush() {
+        s1.add(fold<L>(a));
+        s2.add(fold<L>(b));
+#pragma unroll
+        for (int e = 0; e < L; ++e) a[e] = b[e] = 0.f;
+        pending = 0;
+    }
+    // (sum, unused) or (S1, S2).
+    __device__ __forceinline__ float2 result() {
+        if constexpr (MOMENTS) {
+            flush();
+            return make_float2(s1.value(), s2.value());
+        } else {
+            return make_float2(fold<E>(l), 0.f);
+        }
+    }
+};
 
 // SKIP: s is formed in registers (and written to S), so no cp.async fill.
-template <typename TX, int E, bool CACHE, bool SKIP, int U = 4>
-__device__ __forceinline__ float first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache) {
+// MOMENTS: the row's first element (s's, SKIP) is loaded alongside the
+// slice, into `x0`, and the moments about it are accumulated (FirstPassAcc).
+template <typename TX, int E, bool CACHE, bool SKIP, bool MOMENTS, int U = 4>
+__device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache, float &x0) {
     const TX *__restrict__ xr = in.x;
 #if __CUDA_ARCH__ >= 800
     constexpr bool kAsyncFill = CACHE && !SKIP && sizeof(Chunk<TX, E>) == 16;
 #else
     constexpr bool kAsyncFill = false;
 #endif
-    float l[E] = {};
+    FirstPassAcc<TX, E, MOMENTS> acc;
     if constexpr (kAsyncFill) {
         const int64_t first = s.begin + s.lane;
         const int64_t mine = first < s.end ? (s.end - first + s.step - 1) / s.step : 0; // chunks of this thread
@@ -750,8 +794,10 @@ __device__ __forceinline__ float first_pass(const RowIn<TX> &in, const Span &s, 
             }
             asm volatile("cp.async.commit_group;" ::: "memory");
         }
+        // Issued after the copies: its round trip overlaps theirs.
+        if constexpr (MOMENTS) acc.x0 = load_input<TX, 1, SKIP>(in, 0).at(0);
         auto sum_group = [&](int g) {
-            for (int64_t c = group_end(g); c < group_end(g + 1); c += s.step) add_chunk<TX, E>(l, cache[c - s.begin]);
+            for (int64_t c = group_end(g); c < group_end(g + 1); c += s.step) acc.add(cache[c - s.begin]);
         };
         cp_async_wait<3>();
         sum_group(0);
@@ -762,6 +808,8 @@ __device__ __forceinline__ float first_pass(const RowIn<TX> &in, const Span &s, 
         cp_async_wait<0>();
         sum_group(3);
     } else {
+        Chunk<TX, 1> first;
+        if constexpr (MOMENTS) first = load_input<TX, 1, SKIP>(in, 0);
         for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
             Chunk<TX, E> t[U];
 #pragma unroll
@@ -769,18 +817,21 @@ __device__ __forceinline__ float first_pass(const RowIn<TX> &in, const Span &s, 
                 const int64_t c = c0 + int64_t(u) * s.step;
                 if (c < s.end) t[u] = load_input<TX, E, SKIP>(in, c);
             }
+            if constexpr (MOMENTS) acc.x0 = first.at(0);
 #pragma unroll
             for (int u = 0; u < U; ++u) {
                 const int64_t c = c0 + int64_t(u) * s.step;
                 if (c < s.end) {
                     if (SKIP && in.sum) store_raw<TX, E>(in.sum, c, t[u]);
                     if constexpr (CACHE) cache[c - s.begin] = t[u];
-                    add_chunk<TX, E>(l, t[u]);
+                    acc.add(t[u]);
                 }
             }
         }
+        if constexpr (MOMENTS) acc.x0 = first.at(0); // a thread with no chunks
     }
-    return fold<E>(l);
+    x0 = acc.x0;
+    return acc.result();
 }
 
 // FP16 inputs are at most 65504 in magnitude: their sums cannot overflow.
@@ -808,7 +859,8 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // cancel; it overflows for |x| beyond ~1e19 (FP32/BF16), and the same
 // rescaled redo takes over.
 //
-// One-shot (`x0` given: a centred register row with 16-bit outputs): no pass
+// One-shot (`x0` given, 16-bit outputs: a centred register row, or a split
+// slice whose pass 1 took the moments about x0, `first_moments`): no pass
 // 1. Pass 2 centres on the row's first element x0, so one reduction gives
 // c = mean - x0 and mean(d^2) = var + c^2. Unless x0 is an outlier, |c| is
 // within a few standard deviations and var = mean(d^2) - c^2 loses at most
@@ -816,16 +868,19 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // far under a 16-bit output's ulp (2^-11 or 2^-8), and c's error is a few
 // FP32 ulps of the spread. Otherwise (an outlier x0, or a row whose mean is
 // far from x0 in its spread's units) the row is reloaded and a second pass
-// centres it on x0 + c and reduces again: the two-pass algorithm above.
+// centres it on x0 + c and reduces again: the two-pass algorithm above
+// (a split slice re-reads its x, from shared memory or global memory).
 // FP32 outputs, whose bound is 2^-20, keep the full two passes.
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
                                                    float inv_n, float epsilon, const RowIn<TX> &in, bool rms,
-                                                   const float *x0 = nullptr) {
+                                                   const float *x0 = nullptr, const float2 *first_moments = nullptr) {
     float scale = 1.f;
     float t[1] = {rms ? 0.f : sum};
     float m = 0.f;
-    const bool one_shot = Src::kCentred && x0 && !rms; // the second pass recentres values in place
+    // Register rows recentre their values in place in the second pass;
+    // split slices took the moments about x0 in their pass 1 (`first_moments`).
+    const bool one_shot = x0 && !rms && (Src::kCentred || first_moments);
     if (one_shot) {
         m = *x0;
         t[0] = 0.f;
@@ -833,7 +888,7 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
         red.sum(t, 0);
         m = t[0] * inv_n;
     }
-    const float2 mo = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
+    const float2 mo = !active ? make_float2(0.f, 0.f) : one_shot && first_moments ? *first_moments : moments_pass<TX, E>(src, s, scale, m);
     float q[2] = {mo.x, mo.y};
     red.sum(q, 1);
     if (one_shot) {
@@ -1183,18 +1238,31 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     const Span s{begin, begin + p.slice_chunks < chunks ? begin + p.slice_chunks : chunks, int(threadIdx.x), int(blockDim.x)};
     const float inv_n = 1.f / static_cast<float>(p.cols);
     const bool rms = p.norm == TLN_NORM_RMS; // pass 1 still fills the slice; its sum goes unused
+    // 16-bit outputs of LayerNorm: pass 1 takes the moments about the row's
+    // first element, and one reduction usually settles the row (row_statistics):
+    // one exchange and, streamed, one read of the slice fewer.
+    const bool one_shot = sizeof(TY) == 2 && !rms;
 
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const RowIn<TX> in = row_in<TX>(p, row);
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        const float sum = first_pass<TX, E, CACHED, SKIP>(in, s, cache);
+        float x0 = 0.f;
+        float2 first = make_float2(0.f, 0.f);
+        if constexpr (sizeof(TY) == 2) {
+            if (one_shot) first = first_pass<TX, E, CACHED, SKIP, true>(in, s, cache, x0);
+            else first = first_pass<TX, E, CACHED, SKIP, false>(in, s, cache, x0);
+        } else {
+            first = first_pass<TX, E, CACHED, SKIP, false>(in, s, cache, x0);
+        }
+        const float *centre = one_shot ? &x0 : nullptr;
+        const float2 *moments = one_shot ? &first : nullptr;
         if constexpr (CACHED) {
             SharedSlice<TX, E> src{cache};
-            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, in, rms);
+            const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
             write_slice<TX, TY, E>(src, s, p, st, yr);
         } else {
             GlobalSlice<TX, E, SKIP> src{in};
-            const RowStats st = row_statistics<TX, E>(src, s, red, sum, true, inv_n, p.epsilon, in, rms);
+            const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
             write_slice<TX, TY, E>(src, s, p, st, yr);
         }
     }

@@ -91,13 +91,15 @@ peers() {
 stalls() {
   NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
   local m=gpu__time_duration.sum,sm__warps_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed
-  for r in barrier long_scoreboard short_scoreboard membar wait lg_throttle math_pipe_throttle drain; do
+  for r in barrier long_scoreboard short_scoreboard membar wait lg_throttle mio_throttle math_pipe_throttle no_instruction selected drain; do
     m+=,smsp__average_warps_issue_stalled_${r}_per_issue_active.ratio
   done
-  for spec in "f16 1x768" "f16 512x1024" "f32 4096x768" "f16 8192x8192" "f16 256x65536"; do
+  # The shapes that missed in the last peers run (benches/results/h200-2026-12-01f.json).
+  local shapes=("f16 1x768" "f32 1x768" "f32 512x1024" "f16 4096x768" "f32 16384x12288" "f16 256x65536" "f16 32x1048576")
+  for spec in "${shapes[@]}"; do
     set -- $spec
     step "ncu stalls $1 $2"
-    timeout 100 "$NCU" -k regex:'tln_(regs|split)' --launch-skip 2 --launch-count 1 --metrics "$m" \
+    timeout 100 "$NCU" --clock-control none -k regex:'^tln_([^e]|e[^m])' --launch-skip 2 --launch-count 1 --metrics "$m" \
       $B/trt-layernorm bench --dtypes "$1" --shapes "$2" 2>&1 | grep -E "tln_|duration|warps_active|dram__|stalled" \
       | sed -E 's/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' | tee -a "$OUT/ncu-stalls.txt" || status=1
   done

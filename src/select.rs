@@ -76,6 +76,9 @@ pub struct PlanHints {
     /// Fast variants: the L2 prefetch distance in quarters of a wave of
     /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`]).
     pub prefetch_quarters: Option<u32>,
+    /// Split variants: `Some(true)` streams the slices even where shared
+    /// memory would hold them (benchmarks compare the two).
+    pub split_stream: Option<bool>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -125,6 +128,10 @@ const SPLIT_MIN_SLICE_CHUNKS: u64 = 512;
 /// overlap one block's DRAM phase with another's shared-memory passes.
 const SPLIT_BLOCKS_PER_SM: u64 = 4;
 /// Threads of a split block: small blocks, so that several share an SM.
+/// Blocks of up to 1024 threads (a quarter of the slice's chunks, 64
+/// registers each as now) were slower wherever they grew (H200, 2026-12-01,
+/// FP16, us: 256 x 65536 over 4 blocks of 512 threads 51.7 against 38.1 in
+/// 256; 2048 x 32768 in one block of 1024 180.3 against 113.5).
 const SPLIT_MAX_THREADS: u64 = TLN_SPLIT_MAX_THREADS as u64;
 /// Blocks per row of a streamed split (slices too large to share an SM).
 const SPLIT_STREAM_CTAS: u64 = 8;
@@ -213,9 +220,9 @@ pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan 
 pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
     let chunks = row_chunks(p, vectorized);
     let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
-    if hints.cluster_ctas.is_some() {
-        // A forced cluster size asks for the split variants.
-        return split_plan(p, chunks, vectorized, limits, hints.cluster_ctas);
+    if hints.cluster_ctas.is_some() || hints.split_stream == Some(true) {
+        // A forced cluster size or streaming asks for the split variants.
+        return split_plan(p, chunks, vectorized, limits, hints);
     }
     if fast_eligible(p, vectorized) && hints.fast != Some(false) {
         let n = forced.or_else(|| default_fast_chunks_per_thread(p, chunks, limits));
@@ -225,7 +232,7 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
     }
     match forced.or_else(|| default_regs_chunks_per_thread(p, chunks, limits.sm_count, 8)) {
         Some(n) => regs_plan(p, chunks, n, vectorized, limits),
-        None => split_plan(p, chunks, vectorized, limits, hints.cluster_ctas),
+        None => split_plan(p, chunks, vectorized, limits, hints),
     }
 }
 
@@ -409,7 +416,8 @@ fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
     })
 }
 
-fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits, forced_ctas: Option<u32>) -> LaunchPlan {
+fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
+    let forced_ctas = hints.cluster_ctas;
     let bytes = chunk_bytes(p, vectorized);
     let max_ctas = limits.max_cluster_ctas.clamp(1, TLN_MAX_CLUSTER_CTAS) as u64;
     let slice = |ctas: u64| chunks.div_ceil(ctas);
@@ -433,17 +441,49 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
     // was faster there (37% vs 28% of copy). With many rows, the SMs take
     // turns and the cached slice won (65% vs 52% at 2048 x 32768 FP32).
     let few_rows = p.rows() < limits.sm_count as u64;
-    if few_rows && slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() {
+    if few_rows && slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() && hints.split_stream.is_none() {
         ctas = SPLIT_STREAM_CTAS;
         let slice_chunks = slice(ctas);
         return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits);
     }
+    // FP32 rows that fill the GPU stream their slices over twice the blocks
+    // a cached slice would take: no shared memory, so four blocks per SM,
+    // and the resident slices (a few MB) stay in L2 for the later passes.
+    // H200, 2026-12-01, us: 256 x 65536 streamed over 8 blocks 61.1, cached
+    // over 4 72.3 (streamed over 4: 69.4); 2048 x 32768 streamed over 2
+    // 227.4, cached in one 264.5. 16-bit rows keep the cached slice (FP16
+    // 256 x 65536: cached over 4 37.6, streamed over 2 38.4 or over 4 38.6;
+    // 2048 x 32768 cached in one 123.4, streamed over 2 141.8). Not
+    // SkipLayerNorm, whose streamed passes re-read and re-add two tensors
+    // (FP32 256 x 65536: 176.6 streamed over 8, 123.0 cached over 4), nor
+    // rows a register row could hold (the general kernels': not measured).
+    let stream_fp32 = !few_rows
+        && p.x_dtype() == DType::F32
+        && p.norm() != NormKind::SkipLayerNorm
+        && chunks > REGS_MAX_CHUNKS
+        && vectorized
+        && ctas < max_ctas
+        && forced_ctas.is_none()
+        && hints.split_stream.is_none();
+    if stream_fp32 {
+        ctas *= 2;
+        let slice_chunks = slice(ctas);
+        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits);
+    }
     let slice_chunks = slice(ctas);
-    let cached = slice_chunks * bytes <= budget;
+    let cached = slice_chunks * bytes <= budget && hints.split_stream != Some(true);
     let (variant, smem) = if cached { (Variant::SplitCached, slice_chunks * bytes) } else { (Variant::SplitStream, 0) };
     split_launch(p, variant, ctas, slice_chunks, smem as u32, vectorized, limits)
 }
 
+// Tried and not kept (H200, 2026-12-01, `bench --cluster`): a grid of one
+// wave of clusters striding over the rows, each block prefetching its slice
+// of its next row into L2 (cp.async.bulk.prefetch.L2). It won only where the
+// default does not go (FP32 2048 x 32768 over two-block clusters: 225.0 us
+// against 267.3) and lost on the grid's split shapes (256 x 65536 over four:
+// FP16 38.7 against 37.6, BF16 45.3 against 41.6, FP32 77.3 against 72.3);
+// and the branch alone, never taken, slowed the SkipLayerNorm split kernels
+// by 8-19% (FP16 32 x 2^20: 222.0 us against 187.0).
 fn split_launch(p: &Problem, variant: Variant, ctas: u64, slice_chunks: u64, smem: u32, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
     let block_threads = slice_chunks.div_ceil(SPLIT_CHUNKS_PER_THREAD).next_multiple_of(32).clamp(32, SPLIT_MAX_THREADS) as u32;
     let clusters = p.rows().clamp(1, limits.sm_count as u64 * SPLIT_CLUSTERS_PER_SM);
@@ -656,8 +696,14 @@ mod tests {
 
     #[test]
     fn many_rows_keep_a_full_cached_slice_few_rows_stream() {
-        let pl = plan(&prob(2048, 32768, F32), true, &H100);
+        let pl = plan(&prob(2048, 32768, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 1));
+        // FP32: streamed over twice the blocks.
+        let pl = plan(&prob(2048, 32768, F32), true, &H100);
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitStream, 2, 0));
+        let pl = plan(&prob(256, 65536, F32), true, &H100);
+        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
+        assert_eq!(plan(&prob(2048, 32768, F32), false, &H100).variant, Variant::SplitCached, "scalar chunks: not measured");
         let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
@@ -682,6 +728,23 @@ mod tests {
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitStream, 8, 0));
         let pl = plan(&prob(32, 1 << 20, F32), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
+    }
+
+    /// Streaming forced where shared memory would hold the slice.
+    #[test]
+    fn forced_streaming() {
+        let streamed = plan_with(&prob(256, 65536, F16), true, &H100, PlanHints { split_stream: Some(true), ..Default::default() });
+        assert_eq!((streamed.variant, streamed.cluster_ctas, streamed.dynamic_smem_bytes), (Variant::SplitStream, 4, 0));
+        let short = plan_with(&prob(256, 768, F16), true, &H100, PlanHints { split_stream: Some(true), ..Default::default() });
+        assert_eq!(short.variant, Variant::SplitStream, "a forced stream asks for the split variants");
+    }
+
+    #[test]
+    fn fp32_split_rows_stream_except_skip_layer_norm() {
+        let skip = prob(256, 65536, F32).with_skip(crate::problem::SkipOptions::default()).unwrap();
+        assert_eq!((plan(&skip, true, &H100).variant, plan(&skip, true, &H100).cluster_ctas), (Variant::SplitCached, 4));
+        let rms = Problem::new(256, 65536, F32, F32, Some(F32), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
+        assert_eq!((plan(&rms, true, &H100).variant, plan(&rms, true, &H100).cluster_ctas), (Variant::SplitStream, 8));
     }
 
     #[test]

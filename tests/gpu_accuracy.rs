@@ -326,7 +326,8 @@ fn epsilon_zero_gives_nan_on_constant_rows_only() {
 }
 
 /// The split variants at every cluster size the device offers, cached and
-/// streamed, including slices that end mid-row and empty trailing slices.
+/// streamed (also where shared memory would hold the slice), including
+/// slices that end mid-row and empty trailing slices.
 #[test]
 fn every_cluster_size_on_the_same_rows() {
     let Some(g) = gpu() else { return };
@@ -334,7 +335,10 @@ fn every_cluster_size_on_the_same_rows() {
     let kinds = [RowKind::Normal, RowKind::Outlier, RowKind::MeanFarAboveSpread, RowKind::Huge];
     let cases = io_pairs().flat_map(|(x, y)| {
         [1u32, 2, 4, 8, 16].into_iter().filter(move |&c| c <= max).flat_map(move |c| {
-            [5000, 65536, 100_003, 1 << 19].map(|h| Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::new(12, h, x, y, &kinds) })
+            let hints = PlanHints { cluster_ctas: Some(c), ..Default::default() };
+            let one_per_row = [5000, 65536, 100_003, 1 << 19].map(|h| Case { hints, ..Case::new(12, h, x, y, &kinds) });
+            let streamed = Case { hints: PlanHints { split_stream: Some(true), ..hints }, ..Case::new(12, 20_000, x, y, &kinds) };
+            one_per_row.into_iter().chain([streamed])
         })
     });
     run_all(&g, cases);

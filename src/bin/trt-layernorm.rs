@@ -69,6 +69,10 @@ enum Command {
         /// the rows this many quarters of a wave of resident rows ahead (0 = none).
         #[arg(long, value_delimiter = ',')]
         prefetch_quarters: Vec<u32>,
+        /// Also time the --cluster plans with their slices streamed from
+        /// global memory where shared memory would hold them.
+        #[arg(long)]
+        stream: bool,
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
@@ -87,8 +91,8 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters } => {
-            let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general, prefetch_quarters: &prefetch_quarters };
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream } => {
+            let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general, prefetch_quarters: &prefetch_quarters, stream };
             bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
         Command::Patch(args) => match args.run() {
@@ -339,6 +343,7 @@ struct Sweep<'a> {
     cluster: &'a [u32],
     general: bool,
     prefetch_quarters: &'a [u32],
+    stream: bool,
 }
 
 impl Sweep<'_> {
@@ -353,7 +358,12 @@ impl Sweep<'_> {
             hints.extend(general);
         }
         hints.extend(prefetched);
-        hints.extend(self.cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }));
+        let mut split: Vec<PlanHints> = self.cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }).collect();
+        if self.stream {
+            let streamed: Vec<PlanHints> = split.iter().map(|&h| PlanHints { split_stream: Some(true), ..h }).collect();
+            split.extend(streamed);
+        }
+        hints.extend(split);
         hints
     }
 }
