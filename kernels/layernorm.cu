@@ -612,24 +612,52 @@ template <typename TX, int E> struct SharedSlice {
     const Chunk<TX, E> *cache;
     __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &s) const { return cache[c - s.begin]; }
     __device__ __forceinline__ void reload(const RowIn<TX> &, const Span &) {}
+    static constexpr bool kReversed = false;
 };
 
+// A chunk this kernel wrote (SkipLayerNorm's S), read back by the thread
+// that wrote it: ld.global.cg, never the non-coherent path __ldg takes.
+template <typename TX, int E> __device__ __forceinline__ Chunk<TX, E> load_written(const TX *row, int64_t c) {
+    const uint4 raw = __ldcg(reinterpret_cast<const uint4 *>(row) + c);
+    return *reinterpret_cast<const Chunk<TX, E> *>(&raw);
+}
+
 // A block's slice of a split row, re-read from global memory (L2 when it
-// fits); SKIP: X and Skip re-read and added again, as pass 1 added them.
+// fits); SKIP: S read back where pass 1 wrote it (16-byte chunks; the same
+// thread wrote each chunk it reads), else X and Skip re-read and added
+// again, as pass 1 added them.
+//
+// Re-reads walk the slice backwards (kReversed; pass 1 ran forward, and a
+// pass 3 after a backward pass 2 runs forward again: split_rows): when the
+// row's slices together exceed L2 (32 x 2^20 FP16: 64 MB of X in flight),
+// a forward re-read meets the slice's oldest lines first, already evicted,
+// and each miss evicts the next line it needs; walking back from the end
+// reads what is still there first.
 template <typename TX, int E, bool SKIP> struct GlobalSlice {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = false;
     RowIn<TX> in;
-    __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &) const { return load_input<TX, E, SKIP>(in, c); }
+    static constexpr bool kReversed = true;
+    __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &) const {
+        if constexpr (SKIP && sizeof(Chunk<TX, E>) == 16) {
+            if (in.sum) return load_written<TX, E>(in.sum, c);
+        }
+        return load_input<TX, E, SKIP>(in, c);
+    }
     __device__ __forceinline__ void reload(const RowIn<TX> &, const Span &) {}
 };
 
 // Chunks of a slice source in groups of kGroup (loads of a group in flight
-// together): f(c, x) for each chunk, then done() after each group.
+// together): f(c, x) for each chunk, then done() after each group. The
+// group count is the block's, so that every thread walks the slice in step
+// (a trailing group may be empty for some).
 constexpr int kGroup = 4;
 template <typename TX, int E, class Src, class F, class G>
 __device__ __forceinline__ void for_each_grouped(const Src &src, const Span &s, F f, G done) {
-    for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += kGroup * int64_t(s.step)) {
+    const int64_t span = int64_t(kGroup) * s.step;
+    const int64_t groups = (s.end - s.begin + span - 1) / span;
+    for (int64_t i = 0; i < groups; ++i) {
+        const int64_t c0 = s.begin + s.lane + (Src::kReversed ? groups - 1 - i : i) * span;
         Chunk<TX, E> raw[kGroup];
 #pragma unroll
         for (int u = 0; u < kGroup; ++u) {
@@ -723,9 +751,11 @@ template <int Pending> __device__ __forceinline__ void cp_async_wait() {
 }
 
 // What pass 1 of a split slice accumulates. Two-pass: sum(x), E lanes
-// summed pairwise at the end (m only has to be near the mean). MOMENTS (the
-// one-shot of row_statistics): S1 = sum(d), S2 = sum(d*d) of d = x - x0, the
-// lanes folded into compensated sums every kGroup chunks, as pass 2 does.
+// summed pairwise at the end (m only has to be near the mean). MOMENTS:
+// S1 = sum(d), S2 = sum(d*d) of d = x - x0, the lanes folded into
+// compensated sums every kGroup chunks, as pass 2 does: LayerNorm's
+// one-shot (row_statistics) with x0 the row's first element, RMSNorm's
+// statistic itself with x0 = 0.
 template <typename TX, int E, bool MOMENTS> struct FirstPassAcc {
     static constexpr int L = kLanes<E>;
     float x0 = 0.f;
@@ -769,10 +799,12 @@ template <typename TX, int E, bool MOMENTS> struct FirstPassAcc {
 };
 
 // SKIP: s is formed in registers (and written to S), so no cp.async fill.
-// MOMENTS: the row's first element (s's, SKIP) is loaded alongside the
-// slice, into `x0`, and the moments about it are accumulated (FirstPassAcc).
+// MOMENTS: the moments about x0 are accumulated (FirstPassAcc); with
+// `centre`, x0 is the row's first element (s's, SKIP), loaded alongside the
+// slice, else 0 (RMSNorm).
 template <typename TX, int E, bool CACHE, bool SKIP, bool MOMENTS, int U = 4>
-__device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache, float &x0) {
+__device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache, bool centre,
+                                             float &x0) {
     const TX *__restrict__ xr = in.x;
 #if __CUDA_ARCH__ >= 800
     constexpr bool kAsyncFill = CACHE && !SKIP && sizeof(Chunk<TX, E>) == 16;
@@ -795,7 +827,7 @@ __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s,
             asm volatile("cp.async.commit_group;" ::: "memory");
         }
         // Issued after the copies: its round trip overlaps theirs.
-        if constexpr (MOMENTS) acc.x0 = load_input<TX, 1, SKIP>(in, 0).at(0);
+        if (MOMENTS && centre) acc.x0 = load_input<TX, 1, SKIP>(in, 0).at(0);
         auto sum_group = [&](int g) {
             for (int64_t c = group_end(g); c < group_end(g + 1); c += s.step) acc.add(cache[c - s.begin]);
         };
@@ -808,8 +840,10 @@ __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s,
         cp_async_wait<0>();
         sum_group(3);
     } else {
-        Chunk<TX, 1> first;
-        if constexpr (MOMENTS) first = load_input<TX, 1, SKIP>(in, 0);
+        // x0's load goes out before the first group's, and is waited for
+        // only once those are issued.
+        float first = 0.f;
+        if (MOMENTS && centre) first = load_input<TX, 1, SKIP>(in, 0).at(0);
         for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
             Chunk<TX, E> t[U];
 #pragma unroll
@@ -817,7 +851,7 @@ __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s,
                 const int64_t c = c0 + int64_t(u) * s.step;
                 if (c < s.end) t[u] = load_input<TX, E, SKIP>(in, c);
             }
-            if constexpr (MOMENTS) acc.x0 = first.at(0);
+            if (c0 == s.begin + s.lane) acc.x0 = first;
 #pragma unroll
             for (int u = 0; u < U; ++u) {
                 const int64_t c = c0 + int64_t(u) * s.step;
@@ -828,7 +862,7 @@ __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s,
                 }
             }
         }
-        if constexpr (MOMENTS) acc.x0 = first.at(0); // a thread with no chunks
+        acc.x0 = first; // a thread with no chunks
     }
     x0 = acc.x0;
     return acc.result();
@@ -859,6 +893,9 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // cancel; it overflows for |x| beyond ~1e19 (FP32/BF16), and the same
 // rescaled redo takes over.
 //
+// Split slices whose pass 1 took the moments (`first_moments`) skip pass 2:
+// RMSNorm's S2 about 0 is its statistic.
+//
 // One-shot (`x0` given, 16-bit outputs: a centred register row, or a split
 // slice whose pass 1 took the moments about x0, `first_moments`): no pass
 // 1. Pass 2 centres on the row's first element x0, so one reduction gives
@@ -888,7 +925,7 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
         red.sum(t, 0);
         m = t[0] * inv_n;
     }
-    const float2 mo = !active ? make_float2(0.f, 0.f) : one_shot && first_moments ? *first_moments : moments_pass<TX, E>(src, s, scale, m);
+    const float2 mo = !active ? make_float2(0.f, 0.f) : first_moments ? *first_moments : moments_pass<TX, E>(src, s, scale, m);
     float q[2] = {mo.x, mo.y};
     red.sum(q, 1);
     if (one_shot) {
@@ -958,6 +995,9 @@ enum AffineKind { kAny, kBothAsX, kScaleAsX };
 template <typename TX> __device__ __forceinline__ bool both_as_x(const TlnParams &p) {
     return p.scale && p.bias && p.scale_dtype == kDType<TX> && p.bias_dtype == kDType<TX>;
 }
+template <typename TX> __device__ __forceinline__ bool scale_as_x(const TlnParams &p) {
+    return p.scale && !p.bias && p.scale_dtype == kDType<TX>;
+}
 
 // A chunk's scale and bias as FP32 (absent ones are not read).
 template <int E> struct Affine {
@@ -1020,25 +1060,37 @@ __device__ __forceinline__ void write_register_row(Src &src, const Span &s, cons
 // Pass 3 over a split slice. Its scale and bias are often L2 misses (a
 // slice's parameters do not stay in L1 next to the shared-memory slice); the
 // loop is unrolled so that the next chunk's loads are in flight while this
-// one is written.
-template <typename TX, typename TY, int E, AffineKind K, class Src>
+// one is written. REVERSED: walked from the end (GlobalSlice says why).
+template <typename TX, typename TY, int E, AffineKind K, bool REVERSED, class Src>
 __device__ __forceinline__ void write_slice(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                             TY *__restrict__ yr) {
-#pragma unroll 2
-    for (int64_t c = s.begin + s.lane; c < s.end; c += s.step) {
+    auto chunk = [&](int64_t c) {
         Affine<E> a;
         a.template load_kind<TX, K>(p, c);
         float x[E];
         widen<TX, E>(src.get(c, s), x);
         write_chunk<TY, E, false, K>(x, c, p, st, a, yr);
+    };
+    // A compile-time direction: with both loops in one kernel, chosen at run
+    // time, ptxas spilled 20 registers in each (FP16 streamed).
+    const int64_t first = s.begin + s.lane;
+    if constexpr (REVERSED) {
+        if (first >= s.end) return;
+        const int64_t last = first + (s.end - 1 - first) / s.step * s.step;
+#pragma unroll 2
+        for (int64_t c = last; c >= first; c -= s.step) chunk(c);
+    } else {
+#pragma unroll 2
+        for (int64_t c = first; c < s.end; c += s.step) chunk(c);
     }
 }
 
-template <typename TX, typename TY, int E, class Src>
+template <typename TX, typename TY, int E, bool REVERSED, class Src>
 __device__ __forceinline__ void write_slice(const Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                             TY *__restrict__ yr) {
-    if (both_as_x<TX>(p)) write_slice<TX, TY, E, kBothAsX>(src, s, p, st, yr);
-    else write_slice<TX, TY, E, kAny>(src, s, p, st, yr);
+    if (both_as_x<TX>(p)) write_slice<TX, TY, E, kBothAsX, REVERSED>(src, s, p, st, yr);
+    else if (scale_as_x<TX>(p)) write_slice<TX, TY, E, kScaleAsX, REVERSED>(src, s, p, st, yr);
+    else write_slice<TX, TY, E, kAny, REVERSED>(src, s, p, st, yr);
 }
 
 #define TLN_BLOCK_SCRATCH                                                                                          \
@@ -1225,8 +1277,15 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
 
 // ---------------------------------------------------------------------------
 // split: one row per cluster of cluster_ctas blocks, slice_chunks chunks each.
+// MOMENTS: pass 1 takes the moments (FirstPassAcc), so one reduction
+// usually settles the row (row_statistics): one exchange and, streamed, one
+// read of the slice fewer. LayerNorm takes them about the row's first
+// element when its outputs are 16-bit (FP32 outputs keep the two passes),
+// RMSNorm about 0. A template parameter, not a runtime flag: compiled into
+// one loop, the two pass-1 forms raised split_cached_f16_f16's spills from
+// 120 to 300 bytes (H200: RMSNorm 256 x 65536 33.4 -> 39.4 us).
 // ---------------------------------------------------------------------------
-template <typename TX, typename TY, bool CACHED, int E, bool SKIP>
+template <typename TX, typename TY, bool CACHED, int E, bool SKIP, bool MOMENTS>
 __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cache) {
     TLN_BLOCK_SCRATCH
     __shared__ float4 s_cluster_slots[4];
@@ -1237,36 +1296,36 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     const int64_t begin = rank * p.slice_chunks;
     const Span s{begin, begin + p.slice_chunks < chunks ? begin + p.slice_chunks : chunks, int(threadIdx.x), int(blockDim.x)};
     const float inv_n = 1.f / static_cast<float>(p.cols);
-    const bool rms = p.norm == TLN_NORM_RMS; // pass 1 still fills the slice; its sum goes unused
-    // 16-bit outputs of LayerNorm: pass 1 takes the moments about the row's
-    // first element, and one reduction usually settles the row (row_statistics):
-    // one exchange and, streamed, one read of the slice fewer.
-    const bool one_shot = sizeof(TY) == 2 && !rms;
+    const bool rms = p.norm == TLN_NORM_RMS; // two-pass: pass 1 still fills the slice; its sum goes unused
 
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const RowIn<TX> in = row_in<TX>(p, row);
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
         float x0 = 0.f;
-        float2 first = make_float2(0.f, 0.f);
-        if constexpr (sizeof(TY) == 2) {
-            if (one_shot) first = first_pass<TX, E, CACHED, SKIP, true>(in, s, cache, x0);
-            else first = first_pass<TX, E, CACHED, SKIP, false>(in, s, cache, x0);
-        } else {
-            first = first_pass<TX, E, CACHED, SKIP, false>(in, s, cache, x0);
-        }
-        const float *centre = one_shot ? &x0 : nullptr;
-        const float2 *moments = one_shot ? &first : nullptr;
+        const float2 first = first_pass<TX, E, CACHED, SKIP, MOMENTS>(in, s, cache, !rms, x0);
+        const float *centre = MOMENTS && !rms ? &x0 : nullptr;
+        const float2 *moments = MOMENTS ? &first : nullptr;
         if constexpr (CACHED) {
             SharedSlice<TX, E> src{cache};
             const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
-            write_slice<TX, TY, E>(src, s, p, st, yr);
+            write_slice<TX, TY, E, false>(src, s, p, st, yr);
         } else {
+            // Pass 3 follows pass 1 (forward) with MOMENTS, else pass 2 (backward).
             GlobalSlice<TX, E, SKIP> src{in};
             const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
-            write_slice<TX, TY, E>(src, s, p, st, yr);
+            write_slice<TX, TY, E, MOMENTS>(src, s, p, st, yr);
         }
     }
     red.finish();
+}
+
+// The pass-1 form of each norm (split_rows): moments for RMSNorm and for
+// 16-bit outputs, the sum for LayerNorm's FP32 outputs.
+template <typename TX, typename TY, bool CACHED, int E, bool SKIP>
+__device__ __forceinline__ void split_norms(const TlnParams &p, Chunk<TX, E> *cache) {
+    if constexpr (sizeof(TY) == 2) split_rows<TX, TY, CACHED, E, SKIP, true>(p, cache);
+    else if (!SKIP && p.norm == TLN_NORM_RMS) split_rows<TX, TY, CACHED, E, SKIP, true>(p, cache);
+    else split_rows<TX, TY, CACHED, E, SKIP, false>(p, cache);
 }
 
 // The general kernels serve SkipLayerNorm too (p.skip non-null), in code
@@ -1287,12 +1346,12 @@ template <typename TX, typename TY, bool CACHED>
 __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char *smem) {
     constexpr int EV = 16 / sizeof(TX);
     if (p.skip) {
-        if (p.vectorized) split_rows<TX, TY, CACHED, EV, true>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
-        else split_rows<TX, TY, CACHED, 1, true>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
+        if (p.vectorized) split_norms<TX, TY, CACHED, EV, true>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
+        else split_norms<TX, TY, CACHED, 1, true>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
     } else if (p.vectorized) {
-        split_rows<TX, TY, CACHED, EV, false>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
+        split_norms<TX, TY, CACHED, EV, false>(p, reinterpret_cast<Chunk<TX, EV> *>(smem));
     } else {
-        split_rows<TX, TY, CACHED, 1, false>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
+        split_norms<TX, TY, CACHED, 1, false>(p, reinterpret_cast<Chunk<TX, 1> *>(smem));
     }
 }
 

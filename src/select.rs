@@ -76,9 +76,12 @@ pub struct PlanHints {
     /// Fast variants: the L2 prefetch distance in quarters of a wave of
     /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`]).
     pub prefetch_quarters: Option<u32>,
-    /// Split variants: `Some(true)` streams the slices even where shared
-    /// memory would hold them (benchmarks compare the two).
-    pub split_stream: Option<bool>,
+    /// Split variants: stream the slices even where shared memory would
+    /// hold them (benchmarks compare the two).
+    pub split_stream: bool,
+    /// Split variants: clusters in the grid, i.e. rows in flight at once
+    /// (each cluster strides over the rows).
+    pub split_clusters: Option<u32>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -137,6 +140,11 @@ const SPLIT_MAX_THREADS: u64 = TLN_SPLIT_MAX_THREADS as u64;
 const SPLIT_STREAM_CTAS: u64 = 8;
 /// Grid caps, in blocks per SM, before blocks stride over rows.
 const REGS_BLOCKS_PER_SM: u64 = 64;
+// Fewer clusters than rows (`PlanHints::split_clusters`, so that the rows in
+// flight fit L2) lost everywhere it was tried (H200, 2026-12-01, us: FP16
+// 32 x 2^20 streamed over 8 blocks, 8 clusters 219 against 80 with 32;
+// 256 x 65536 cached over 4, 64 clusters 44.4 against 38.2 with 256): the
+// bandwidth comes from blocks in flight.
 const SPLIT_CLUSTERS_PER_SM: u64 = 8;
 
 /// 16-byte accesses are legal when every base address and every row start is 16-byte aligned.
@@ -220,7 +228,7 @@ pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan 
 pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
     let chunks = row_chunks(p, vectorized);
     let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
-    if hints.cluster_ctas.is_some() || hints.split_stream == Some(true) {
+    if hints.cluster_ctas.is_some() || hints.split_stream {
         // A forced cluster size or streaming asks for the split variants.
         return split_plan(p, chunks, vectorized, limits, hints);
     }
@@ -441,10 +449,10 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
     // was faster there (37% vs 28% of copy). With many rows, the SMs take
     // turns and the cached slice won (65% vs 52% at 2048 x 32768 FP32).
     let few_rows = p.rows() < limits.sm_count as u64;
-    if few_rows && slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() && hints.split_stream.is_none() {
+    if few_rows && slice(ctas) * bytes > budget / 2 && max_ctas >= SPLIT_STREAM_CTAS && forced_ctas.is_none() && !hints.split_stream {
         ctas = SPLIT_STREAM_CTAS;
         let slice_chunks = slice(ctas);
-        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits);
+        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits, hints);
     }
     // FP32 rows that fill the GPU stream their slices over twice the blocks
     // a cached slice would take: no shared memory, so four blocks per SM,
@@ -464,16 +472,16 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
         && vectorized
         && ctas < max_ctas
         && forced_ctas.is_none()
-        && hints.split_stream.is_none();
+        && !hints.split_stream;
     if stream_fp32 {
         ctas *= 2;
         let slice_chunks = slice(ctas);
-        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits);
+        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits, hints);
     }
     let slice_chunks = slice(ctas);
-    let cached = slice_chunks * bytes <= budget && hints.split_stream != Some(true);
+    let cached = slice_chunks * bytes <= budget && !hints.split_stream;
     let (variant, smem) = if cached { (Variant::SplitCached, slice_chunks * bytes) } else { (Variant::SplitStream, 0) };
-    split_launch(p, variant, ctas, slice_chunks, smem as u32, vectorized, limits)
+    split_launch(p, variant, ctas, slice_chunks, smem as u32, vectorized, limits, hints)
 }
 
 // Tried and not kept (H200, 2026-12-01, `bench --cluster`): a grid of one
@@ -484,9 +492,20 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
 // FP16 38.7 against 37.6, BF16 45.3 against 41.6, FP32 77.3 against 72.3);
 // and the branch alone, never taken, slowed the SkipLayerNorm split kernels
 // by 8-19% (FP16 32 x 2^20: 222.0 us against 187.0).
-fn split_launch(p: &Problem, variant: Variant, ctas: u64, slice_chunks: u64, smem: u32, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
+#[allow(clippy::too_many_arguments)]
+fn split_launch(
+    p: &Problem,
+    variant: Variant,
+    ctas: u64,
+    slice_chunks: u64,
+    smem: u32,
+    vectorized: bool,
+    limits: &DeviceLimits,
+    hints: PlanHints,
+) -> LaunchPlan {
     let block_threads = slice_chunks.div_ceil(SPLIT_CHUNKS_PER_THREAD).next_multiple_of(32).clamp(32, SPLIT_MAX_THREADS) as u32;
-    let clusters = p.rows().clamp(1, limits.sm_count as u64 * SPLIT_CLUSTERS_PER_SM);
+    let cap = hints.split_clusters.filter(|&c| c >= 1).map_or(limits.sm_count as u64 * SPLIT_CLUSTERS_PER_SM, u64::from);
+    let clusters = p.rows().clamp(1, cap);
     LaunchPlan {
         variant,
         threads_per_row: block_threads,
@@ -733,9 +752,9 @@ mod tests {
     /// Streaming forced where shared memory would hold the slice.
     #[test]
     fn forced_streaming() {
-        let streamed = plan_with(&prob(256, 65536, F16), true, &H100, PlanHints { split_stream: Some(true), ..Default::default() });
+        let streamed = plan_with(&prob(256, 65536, F16), true, &H100, PlanHints { split_stream: true, ..Default::default() });
         assert_eq!((streamed.variant, streamed.cluster_ctas, streamed.dynamic_smem_bytes), (Variant::SplitStream, 4, 0));
-        let short = plan_with(&prob(256, 768, F16), true, &H100, PlanHints { split_stream: Some(true), ..Default::default() });
+        let short = plan_with(&prob(256, 768, F16), true, &H100, PlanHints { split_stream: true, ..Default::default() });
         assert_eq!(short.variant, Variant::SplitStream, "a forced stream asks for the split variants");
     }
 

@@ -249,8 +249,13 @@ fn rms_norm_every_variant_and_hostile_rows() {
             })
         });
         let scales = [None, Some(DType::F32), Some(DType::BF16)].into_iter().map(move |s| Case { scale: s, ..Case::rms(21, 1000, x, y, kinds) });
-        let clusters = [1u32, 2, 4, 8, 16].into_iter().filter(move |&c| c <= limits.max_cluster_ctas).map(move |c| {
-            Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::rms(12, 100_003, x, y, kinds) }
+        // Cached and streamed slices, vectorized (65536) or not (100_003):
+        // pass 1 takes the statistic itself, about 0.
+        let clusters = [1u32, 2, 4, 8, 16].into_iter().filter(move |&c| c <= limits.max_cluster_ctas).flat_map(move |c| {
+            [false, true].into_iter().flat_map(move |split_stream| {
+                let hints = PlanHints { cluster_ctas: Some(c), split_stream, ..Default::default() };
+                [65536, 100_003].map(|h| Case { hints, ..Case::rms(12, h, x, y, kinds) })
+            })
         });
         grid.chain(hostile).chain(per_thread).chain(scales).chain(clusters)
     });
@@ -277,8 +282,13 @@ fn skip_layer_norm_every_variant_and_hostile_rows() {
                 })
             });
             let mixed = [None, Some(DType::F32)].into_iter().map(move |s| Case { scale: s, bias: s, ..Case::skip(21, 1000, x, y, kinds, o) });
-            let clusters = [1u32, 4, 16].into_iter().filter(move |&c| c <= limits.max_cluster_ctas).map(move |c| {
-                Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::skip(12, 100_003, x, y, kinds, o) }
+            // Cached and streamed slices, scalar (100_003) and vectorized
+            // (65536: a streamed slice reads S back where it was written).
+            let clusters = [1u32, 4, 16].into_iter().filter(move |&c| c <= limits.max_cluster_ctas).flat_map(move |c| {
+                let cached = Case { hints: PlanHints { cluster_ctas: Some(c), ..Default::default() }, ..Case::skip(12, 100_003, x, y, kinds, o) };
+                let streamed = [65536, 100_003]
+                    .map(|h| Case { hints: PlanHints { cluster_ctas: Some(c), split_stream: true, ..Default::default() }, ..Case::skip(12, h, x, y, kinds, o) });
+                std::iter::once(cached).chain(streamed)
             });
             grid.chain(hostile).chain(per_thread).chain(mixed).chain(clusters)
         })
@@ -337,8 +347,10 @@ fn every_cluster_size_on_the_same_rows() {
         [1u32, 2, 4, 8, 16].into_iter().filter(move |&c| c <= max).flat_map(move |c| {
             let hints = PlanHints { cluster_ctas: Some(c), ..Default::default() };
             let one_per_row = [5000, 65536, 100_003, 1 << 19].map(|h| Case { hints, ..Case::new(12, h, x, y, &kinds) });
-            let streamed = Case { hints: PlanHints { split_stream: Some(true), ..hints }, ..Case::new(12, 20_000, x, y, &kinds) };
-            one_per_row.into_iter().chain([streamed])
+            let streamed = Case { hints: PlanHints { split_stream: true, ..hints }, ..Case::new(12, 20_000, x, y, &kinds) };
+            // Fewer clusters than rows: each strides over several rows.
+            let striding = [false, true].map(|split_stream| Case { hints: PlanHints { split_stream, split_clusters: Some(2), ..hints }, ..Case::new(12, 65536, x, y, &kinds) });
+            one_per_row.into_iter().chain([streamed]).chain(striding)
         })
     });
     run_all(&g, cases);

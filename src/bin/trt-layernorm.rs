@@ -73,6 +73,10 @@ enum Command {
         /// global memory where shared memory would hold them.
         #[arg(long)]
         stream: bool,
+        /// Also time the split plans above (the default plan's if no
+        /// --cluster) with at most this many clusters in the grid (rows in flight).
+        #[arg(long, value_delimiter = ',')]
+        split_clusters: Vec<u32>,
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
@@ -91,8 +95,9 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream } => {
-            let sweep = Sweep { per_thread: &per_thread, cluster: &cluster, general, prefetch_quarters: &prefetch_quarters, stream };
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters } => {
+            let sweep =
+                Sweep { per_thread: &per_thread, cluster: &cluster, general, prefetch_quarters: &prefetch_quarters, stream, split_clusters: &split_clusters };
             bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
         Command::Patch(args) => match args.run() {
@@ -344,6 +349,7 @@ struct Sweep<'a> {
     general: bool,
     prefetch_quarters: &'a [u32],
     stream: bool,
+    split_clusters: &'a [u32],
 }
 
 impl Sweep<'_> {
@@ -360,10 +366,14 @@ impl Sweep<'_> {
         hints.extend(prefetched);
         let mut split: Vec<PlanHints> = self.cluster.iter().map(|&c| PlanHints { cluster_ctas: Some(c), ..Default::default() }).collect();
         if self.stream {
-            let streamed: Vec<PlanHints> = split.iter().map(|&h| PlanHints { split_stream: Some(true), ..h }).collect();
+            let streamed: Vec<PlanHints> = split.iter().map(|&h| PlanHints { split_stream: true, ..h }).collect();
             split.extend(streamed);
         }
+        let capped_base = if split.is_empty() { vec![PlanHints::default()] } else { split.clone() };
+        let capped: Vec<PlanHints> =
+            capped_base.iter().flat_map(|&h| self.split_clusters.iter().map(move |&c| PlanHints { split_clusters: Some(c), ..h })).collect();
         hints.extend(split);
+        hints.extend(capped);
         hints
     }
 }
@@ -406,7 +416,7 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, norm: NormKind, jso
         println!("{{\"device\": \"{}\", \"copy_gbps\": {:.1}, \"empty_us\": {:.3}}}", b.device_name(), b.copy_gbps, b.empty_us);
     } else {
         println!("{}: device-to-device copy {:.0} GB/s (read+write), empty launch {:.2} us/call", b.device_name(), b.copy_gbps, b.empty_us);
-        println!("{:<6} {:>6} {:>8} | {:>9} {:>8} {:>7} | variant/threads per row, blocks per row", "dtype", "rows", "H", "us/call", "GB/s", "% copy");
+        println!("{:<6} {:>6} {:>8} | {:>9} {:>8} {:>7} | variant/threads per row, blocks per row, grid blocks", "dtype", "rows", "H", "us/call", "GB/s", "% copy");
     }
     let mut ok = true;
     let hints = sweep.hints();
@@ -422,13 +432,13 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, norm: NormKind, jso
                         let tag = if hint == PlanHints::default() { "default" } else { "forced" };
                         if json {
                             println!(
-                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"prefetch_rows\": {}, \"plan\": \"{tag}\"}}",
-                                m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.prefetch_rows
+                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"grid_blocks\": {}, \"prefetch_rows\": {}, \"plan\": \"{tag}\"}}",
+                                m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.grid_blocks, plan.prefetch_rows
                             );
                         } else {
                             println!(
-                                "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>12}/{:<4} x{:<2} pf{:<6} {tag}",
-                                dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.prefetch_rows
+                                "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>12}/{:<4} x{:<2} g{:<6} pf{:<6} {tag}",
+                                dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.grid_blocks, plan.prefetch_rows
                             );
                         }
                     }
