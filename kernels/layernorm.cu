@@ -613,6 +613,9 @@ template <typename TX, int E> struct SharedSlice {
     __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &s) const { return cache[c - s.begin]; }
     __device__ __forceinline__ void reload(const RowIn<TX> &, const Span &) {}
     static constexpr bool kReversed = false;
+    static constexpr bool kPrefetch = false;
+    static constexpr int ahead = 0;
+    __device__ __forceinline__ void prefetch(int64_t, int64_t, const Span &) const {}
 };
 
 // A chunk this kernel wrote (SkipLayerNorm's S), read back by the thread
@@ -620,6 +623,28 @@ template <typename TX, int E> struct SharedSlice {
 template <typename TX, int E> __device__ __forceinline__ Chunk<TX, E> load_written(const TX *row, int64_t c) {
     const uint4 raw = __ldcg(reinterpret_cast<const uint4 *>(row) + c);
     return *reinterpret_cast<const Chunk<TX, E> *>(&raw);
+}
+
+// Split slices streamed from global memory (split_stream): each thread
+// keeps only kGroup chunks in flight (16 KB per block of 256 threads), and
+// with a few blocks per SM that is short of what DRAM's latency times its
+// bandwidth asks for (H200: about 40 KB per SM). Thread 0 of the block adds
+// bulk L2 prefetches of the slice `ahead` chunks in front of the block's
+// walk (TlnParams::prefetch_chunks): the threads' loads then hit L2.
+// Chunks [lo, hi) of `row`, clipped to the slice; 16-byte chunks on sm_90+
+// only (elsewhere nothing: `ahead` is 0 there, src/select.rs).
+template <typename TX, int E>
+__device__ __forceinline__ void prefetch_chunks(const TX *row, int64_t lo, int64_t hi, const Span &s) {
+#if __CUDA_ARCH__ >= 900
+    if constexpr (sizeof(Chunk<TX, E>) == 16) {
+        lo = max(lo, s.begin);
+        hi = min(hi, s.end);
+        if (hi > lo)
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(reinterpret_cast<const uint4 *>(row) + lo),
+                         "r"(uint32_t((hi - lo) * 16))
+                         : "memory");
+    }
+#endif
 }
 
 // A block's slice of a split row, re-read from global memory (L2 when it
@@ -633,11 +658,19 @@ template <typename TX, int E> __device__ __forceinline__ Chunk<TX, E> load_writt
 // a forward re-read meets the slice's oldest lines first, already evicted,
 // and each miss evicts the next line it needs; walking back from the end
 // reads what is still there first.
+//
+// `ahead` > 0 (TlnParams::prefetch_chunks): thread 0 of the block keeps bulk
+// L2 prefetches that many chunks in front of each walk (prefetch_chunks).
 template <typename TX, int E, bool SKIP> struct GlobalSlice {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = false;
     RowIn<TX> in;
+    int ahead = 0;
     static constexpr bool kReversed = true;
+    // Not SkipLayerNorm: its streamed rows lost 5-6% with the prefetches one
+    // step ahead, more further ahead (H200, 32 x 2^20), and 2-20% with their
+    // code merely compiled in (src/select.rs, SPLIT_STREAM_PREFETCH_STEPS).
+    static constexpr bool kPrefetch = !SKIP && sizeof(Chunk<TX, E>) == 16;
     __device__ __forceinline__ Chunk<TX, E> get(int64_t c, const Span &) const {
         if constexpr (SKIP && sizeof(Chunk<TX, E>) == 16) {
             if (in.sum) return load_written<TX, E>(in.sum, c);
@@ -645,6 +678,10 @@ template <typename TX, int E, bool SKIP> struct GlobalSlice {
         return load_input<TX, E, SKIP>(in, c);
     }
     __device__ __forceinline__ void reload(const RowIn<TX> &, const Span &) {}
+    // Chunks [lo, hi) of the slice into L2, from where get() will read them.
+    __device__ __forceinline__ void prefetch(int64_t lo, int64_t hi, const Span &s) const {
+        if constexpr (kPrefetch) prefetch_chunks<TX, E>(in.x, lo, hi, s);
+    }
 };
 
 // Chunks of a slice source in groups of kGroup (loads of a group in flight
@@ -652,12 +689,22 @@ template <typename TX, int E, bool SKIP> struct GlobalSlice {
 // group count is the block's, so that every thread walks the slice in step
 // (a trailing group may be empty for some).
 constexpr int kGroup = 4;
+//
+// A prefetching source (GlobalSlice::ahead > 0): thread 0 prefetches the
+// group `ahead` chunks further along the walk as it starts each group; the
+// first `ahead` chunks are left to the loads (a re-read finds them in L2:
+// the previous pass ended there).
 template <typename TX, int E, class Src, class F, class G>
 __device__ __forceinline__ void for_each_grouped(const Src &src, const Span &s, F f, G done) {
     const int64_t span = int64_t(kGroup) * s.step;
     const int64_t groups = (s.end - s.begin + span - 1) / span;
+    const bool prefetching = Src::kPrefetch && src.ahead > 0 && threadIdx.x == 0;
     for (int64_t i = 0; i < groups; ++i) {
         const int64_t c0 = s.begin + s.lane + (Src::kReversed ? groups - 1 - i : i) * span;
+        if (prefetching) {
+            if (Src::kReversed) src.prefetch(c0 - src.ahead, c0 - src.ahead + span, s);
+            else src.prefetch(c0 + src.ahead, c0 + src.ahead + span, s);
+        }
         Chunk<TX, E> raw[kGroup];
 #pragma unroll
         for (int u = 0; u < kGroup; ++u) {
@@ -799,12 +846,14 @@ template <typename TX, int E, bool MOMENTS> struct FirstPassAcc {
 };
 
 // SKIP: s is formed in registers (and written to S), so no cp.async fill.
+// Streamed (!CACHE), `ahead` > 0: bulk L2 prefetches lead the loads (see
+// prefetch_chunks).
 // MOMENTS: the moments about x0 are accumulated (FirstPassAcc); with
 // `centre`, x0 is the row's first element (s's, SKIP), loaded alongside the
 // slice, else 0 (RMSNorm).
 template <typename TX, int E, bool CACHE, bool SKIP, bool MOMENTS, int U = 4>
 __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache, bool centre,
-                                             float &x0) {
+                                             int ahead, float &x0) {
     const TX *__restrict__ xr = in.x;
 #if __CUDA_ARCH__ >= 800
     constexpr bool kAsyncFill = CACHE && !SKIP && sizeof(Chunk<TX, E>) == 16;
@@ -844,7 +893,13 @@ __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s,
         // only once those are issued.
         float first = 0.f;
         if (MOMENTS && centre) first = load_input<TX, 1, SKIP>(in, 0).at(0);
-        for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += int64_t(U) * s.step) {
+        // Streamed (`ahead` > 0, thread 0): the groups up to `ahead` chunks
+        // on are prefetched before the walk, then one group per step.
+        const int64_t span = int64_t(U) * s.step;
+        const bool prefetching = GlobalSlice<TX, E, SKIP>::kPrefetch && !CACHE && ahead > 0 && threadIdx.x == 0;
+        if (prefetching) prefetch_chunks<TX, E>(xr, s.begin + span, s.begin + ahead, s);
+        for (int64_t c0 = s.begin + s.lane; c0 < s.end; c0 += span) {
+            if (prefetching) prefetch_chunks<TX, E>(xr, c0 + ahead, c0 + ahead + span, s);
             Chunk<TX, E> t[U];
 #pragma unroll
             for (int u = 0; u < U; ++u) {
@@ -1073,15 +1128,26 @@ __device__ __forceinline__ void write_slice(const Src &src, const Span &s, const
     };
     // A compile-time direction: with both loops in one kernel, chosen at run
     // time, ptxas spilled 20 registers in each (FP16 streamed).
+    // A prefetching source (thread 0): kGroup steps' chunks `ahead` further
+    // along, every kGroup steps.
     const int64_t first = s.begin + s.lane;
+    const bool prefetching = Src::kPrefetch && src.ahead > 0 && threadIdx.x == 0;
+    const int64_t window = int64_t(kGroup) * s.step;
+    int i = 0;
     if constexpr (REVERSED) {
         if (first >= s.end) return;
         const int64_t last = first + (s.end - 1 - first) / s.step * s.step;
 #pragma unroll 2
-        for (int64_t c = last; c >= first; c -= s.step) chunk(c);
+        for (int64_t c = last; c >= first; c -= s.step, ++i) {
+            if (prefetching && i % kGroup == 0) src.prefetch(c + s.step - src.ahead - window, c + s.step - src.ahead, s);
+            chunk(c);
+        }
     } else {
 #pragma unroll 2
-        for (int64_t c = first; c < s.end; c += s.step) chunk(c);
+        for (int64_t c = first; c < s.end; c += s.step, ++i) {
+            if (prefetching && i % kGroup == 0) src.prefetch(c + src.ahead, c + src.ahead + window, s);
+            chunk(c);
+        }
     }
 }
 
@@ -1302,7 +1368,7 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
         const RowIn<TX> in = row_in<TX>(p, row);
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
         float x0 = 0.f;
-        const float2 first = first_pass<TX, E, CACHED, SKIP, MOMENTS>(in, s, cache, !rms, x0);
+        const float2 first = first_pass<TX, E, CACHED, SKIP, MOMENTS>(in, s, cache, !rms, p.prefetch_chunks, x0);
         const float *centre = MOMENTS && !rms ? &x0 : nullptr;
         const float2 *moments = MOMENTS ? &first : nullptr;
         if constexpr (CACHED) {
@@ -1311,7 +1377,7 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
             write_slice<TX, TY, E, false>(src, s, p, st, yr);
         } else {
             // Pass 3 follows pass 1 (forward) with MOMENTS, else pass 2 (backward).
-            GlobalSlice<TX, E, SKIP> src{in};
+            GlobalSlice<TX, E, SKIP> src{in, p.prefetch_chunks};
             const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
             write_slice<TX, TY, E, MOMENTS>(src, s, p, st, yr);
         }

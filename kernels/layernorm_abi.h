@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 5
+#define TLN_ABI_VERSION 6
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -99,6 +99,10 @@ typedef struct TlnParams {
     /* fast: > 0 asks each block to prefetch into L2 the rows of the block that starts this many rows
      * later (DRAM stays busy while the SM's blocks reduce); 0: none. */
     int32_t prefetch_rows;
+    /* split_stream with 16-byte chunks, sm_90+: > 0 asks thread 0 of each block to keep bulk L2
+     * prefetches of its slice this many chunks ahead of the block's walk (a multiple of
+     * 4 * blockDim.x, the chunks the block's loads cover in one step); 0: none. */
+    int32_t prefetch_chunks;
 } TlnParams;
 
 #endif /* TRT_LAYERNORM_ABI_H */

@@ -91,16 +91,19 @@ peers() {
 stalls() {
   NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
   local m=gpu__time_duration.sum,sm__warps_active.avg.pct_of_peak_sustained_active,dram__throughput.avg.pct_of_peak_sustained_elapsed
+  m+=,dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sector_hit_rate.pct
   for r in barrier long_scoreboard short_scoreboard membar wait lg_throttle mio_throttle math_pipe_throttle no_instruction selected drain; do
     m+=,smsp__average_warps_issue_stalled_${r}_per_issue_active.ratio
   done
-  # The shapes that missed in the last peers run (benches/results/h200-2026-12-01f.json).
-  local shapes=("f16 1x768" "f32 1x768" "f32 512x1024" "f16 4096x768" "f32 16384x12288" "f16 256x65536" "f16 32x1048576")
-  for spec in "${shapes[@]}"; do
+  # The shapes that missed in the last peers runs (benches/results/h200-2026-12-02*.json), per norm.
+  local specs=("layernorm f32 1x768" "layernorm f32 1x4096" "layernorm f32 16384x12288" "layernorm f16 32x1048576"
+    "layernorm f32 32x1048576" "rmsnorm f16 1x768" "rmsnorm f16 256x65536" "rmsnorm f16 32x1048576"
+    "skiplayernorm f16 256x65536" "skiplayernorm f16 32x1048576" "skiplayernorm f32 1x768")
+  for spec in "${specs[@]}"; do
     set -- $spec
-    step "ncu stalls $1 $2"
+    step "ncu stalls $1 $2 $3"
     timeout 100 "$NCU" --clock-control none -k regex:'^tln_([^e]|e[^m])' --launch-skip 2 --launch-count 1 --metrics "$m" \
-      $B/trt-layernorm bench --dtypes "$1" --shapes "$2" 2>&1 | grep -E "tln_|duration|warps_active|dram__|stalled" \
+      $B/trt-layernorm bench --norm "$1" --dtypes "$2" --shapes "$3" 2>&1 | grep -E "tln_|duration|warps_active|dram__|lts__|stalled" \
       | sed -E 's/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' | tee -a "$OUT/ncu-stalls.txt" || status=1
   done
 }

@@ -74,6 +74,7 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         residual_bias: ptrs.residual_bias as *const c_void,
         sum: ptrs.sum as *mut c_void,
         prefetch_rows: plan.prefetch_rows as i32,
+        prefetch_chunks: plan.prefetch_chunks as i32,
     };
     let mut args = [(&mut params as *mut TlnParams).cast::<c_void>()];
     if plan.cluster_ctas <= 1 {

@@ -82,6 +82,10 @@ pub struct PlanHints {
     /// Split variants: clusters in the grid, i.e. rows in flight at once
     /// (each cluster strides over the rows).
     pub split_clusters: Option<u32>,
+    /// Streamed split variants: how far ahead of its walk each block keeps
+    /// bulk L2 prefetches, in steps of the walk (0: none; None:
+    /// [`SPLIT_STREAM_PREFETCH_STEPS`]).
+    pub split_prefetch_steps: Option<u32>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -100,6 +104,10 @@ pub struct LaunchPlan {
     /// Fast variants: each block prefetches into L2 the rows this many rows
     /// after its own (0: none). See [`FAST_PREFETCH_QUARTERS`].
     pub prefetch_rows: u32,
+    /// Streamed split variants: each block keeps bulk L2 prefetches of its
+    /// slice this many chunks ahead of its walk (0: none). See
+    /// [`SPLIT_STREAM_PREFETCH_STEPS`].
+    pub prefetch_chunks: u32,
 }
 
 /// Bytes one thread moves per access on the vectorized path.
@@ -110,6 +118,11 @@ pub const REGS_CHUNKS_PER_THREAD: [u32; 4] = [1, 2, 4, 8];
 pub const REGS_MAX_CHUNKS: u64 = TLN_MAX_THREADS_PER_BLOCK as u64 * 8;
 /// Threads per row the register variants widen to when rows are few.
 const REGS_FEW_ROWS_MAX_THREADS_PER_ROW: u32 = 256;
+/// The fast kernels with FP32 X go to 512 (two chunks each where a row has
+/// 1024): H200, 2026-12-01, 1 x 4096, us, fast2/512 against fast4/256:
+/// LayerNorm 2.62 vs 2.72, RMSNorm 2.13 vs 2.36, SkipLayerNorm 2.74 vs
+/// 2.95. With 16-bit X, fast1/512 and fast2/256 were within 0.02 us.
+const FAST_F32_FEW_ROWS_MAX_THREADS_PER_ROW: u32 = 512;
 /// FP16 rows of this many chunks or more go to the split variants.
 const REGS_F16_SPLIT_CHUNKS: u64 = 2048;
 /// BF16 rows: the split variants carry the overflow redo and spill more, so
@@ -138,6 +151,24 @@ const SPLIT_BLOCKS_PER_SM: u64 = 4;
 const SPLIT_MAX_THREADS: u64 = TLN_SPLIT_MAX_THREADS as u64;
 /// Blocks per row of a streamed split (slices too large to share an SM).
 const SPLIT_STREAM_CTAS: u64 = 8;
+/// Longest slice (in chunks) of a split row when rows fill the GPU (see split_plan).
+const SPLIT_MANY_ROWS_SLICE_CHUNKS: u64 = 2048;
+/// Chunks a split block's threads load in one step of its walk over the
+/// slice, per thread (kGroup in kernels/layernorm.cu).
+const SPLIT_STEP_CHUNKS_PER_THREAD: u64 = 4;
+/// How far ahead of its walk a streamed split block keeps bulk L2
+/// prefetches, in steps (a step: 4 chunks per thread, 16 KB for a block of
+/// 256 threads). Each thread holds only a step's loads in flight, and a
+/// few such blocks per SM ask DRAM for less than its latency hides.
+/// H200, 2026-12-01, 32 x 2^20, us, steps 0/1/2/4/8: LayerNorm FP16
+/// 78.0/72.4/78.4/83.3/89.0, FP32 160.8/157.7/172.7/179.4/200.7; RMSNorm
+/// FP16 73.6/69.8/72.8/79.2/84.7 (further ahead, the prefetches evict what
+/// the re-reads need). SkipLayerNorm lost at every distance (FP16 174.6 us
+/// at 0 and 182.5 at 1 with the prefetch code compiled in, 145.6 without
+/// it), so its paths compile none.
+/// Blocks of 512 threads instead (twice the loads in flight, the same 64
+/// registers) lost too: LayerNorm FP16 91.6 us, RMSNorm 84.4, Skip 167.6.
+pub const SPLIT_STREAM_PREFETCH_STEPS: u32 = 1;
 /// Grid caps, in blocks per SM, before blocks stride over rows.
 const REGS_BLOCKS_PER_SM: u64 = 64;
 // Fewer clusters than rows (`PlanHints::split_clusters`, so that the rows in
@@ -274,7 +305,8 @@ fn default_fast_chunks_per_thread(p: &Problem, chunks: u64, limits: &DeviceLimit
     if split {
         return None;
     }
-    widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()))
+    let few_rows_max_tpr = if p.x_dtype() == DType::F32 { FAST_F32_FEW_ROWS_MAX_THREADS_PER_ROW } else { REGS_FEW_ROWS_MAX_THREADS_PER_ROW };
+    widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()), few_rows_max_tpr)
 }
 
 /// The general register kernels' choice (H100 sweep, see README): up to
@@ -301,14 +333,14 @@ fn default_regs_chunks_per_thread(p: &Problem, chunks: u64, sm_count: u32, wides
     if chunks >= split_from {
         return None;
     }
-    widest_first(rows, chunks, sm_count, widest)
+    widest_first(rows, chunks, sm_count, widest, REGS_FEW_ROWS_MAX_THREADS_PER_ROW)
 }
 
 /// The most chunks per thread (up to `widest`) that still puts enough
 /// threads on the GPU, else fewer: long chains per thread win when rows are
 /// plentiful (fewer threads and barriers per row); with few rows, more
 /// threads per row shorten each row's latency. None: no count fits.
-fn widest_first(rows: u64, chunks: u64, sm_count: u32, widest: u32) -> Option<u32> {
+fn widest_first(rows: u64, chunks: u64, sm_count: u32, widest: u32, few_rows_max_tpr: u32) -> Option<u32> {
     let target = sm_count as u64 * REGS_TARGET_THREADS_PER_SM;
     let fits = |n: u32| regs_threads_per_row(chunks, n);
     let mut best = None;
@@ -318,7 +350,7 @@ fn widest_first(rows: u64, chunks: u64, sm_count: u32, widest: u32) -> Option<u3
         // Few rows: spreading a row over more than 256 threads costs more in
         // reductions than it saves (H100, 1 x 4096: FP16 regs2/256 3.39 us
         // vs regs1/512 4.08 us; FP32 regs4/256 4.18 us vs regs2/512 4.89 us).
-        if tpr > REGS_FEW_ROWS_MAX_THREADS_PER_ROW && best.is_some() {
+        if tpr > few_rows_max_tpr && best.is_some() {
             break;
         }
         best = Some(n);
@@ -342,6 +374,7 @@ fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
         dynamic_smem_bytes: 0,
         vectorized,
         prefetch_rows: 0,
+        prefetch_chunks: 0,
     }
 }
 
@@ -421,6 +454,7 @@ fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
         dynamic_smem_bytes: 0,
         vectorized,
         prefetch_rows,
+        prefetch_chunks: 0,
     })
 }
 
@@ -454,29 +488,33 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
         let slice_chunks = slice(ctas);
         return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits, hints);
     }
-    // FP32 rows that fill the GPU stream their slices over twice the blocks
-    // a cached slice would take: no shared memory, so four blocks per SM,
-    // and the resident slices (a few MB) stay in L2 for the later passes.
-    // H200, 2026-12-01, us: 256 x 65536 streamed over 8 blocks 61.1, cached
-    // over 4 72.3 (streamed over 4: 69.4); 2048 x 32768 streamed over 2
-    // 227.4, cached in one 264.5. 16-bit rows keep the cached slice (FP16
-    // 256 x 65536: cached over 4 37.6, streamed over 2 38.4 or over 4 38.6;
-    // 2048 x 32768 cached in one 123.4, streamed over 2 141.8). Not
-    // SkipLayerNorm, whose streamed passes re-read and re-add two tensors
-    // (FP32 256 x 65536: 176.6 streamed over 8, 123.0 cached over 4), nor
-    // rows a register row could hold (the general kernels': not measured).
-    let stream_fp32 = !few_rows
-        && p.x_dtype() == DType::F32
-        && p.norm() != NormKind::SkipLayerNorm
-        && chunks > REGS_MAX_CHUNKS
-        && vectorized
-        && ctas < max_ctas
-        && forced_ctas.is_none()
-        && !hints.split_stream;
-    if stream_fp32 {
-        ctas *= 2;
-        let slice_chunks = slice(ctas);
-        return split_launch(p, Variant::SplitStream, ctas, slice_chunks, 0, vectorized, limits, hints);
+    // SkipLayerNorm rows that fill the GPU: streamed over as many blocks as
+    // keep the whole grid resident at once (S re-read from L2 in pass 3).
+    // Cached over more blocks, the grid ran in two waves. H200, 2026-12-01,
+    // 256 x 65536, us: FP16 streamed over 2 64.6, cached over 4 79.3
+    // (streamed over 4: 81.2); BF16 65.7 against 78.3; FP32 112.4 against
+    // 115.8.
+    let wave = SPLIT_BLOCKS_PER_SM * limits.sm_count as u64;
+    if !few_rows && p.norm() == NormKind::SkipLayerNorm && vectorized && forced_ctas.is_none() && p.rows() * 2 <= wave && max_ctas >= 2 {
+        let mut resident = 2;
+        while resident * 2 <= max_ctas && p.rows() * resident * 2 <= wave {
+            resident *= 2;
+        }
+        let slice_chunks = slice(resident);
+        return split_launch(p, Variant::SplitStream, resident, slice_chunks, 0, vectorized, limits, hints);
+    }
+    // Other rows that fill the GPU: slices of at most
+    // SPLIT_MANY_ROWS_SLICE_CHUNKS (32 KB vectorized), which measured best
+    // wherever they were compared. H200, 2026-12-01/02, us, cached over 1/2/4/8
+    // blocks: FP32 LayerNorm 256 x 65536 -/87.9/60.0/57.6 (streamed over 8:
+    // 61.5), 2048 x 32768 263.1/232.2/182.5/279.0 (streamed over 4: 197.2);
+    // FP32 RMSNorm 256 x 65536 -/76.0/54.0/47.2 (streamed over 8: 50.6),
+    // 2048 x 32768 245.8/213.8/158.4/203.8; FP16 LayerNorm 2048 x 32768
+    // 120.3/104.5/-/-, 256 x 65536 -/40.3/33.2/39.8.
+    if !few_rows && p.norm() != NormKind::SkipLayerNorm && vectorized && forced_ctas.is_none() {
+        while ctas < max_ctas && slice(ctas) > SPLIT_MANY_ROWS_SLICE_CHUNKS {
+            ctas *= 2;
+        }
     }
     let slice_chunks = slice(ctas);
     let cached = slice_chunks * bytes <= budget && !hints.split_stream;
@@ -506,6 +544,13 @@ fn split_launch(
     let block_threads = slice_chunks.div_ceil(SPLIT_CHUNKS_PER_THREAD).next_multiple_of(32).clamp(32, SPLIT_MAX_THREADS) as u32;
     let cap = hints.split_clusters.filter(|&c| c >= 1).map_or(limits.sm_count as u64 * SPLIT_CLUSTERS_PER_SM, u64::from);
     let clusters = p.rows().clamp(1, cap);
+    // Bulk prefetches move 16-byte chunks (the kernels ignore the field below sm_90).
+    let steps = hints.split_prefetch_steps.unwrap_or(SPLIT_STREAM_PREFETCH_STEPS) as u64;
+    let prefetch_chunks = if variant == Variant::SplitStream && vectorized && p.norm() != NormKind::SkipLayerNorm {
+        u32::try_from(steps * SPLIT_STEP_CHUNKS_PER_THREAD * block_threads as u64).unwrap_or(0)
+    } else {
+        0
+    };
     LaunchPlan {
         variant,
         threads_per_row: block_threads,
@@ -515,6 +560,7 @@ fn split_launch(
         slice_chunks,
         dynamic_smem_bytes: smem,
         prefetch_rows: 0,
+        prefetch_chunks,
         vectorized,
     }
 }
@@ -585,6 +631,9 @@ mod tests {
             (16384, 12288, BF16, "fast8", 192),
             (4096, 16384, F16, "fast8", 256),
             (4096, 768, F32, "fast8", 32),
+            (1, 768, F32, "fast1", 192),
+            // A single FP32 row spreads over up to 512 threads.
+            (1, 4096, F32, "fast2", 512),
             (8192, 8192, F32, "fast8", 256),
             (4096, 16384, F32, "fast8", 512),
         ] {
@@ -707,21 +756,21 @@ mod tests {
 
     #[test]
     fn long_16bit_rows_split_into_cached_slices() {
-        for (rows, cols) in [(4096, 16384), (2048, 32768)] {
+        for (rows, cols, ctas) in [(4096, 16384, 1), (2048, 32768, 2)] {
             let pl = plan(&general(rows, cols, F16), true, &H100);
-            assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes as u64), (Variant::SplitCached, 1, 2 * cols), "{rows}x{cols}");
+            assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, ctas, 32 * 1024), "{rows}x{cols}");
         }
     }
 
     #[test]
-    fn many_rows_keep_a_full_cached_slice_few_rows_stream() {
+    fn many_rows_take_32kb_cached_slices_few_rows_stream() {
         let pl = plan(&prob(2048, 32768, F16), true, &H100);
-        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 1));
-        // FP32: streamed over twice the blocks.
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 2, 32 * 1024));
+        // FP32: 32 KB slices, over as many blocks as that takes.
         let pl = plan(&prob(2048, 32768, F32), true, &H100);
-        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitStream, 2, 0));
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 4, 32 * 1024));
         let pl = plan(&prob(256, 65536, F32), true, &H100);
-        assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
+        assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 8, 32 * 1024));
         assert_eq!(plan(&prob(2048, 32768, F32), false, &H100).variant, Variant::SplitCached, "scalar chunks: not measured");
         let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
@@ -759,11 +808,29 @@ mod tests {
     }
 
     #[test]
-    fn fp32_split_rows_stream_except_skip_layer_norm() {
-        let skip = prob(256, 65536, F32).with_skip(crate::problem::SkipOptions::default()).unwrap();
-        assert_eq!((plan(&skip, true, &H100).variant, plan(&skip, true, &H100).cluster_ctas), (Variant::SplitCached, 4));
+    fn skip_layer_norm_rows_that_fill_the_gpu_stream_in_one_wave() {
+        for x in [F16, BF16, F32] {
+            let skip = prob(256, 65536, x).with_skip(crate::problem::SkipOptions::default()).unwrap();
+            let pl = plan(&skip, true, &H100);
+            assert_eq!((pl.variant, pl.cluster_ctas, pl.grid_blocks, pl.prefetch_chunks), (Variant::SplitStream, 2, 512, 0), "{x}");
+        }
+        // More rows than one wave holds at two blocks each: the cached slice, as before.
+        let skip = prob(2048, 32768, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
+        assert_eq!(plan(&skip, true, &H100).variant, Variant::SplitCached);
         let rms = Problem::new(256, 65536, F32, F32, Some(F32), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
-        assert_eq!((plan(&rms, true, &H100).variant, plan(&rms, true, &H100).cluster_ctas), (Variant::SplitStream, 8));
+        assert_eq!((plan(&rms, true, &H100).variant, plan(&rms, true, &H100).cluster_ctas), (Variant::SplitCached, 8));
+    }
+
+    #[test]
+    fn streamed_slices_prefetch_one_step_ahead_except_skip_layer_norm() {
+        let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
+        assert_eq!((pl.variant, pl.prefetch_chunks), (Variant::SplitStream, SPLIT_STREAM_PREFETCH_STEPS * 4 * pl.block_threads));
+        let none = plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { split_prefetch_steps: Some(0), ..Default::default() });
+        assert_eq!(none.prefetch_chunks, 0);
+        assert_eq!(plan(&prob(32, 1 << 20, F16), false, &H100).prefetch_chunks, 0, "scalar chunks: no bulk prefetch");
+        let skip = prob(32, 1 << 20, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
+        assert_eq!(plan(&skip, true, &H100).prefetch_chunks, 0);
+        assert_eq!(plan(&prob(256, 65536, F16), true, &H100).prefetch_chunks, 0, "cached slices");
     }
 
     #[test]

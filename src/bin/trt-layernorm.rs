@@ -77,6 +77,10 @@ enum Command {
         /// --cluster) with at most this many clusters in the grid (rows in flight).
         #[arg(long, value_delimiter = ',')]
         split_clusters: Vec<u32>,
+        /// Also time the streamed split plans above (the default plan's if no
+        /// --cluster) with bulk L2 prefetches this many steps of their walk ahead (0 = none).
+        #[arg(long, value_delimiter = ',')]
+        split_prefetch: Vec<u32>,
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
@@ -95,9 +99,16 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters } => {
-            let sweep =
-                Sweep { per_thread: &per_thread, cluster: &cluster, general, prefetch_quarters: &prefetch_quarters, stream, split_clusters: &split_clusters };
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters, split_prefetch } => {
+            let sweep = Sweep {
+                per_thread: &per_thread,
+                cluster: &cluster,
+                general,
+                prefetch_quarters: &prefetch_quarters,
+                stream,
+                split_clusters: &split_clusters,
+                split_prefetch: &split_prefetch,
+            };
             bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
         Command::Patch(args) => match args.run() {
@@ -350,6 +361,7 @@ struct Sweep<'a> {
     prefetch_quarters: &'a [u32],
     stream: bool,
     split_clusters: &'a [u32],
+    split_prefetch: &'a [u32],
 }
 
 impl Sweep<'_> {
@@ -372,8 +384,14 @@ impl Sweep<'_> {
         let capped_base = if split.is_empty() { vec![PlanHints::default()] } else { split.clone() };
         let capped: Vec<PlanHints> =
             capped_base.iter().flat_map(|&h| self.split_clusters.iter().map(move |&c| PlanHints { split_clusters: Some(c), ..h })).collect();
+        let prefetch_base = if split.is_empty() { vec![PlanHints::default()] } else { split.clone() };
+        let split_prefetched: Vec<PlanHints> = prefetch_base
+            .iter()
+            .flat_map(|&h| self.split_prefetch.iter().map(move |&n| PlanHints { split_prefetch_steps: Some(n), ..h }))
+            .collect();
         hints.extend(split);
         hints.extend(capped);
+        hints.extend(split_prefetched);
         hints
     }
 }
@@ -432,13 +450,13 @@ fn bench(shapes: &[String], dtypes: &[String], affine: bool, norm: NormKind, jso
                         let tag = if hint == PlanHints::default() { "default" } else { "forced" };
                         if json {
                             println!(
-                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"grid_blocks\": {}, \"prefetch_rows\": {}, \"plan\": \"{tag}\"}}",
-                                m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.grid_blocks, plan.prefetch_rows
+                                "{{\"norm\": \"{norm}\", \"dtype\": \"{dtype}\", \"m\": {rows}, \"h\": {cols}, \"us\": {:.3}, \"gbps\": {:.1}, \"frac_copy\": {:.4}, \"variant\": \"{}\", \"threads_per_row\": {}, \"cluster\": {}, \"grid_blocks\": {}, \"prefetch_rows\": {}, \"prefetch_chunks\": {}, \"plan\": \"{tag}\"}}",
+                                m.us, m.gbps, m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.grid_blocks, plan.prefetch_rows, plan.prefetch_chunks
                             );
                         } else {
                             println!(
-                                "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>12}/{:<4} x{:<2} g{:<6} pf{:<6} {tag}",
-                                dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.grid_blocks, plan.prefetch_rows
+                                "{:<6} {:>6} {:>8} | {:>9.2} {:>8.0} {:>6.1}% | {:>12}/{:<4} x{:<2} g{:<6} pf{:<6} l2+{:<6} {tag}",
+                                dtype.name(), rows, cols, m.us, m.gbps, 100.0 * m.gbps / b.copy_gbps, plan.variant.name(), plan.threads_per_row, plan.cluster_ctas, plan.grid_blocks, plan.prefetch_rows, plan.prefetch_chunks
                             );
                         }
                     }
