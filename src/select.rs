@@ -11,10 +11,13 @@
 //! - `SplitCached`: longer rows (or few rows) are split over a cluster of
 //!   blocks, each keeping its slice in shared memory (filled with cp.async on
 //!   sm_80+): X is still read once. FP32 rows past 1024 chunks and 16-bit
-//!   rows from 2048 chunks run here even when rows are many.
-//! - `SplitStream`: slices too large for shared memory, or few rows whose
-//!   cached slices would leave one block per SM, are re-read by the later
-//!   passes (from L2 when the working set fits).
+//!   rows from 2048 chunks run here even when rows are many, in slices of
+//!   at most 32 KB.
+//! - `SplitStream`: slices too large for shared memory, few rows whose
+//!   cached slices would leave one block per SM, and SkipLayerNorm rows
+//!   that fill the GPU in one wave are re-read by the later passes (from L2
+//!   when the working set fits); each block keeps a bulk L2 prefetch one
+//!   step ahead of its walk (not SkipLayerNorm).
 
 use crate::abi::{
     TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
