@@ -62,7 +62,11 @@ fn eight_threads_eight_streams() {
                     let mut y = stream.alloc_zeros::<f16>(rows * cols).unwrap();
                     ln.forward(&stream, &x, &mut y, cols, None, None, 1e-5).unwrap();
                     let first = stream.clone_dtoh(&y).unwrap();
-                    check_against_reference(&xs, &first, cols, &format!("thread {t}"));
+                    // The message names the kernel, so that a failure says which variant to look at.
+                    let problem = Problem::new(rows as u64, cols as u64, DType::F16, DType::F16, None, None, 1e-5).unwrap();
+                    let plan = ln.plan(&problem);
+                    let what = format!("thread {t}, {rows}x{cols}, {}/{} x{}", plan.variant.name(), plan.threads_per_row, plan.cluster_ctas);
+                    check_against_reference(&xs, &first, cols, &what);
                     let mut n = 1;
                     while Instant::now() < deadline {
                         stream.memset_zeros(&mut y).unwrap();
