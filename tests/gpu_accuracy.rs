@@ -137,6 +137,20 @@ fn scale_and_bias_types_mix_freely() {
     run_all(&g, cases);
 }
 
+/// No scale and no bias on long rows (the fast kernels' common case is not
+/// eligible, so the general register and split kernels run vectorized):
+/// the shapes of gpu_robustness's eight_threads_eight_streams, which failed
+/// its 1-ulp check on the H200 on 2026-12-02 with eight streams at once.
+#[test]
+fn no_scale_or_bias_on_long_rows() {
+    let Some(g) = gpu() else { return };
+    let cases = io_pairs().flat_map(|(x, y)| {
+        [(256, 4096), (1000, 768), (7, 65536), (64, 12288)]
+            .map(|(m, h)| Case { scale: None, bias: None, ..Case::new(m, h, x, y, &[RowKind::Normal]) })
+    });
+    run_all(&g, cases);
+}
+
 #[test]
 fn hostile_rows() {
     let Some(g) = gpu() else { return };
