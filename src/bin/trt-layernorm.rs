@@ -381,11 +381,11 @@ impl Sweep<'_> {
             let streamed: Vec<PlanHints> = split.iter().map(|&h| PlanHints { split_stream: true, ..h }).collect();
             split.extend(streamed);
         }
-        let capped_base = if split.is_empty() { vec![PlanHints::default()] } else { split.clone() };
+        // The split plans the --split-* variations apply to: the --cluster ones, else the default.
+        let split_base = if split.is_empty() { vec![PlanHints::default()] } else { split.clone() };
         let capped: Vec<PlanHints> =
-            capped_base.iter().flat_map(|&h| self.split_clusters.iter().map(move |&c| PlanHints { split_clusters: Some(c), ..h })).collect();
-        let prefetch_base = if split.is_empty() { vec![PlanHints::default()] } else { split.clone() };
-        let split_prefetched: Vec<PlanHints> = prefetch_base
+            split_base.iter().flat_map(|&h| self.split_clusters.iter().map(move |&c| PlanHints { split_clusters: Some(c), ..h })).collect();
+        let split_prefetched: Vec<PlanHints> = split_base
             .iter()
             .flat_map(|&h| self.split_prefetch.iter().map(move |&n| PlanHints { split_prefetch_steps: Some(n), ..h }))
             .collect();
