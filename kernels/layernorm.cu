@@ -28,8 +28,11 @@
 // possible for FP32/BF16 inputs beyond ~1e19) is redone from global memory
 // scaled by an exact power of two s: x*s, eps*s^2. Never E[x^2] - E[x]^2.
 //
-// 16-bit outputs of LayerNorm may skip pass 1 (row_statistics, x0): one reduction when the row's
-// first element is within four standard deviations of the mean, the two passes otherwise.
+// LayerNorm with 16-bit outputs takes one reduction per row when it can
+// (row_statistics): the moments about the row's first element (split
+// slices in pass 1, the fast kernels' register rows in pass 2), S1 reduced
+// in FP64 so that outputs near 0 stay within 1 ulp; the two passes when that
+// element is more than four standard deviations from the mean.
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
@@ -294,6 +297,21 @@ struct CSum {
     __device__ __forceinline__ float value() const { return s + c; }
 };
 
+// A sum as hi + lo (a compensated sum's value and error, or an FP64 sum
+// split in two): the one-shot's S1 = sum(x - x0), whose partials grow with
+// |mean - x0| while the mean's remainder must stay exact to a small fraction
+// of the spread (row_statistics).
+struct HiLo {
+    float hi = 0.f, lo = 0.f;
+    __device__ __forceinline__ double value() const { return double(hi) + double(lo); }
+    __device__ __forceinline__ static HiLo split(double d) {
+        HiLo r;
+        r.hi = float(d);
+        r.lo = float(d - double(r.hi));
+        return r;
+    }
+};
+
 // Partial sums a thread keeps per pass: four lanes (chains of at most 16
 // elements in a register row), summed pairwise at the end.
 template <int E> constexpr int kLanes = E < 4 ? E : 4;
@@ -394,6 +412,37 @@ struct GroupReducer {
         }
     }
 
+    // The one-shot's moments over the group: S1 as hi + lo (HiLo at every
+    // shuffle and across warps), S2 compensated across warps as sum<2, true>.
+    // The one-shot's moments over the group: S1 in FP64 (exact for these
+    // partials; TwoSum at every step cost as much and spilled more), S2
+    // compensated across warps as sum<2, true>. The shuffles and the warps'
+    // slots are added in the same order in every thread: all get the same bits.
+    __device__ __forceinline__ void sum_moments(HiLo &s1, float &s2, int which) const {
+        double d = s1.value();
+        for (int o = width() / 2; o > 0; o /= 2) {
+            d += __shfl_xor_sync(0xffffffffu, d, o);
+            s2 += __shfl_xor_sync(0xffffffffu, s2, o);
+        }
+        if (tpr > 32) {
+            float4 *slots = scratch + which * kMaxWarps;
+            if (threadIdx.x % 32 == 0) {
+                const HiLo w = HiLo::split(d);
+                slots[threadIdx.x / 32] = make_float4(w.hi, w.lo, s2, 0.f);
+            }
+            barrier();
+            d = 0.0;
+            CSum acc2;
+            for (int w = 0; w < tpr / 32; ++w) {
+                const float4 q = slots[first_warp() + w];
+                d += double(q.x) + double(q.y);
+                acc2.add(q.z);
+            }
+            s2 = acc2.value();
+        }
+        s1 = HiLo::split(d);
+    }
+
     __device__ __forceinline__ float max(float v) const {
         for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
         if (tpr > 32) {
@@ -419,7 +468,8 @@ struct GroupReducer {
 // exchange's barrier orders those reads before anything else is written, so
 // consecutive exchanges use different slots and a slot is reused two
 // exchanges later.
-struct ClusterReducer {
+// OUTLINED: sum_moments is a call, not inlined (the streamed split kernels).
+template <bool OUTLINED> struct ClusterReducer {
     GroupReducer block;
     int ctas;
     float4 *slots; // four slots in this block's shared memory: (unused), max, sums 0 and 1
@@ -467,6 +517,31 @@ struct ClusterReducer {
         });
 #pragma unroll
         for (int k = 0; k < K; ++k) v[k] = acc[k].value();
+    }
+
+    // A call in the streamed kernels: inlined, its FP64 sums raised the
+    // register pressure of their streaming loops into spills (ptxas,
+    // split_stream_f16_f16: 7 spill loads and 4 stores per step of pass 1
+    // against 1 and 0; H200, FP16 32 x 2^20: 93 us, 74.7 as a call). Inlined
+    // in the cached ones: there the call cost more (FP16 256 x 65536: 42.7 us
+    // against 33.4 inlined; RMSNorm, which never makes the call, 38.6 against
+    // 31.2).
+    __device__ __forceinline__ void sum_moments(HiLo &s1, float &s2, int which) const {
+        if constexpr (OUTLINED) sum_moments_call(s1, s2, which);
+        else sum_moments_inline(s1, s2, which);
+    }
+    __device__ __noinline__ void sum_moments_call(HiLo &s1, float &s2, int which) const { sum_moments_inline(s1, s2, which); }
+    __device__ __forceinline__ void sum_moments_inline(HiLo &s1, float &s2, int which) const {
+        block.sum_moments(s1, s2, which);
+        if (ctas == 1) return;
+        double d = 0.0;
+        CSum acc2;
+        exchange(2 + which, make_float4(s1.hi, s1.lo, s2, 0.f), [&](float4 q) {
+            d += double(q.x) + double(q.y);
+            acc2.add(q.z);
+        });
+        s1 = HiLo::split(d);
+        s2 = acc2.value();
     }
 
     // No block may exit while another still reads its shared memory. Every
@@ -797,6 +872,14 @@ template <int Pending> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;" ::"n"(Pending) : "memory");
 }
 
+// What pass 1 of a split slice hands on: `sum` (two-pass), or the moments
+// S1 (hi + lo) and S2 about x0.
+struct FirstPass {
+    float sum = 0.f;
+    HiLo s1;
+    float s2 = 0.f, x0 = 0.f;
+};
+
 // What pass 1 of a split slice accumulates. Two-pass: sum(x), E lanes
 // summed pairwise at the end (m only has to be near the mean). MOMENTS:
 // S1 = sum(d), S2 = sum(d*d) of d = x - x0, the lanes folded into
@@ -834,14 +917,17 @@ template <typename TX, int E, bool MOMENTS> struct FirstPassAcc {
         for (int e = 0; e < L; ++e) a[e] = b[e] = 0.f;
         pending = 0;
     }
-    // (sum, unused) or (S1, S2).
-    __device__ __forceinline__ float2 result() {
+    __device__ __forceinline__ FirstPass result() {
+        FirstPass r;
+        r.x0 = x0;
         if constexpr (MOMENTS) {
             flush();
-            return make_float2(s1.value(), s2.value());
+            r.s1 = HiLo{s1.s, s1.c};
+            r.s2 = s2.value();
         } else {
-            return make_float2(fold<E>(l), 0.f);
+            r.sum = fold<E>(l);
         }
+        return r;
     }
 };
 
@@ -852,8 +938,8 @@ template <typename TX, int E, bool MOMENTS> struct FirstPassAcc {
 // `centre`, x0 is the row's first element (s's, SKIP), loaded alongside the
 // slice, else 0 (RMSNorm).
 template <typename TX, int E, bool CACHE, bool SKIP, bool MOMENTS, int U = 4>
-__device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache, bool centre,
-                                             int ahead, float &x0) {
+__device__ __forceinline__ FirstPass first_pass(const RowIn<TX> &in, const Span &s, Chunk<TX, E> *cache, bool centre,
+                                                int ahead) {
     const TX *__restrict__ xr = in.x;
 #if __CUDA_ARCH__ >= 800
     constexpr bool kAsyncFill = CACHE && !SKIP && sizeof(Chunk<TX, E>) == 16;
@@ -919,7 +1005,6 @@ __device__ __forceinline__ float2 first_pass(const RowIn<TX> &in, const Span &s,
         }
         acc.x0 = first; // a thread with no chunks
     }
-    x0 = acc.x0;
     return acc.result();
 }
 
@@ -928,6 +1013,8 @@ template <typename TX> constexpr bool kMayOverflow = !std::is_same<TX, __half>::
 
 struct RowStats {
     float scale_pow2, shift, corr_rstd, rstd;
+    // A centred register row's one-shot: its d = x - x0 is off the mean by c1 + c (c tiny).
+    float offset;
 };
 
 // 1/sqrt(v) for v > 0: the hardware estimate plus one Newton step, about an
@@ -948,47 +1035,71 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // cancel; it overflows for |x| beyond ~1e19 (FP32/BF16), and the same
 // rescaled redo takes over.
 //
-// Split slices whose pass 1 took the moments (`first_moments`) skip pass 2:
+// Split slices whose pass 1 took the moments (`first`) skip pass 2:
 // RMSNorm's S2 about 0 is its statistic.
 //
-// One-shot (`x0` given, 16-bit outputs: a centred register row, or a split
-// slice whose pass 1 took the moments about x0, `first_moments`): no pass
-// 1. Pass 2 centres on the row's first element x0, so one reduction gives
+// One-shot (LayerNorm with 16-bit outputs: a split slice whose pass 1 took
+// the moments about the row's first element x0, `first`, or a fast kernel's
+// register row, `x0`, centred on it in pass 2): one reduction gives
 // c = mean - x0 and mean(d^2) = var + c^2. Unless x0 is an outlier, |c| is
 // within a few standard deviations and var = mean(d^2) - c^2 loses at most
-// 4 bits when c^2 <= 16 var: its FP32 error stays below 2^-19 relative,
-// far under a 16-bit output's ulp (2^-11 or 2^-8), and c's error is a few
-// FP32 ulps of the spread. Otherwise (an outlier x0, or a row whose mean is
-// far from x0 in its spread's units) the row is reloaded and a second pass
-// centres it on x0 + c and reduces again: the two-pass algorithm above
-// (a split slice re-reads its x, from shared memory or global memory).
+// 4 bits when c^2 <= 16 var: its FP32 error stays below 2^-19 relative, far
+// under a 16-bit output's ulp (2^-11 or 2^-8).
+// c itself must be exact to a small fraction of the spread, though: an
+// output near 0 is x - mean, and its ulp (FP16: 2^-24 below 2^-14) is
+// ~2^-24 of the spread. c * rstd may be 4, so a c or a c * rstd rounded to
+// FP32 cost such outputs up to 2 ulps (H200, FP16 7 x 65536 with no scale
+// or bias: found by gpu_robustness on 2026-12-02). So S1 is reduced in FP64
+// (sum_moments), c is kept as c1 + c_lo (the division's residual in an
+// FMA), and pass 3 takes the deviation from x0 + c1 exactly near the mean:
+// a split slice shifts by m = x0 + c1 rounded to FP32 and adds that
+// rounding error to c_lo (no extra work per element); a register row holds
+// d = x - x0 and takes d - c1 (`offset`, one add per element). Otherwise (an
+// outlier x0, or a row whose mean is far from x0 in its spread's units)
+// the deviations x - x0 lost low bits: the row is reloaded (a split slice
+// from shared or global memory) and a second pass centres it on x0 + c and
+// reduces again: the two-pass algorithm above. Rows longer than 2^24 take
+// that path too (H is no longer exact in FP32).
 // FP32 outputs, whose bound is 2^-20, keep the full two passes.
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
                                                    float inv_n, float epsilon, const RowIn<TX> &in, bool rms,
-                                                   const float *x0 = nullptr, const float2 *first_moments = nullptr) {
+                                                   const FirstPass *first = nullptr, int64_t cols = 0,
+                                                   const float *x0 = nullptr) {
     float scale = 1.f;
     float t[1] = {rms ? 0.f : sum};
     float m = 0.f;
-    // Register rows recentre their values in place in the second pass;
-    // split slices took the moments about x0 in their pass 1 (`first_moments`).
-    const bool one_shot = x0 && !rms && (Src::kCentred || first_moments);
+    float offset = 0.f;
+    const bool one_shot = !rms && (first || (x0 && Src::kCentred));
+    // One-shot rows that need no second pass: c and var, final.
+    bool settled = false;
+    float c_settled = 0.f, v_settled = 0.f;
+    float q[2];
     if (one_shot) {
-        m = *x0;
+        m = first ? first->x0 : *x0;
         t[0] = 0.f;
-    } else if (!rms) {
-        red.sum(t, 0);
-        m = t[0] * inv_n;
-    }
-    const float2 mo = !active ? make_float2(0.f, 0.f) : first_moments ? *first_moments : moments_pass<TX, E>(src, s, scale, m);
-    float q[2] = {mo.x, mo.y};
-    red.sum(q, 1);
-    if (one_shot) {
-        const float c1 = q[0] * inv_n;
+        HiLo s1;
+        q[1] = 0.f;
+        if (first && active) {
+            s1 = first->s1;
+            q[1] = first->s2;
+        } else if (active) {
+            const float2 mo = moments_pass<TX, E>(src, s, scale, m); // centres the row in place
+            s1.hi = mo.x;
+            q[1] = mo.y;
+        }
+        red.sum_moments(s1, q[1], 1);
+        // c = S1 / H as c1 + c_lo: the division's residual S1 - c1 * H is
+        // exact in an FMA while H is (H <= 2^24; longer rows take two passes).
+        const float n = static_cast<float>(cols);
+        const float s1v = s1.hi + s1.lo;
+        const float s1_err = s1.lo - (s1v - s1.hi);
+        const float c1 = s1v * inv_n;
+        const float c_lo = (fmaf(-c1, n, s1v) + s1_err) * inv_n;
         const float v1 = fmaf(-c1, c1, q[1] * inv_n);
         // Row-uniform; rows sharing a warp's shuffles all take the second
         // pass if any needs it (it only makes theirs more accurate).
-        const bool recentre = isfinite(q[1]) && !(c1 * c1 <= 16.f * v1);
+        const bool recentre = (isfinite(q[1]) && !(c1 * c1 <= 16.f * v1)) || cols > (int64_t(1) << 24);
         // Far from the mean (an outlier, mostly), x0 cost the deviations
         // x - x0 their low bits (FP16 30000 - x keeps 2^-10 at best), which
         // recentring them cannot restore: reload the row (from L2) and take
@@ -1000,7 +1111,32 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
             q[0] = mo2.x;
             q[1] = mo2.y;
             red.sum(q, 0);
+        } else if (Src::kCentred) {
+            // The row holds d = x - x0: pass 3 takes (d - c1) (exact near
+            // the mean) and c_lo as the remainder c.
+            offset = c1;
+            c_settled = c_lo;
+            v_settled = v1;
+            settled = true;
+        } else {
+            // Pass 3 shifts by the FP32 sum m = x0 + c1 and keeps its
+            // rounding error (TwoSum) with c_lo as the remainder c.
+            const float x_0 = m;
+            m = x_0 + c1;
+            const float bp = m - x_0;
+            c_settled = ((x_0 - (m - bp)) + (c1 - bp)) + c_lo;
+            v_settled = v1;
+            settled = true;
         }
+    } else {
+        if (!rms) {
+            red.sum(t, 0);
+            m = t[0] * inv_n;
+        }
+        const float2 mo = !active ? make_float2(0.f, 0.f) : first ? make_float2(first->s1.hi, first->s2) : moments_pass<TX, E>(src, s, scale, m);
+        q[0] = mo.x;
+        q[1] = mo.y;
+        red.sum(q, 1);
     }
 
     if constexpr (kMayOverflow<TX>) {
@@ -1021,19 +1157,21 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
             q[0] = mo2.x;
             q[1] = mo2.y;
             red.sum(q, 1);
+            settled = false;
+            offset = 0.f;
         }
     }
 
     // mean(d^2) = var + c^2, with c = mean(d) = mean - m.
-    const float c = rms ? 0.f : q[0] * inv_n;
-    const float var = fmaxf(fmaf(-c, c, q[1] * inv_n), 0.f);
+    const float c = rms ? 0.f : settled ? c_settled : q[0] * inv_n;
+    const float var = fmaxf(settled ? v_settled : fmaf(-c, c, q[1] * inv_n), 0.f);
     const float den = fmaf(epsilon * scale, scale, var);
     // den == 0 for a constant row (RMSNorm: a zero row) whose eps*s^2
     // underflowed: every deviation is then exactly 0, and so is the
     // normalized value. With epsilon 0 (an exporter folded it away) the
     // graph divides 0 by 0: rstd = inf makes every output NaN, as there.
     const float rstd = den > 0.f ? rsqrt_refined(den) : (epsilon > 0.f ? 0.f : __int_as_float(0x7f800000));
-    return RowStats{scale, m, c * rstd, rstd};
+    return RowStats{scale, m, c * rstd, rstd, offset};
 }
 
 template <typename T> constexpr int32_t kDType = TLN_DTYPE_F32;
@@ -1073,14 +1211,14 @@ template <int E> struct Affine {
 };
 
 // Pass 3 for one chunk: normalize, affine, one rounding at the store. `x` is
-// d = x*s - m already when CENTRED.
-template <typename TY, int E, bool CENTRED, AffineKind K = kAny, typename I>
+// d = x*s - m already when CENTRED (OFFSET: a one-shot's d = x - x0, off by st.offset).
+template <typename TY, int E, bool CENTRED, AffineKind K = kAny, bool OFFSET = false, typename I>
 __device__ __forceinline__ void write_chunk(const float (&x)[E], I c, const TlnParams &p, const RowStats &st,
                                            const Affine<E> &a, TY *__restrict__ yr) {
     float out[E];
 #pragma unroll
     for (int e = 0; e < E; ++e) {
-        const float d = CENTRED ? x[e] : fmaf(x[e], st.scale_pow2, -st.shift);
+        const float d = CENTRED ? (OFFSET ? x[e] - st.offset : x[e]) : fmaf(x[e], st.scale_pow2, -st.shift);
         // (d - c) * rstd as fma(d, rstd, -c*rstd): c*rstd is small, and so is its rounding.
         out[e] = fmaf(d, st.rstd, -st.corr_rstd);
     }
@@ -1101,13 +1239,13 @@ __device__ __forceinline__ void write_chunk(const float (&x)[E], I c, const TlnP
 // Pass 3 over a register row, scale and bias read chunk by chunk (L1 hits:
 // every row of the SM uses the same columns). The barrier keeps each chunk's
 // loads after the previous chunk's store, so they do not all stay live at once.
-template <typename TX, typename TY, int E, AffineKind K, class Src>
+template <typename TX, typename TY, int E, AffineKind K, class Src, bool OFFSET = false>
 __device__ __forceinline__ void write_register_row(Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                                    TY *__restrict__ yr) {
     src.for_each(s, [&](auto c, const float (&x)[E]) {
         Affine<E> a;
         a.template load_kind<TX, K>(p, c);
-        write_chunk<TY, E, Src::kCentred, K>(x, c, p, st, a, yr);
+        write_chunk<TY, E, Src::kCentred, K, OFFSET>(x, c, p, st, a, yr);
         asm volatile("" ::: "memory");
     });
 }
@@ -1294,9 +1432,13 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
         prefetch_l2(p.scale, bytes);
         if constexpr (!RMS) prefetch_l2(p.bias, bytes);
     }
-    // 16-bit outputs: one reduction when the row allows (row_statistics),
-    // centred on its first element, which every thread loads with its row.
-    constexpr bool kOneShot = sizeof(TY) == 2 && !RMS;
+    // LayerNorm's 16-bit outputs: one reduction when the row allows
+    // (row_statistics), centred on its first element, which every thread
+    // loads with its row; pass 3 then takes d - c1 (one add per element more
+    // than the two-pass). SkipLayerNorm keeps the two passes: its one-shot
+    // lost (H200, FP16 4096 x 4096: 39.0 us against 35.8; 16384 x 12288:
+    // 403 against 385).
+    constexpr bool kOneShot = sizeof(TY) == 2 && NORM == kFastLayer;
     float x0 = 0.f;
     float sum = 0.f;
     if (active) {
@@ -1322,7 +1464,7 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
         }
     }
     const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS,
-                                              kOneShot ? &x0 : nullptr);
+                                              nullptr, p.cols, kOneShot ? &x0 : nullptr);
     constexpr AffineKind K = RMS ? kScaleAsX : kBothAsX;
     if (!active) return;
     TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
@@ -1333,11 +1475,11 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
                 Affine<E> a;
                 widen<TX, E>(pre_g[i], a.g);
                 if constexpr (!RMS) widen<TX, E>(pre_b[i], a.b);
-                write_chunk<TY, E, true, K>(rr.v[i], s.chunk32(i), p, st, a, yr);
+                write_chunk<TY, E, true, K, kOneShot>(rr.v[i], s.chunk32(i), p, st, a, yr);
             }
         }
     } else {
-        write_register_row<TX, TY, E, K>(rr, s, p, st, yr);
+        write_register_row<TX, TY, E, K, decltype(rr), kOneShot>(rr, s, p, st, yr);
     }
 }
 
@@ -1356,7 +1498,7 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     TLN_BLOCK_SCRATCH
     __shared__ float4 s_cluster_slots[4];
     const int ctas = p.cluster_ctas;
-    const ClusterReducer red{GroupReducer{int(blockDim.x), s_sums, s_max}, ctas, s_cluster_slots};
+    const ClusterReducer<!CACHED> red{GroupReducer{int(blockDim.x), s_sums, s_max}, ctas, s_cluster_slots};
     const int rank = blockIdx.x % ctas;
     const int64_t chunks = p.cols / E;
     const int64_t begin = rank * p.slice_chunks;
@@ -1367,18 +1509,16 @@ __device__ __forceinline__ void split_rows(const TlnParams &p, Chunk<TX, E> *cac
     for (int64_t row = blockIdx.x / ctas; row < p.rows; row += gridDim.x / ctas) {
         const RowIn<TX> in = row_in<TX>(p, row);
         TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
-        float x0 = 0.f;
-        const float2 first = first_pass<TX, E, CACHED, SKIP, MOMENTS>(in, s, cache, !rms, p.prefetch_chunks, x0);
-        const float *centre = MOMENTS && !rms ? &x0 : nullptr;
-        const float2 *moments = MOMENTS ? &first : nullptr;
+        const FirstPass first = first_pass<TX, E, CACHED, SKIP, MOMENTS>(in, s, cache, !rms, p.prefetch_chunks);
+        const FirstPass *moments = MOMENTS ? &first : nullptr;
         if constexpr (CACHED) {
             SharedSlice<TX, E> src{cache};
-            const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
+            const RowStats st = row_statistics<TX, E>(src, s, red, first.sum, true, inv_n, p.epsilon, in, rms, moments, p.cols);
             write_slice<TX, TY, E, false>(src, s, p, st, yr);
         } else {
             // Pass 3 follows pass 1 (forward) with MOMENTS, else pass 2 (backward).
             GlobalSlice<TX, E, SKIP> src{in, p.prefetch_chunks};
-            const RowStats st = row_statistics<TX, E>(src, s, red, first.x, true, inv_n, p.epsilon, in, rms, centre, moments);
+            const RowStats st = row_statistics<TX, E>(src, s, red, first.sum, true, inv_n, p.epsilon, in, rms, moments, p.cols);
             write_slice<TX, TY, E, MOMENTS>(src, s, p, st, yr);
         }
     }

@@ -196,12 +196,15 @@ pub struct Case {
     pub norm: NormKind,
     /// SkipLayerNorm: whether the case has a residual bias and reads S back.
     pub skip: SkipOptions,
+    /// Scale all ones and bias all zeros (where present): the kernels that
+    /// take both run, and y is x_hat itself, with no affine cancellation.
+    pub unit_affine: bool,
 }
 
 impl Case {
     /// `rows` x `cols` of `kinds` rows, scale and bias in X's type.
     pub fn new(rows: usize, cols: usize, x: DType, y: DType, kinds: &[RowKind]) -> Self {
-        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm, skip: SkipOptions::default() }
+        Case { rows, cols, x, y, scale: Some(x), bias: Some(x), kinds: kinds.to_vec(), epsilon: 1e-5, seed: 0x5EED ^ (rows * 31 + cols) as u64, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm, skip: SkipOptions::default(), unit_affine: false }
     }
 
     /// A SkipLayerNorm case: X of `kinds` rows plus a Skip row each (and a
@@ -358,8 +361,8 @@ fn generate(case: &Case) -> HostCase {
         }
     });
     let mut rng = Rng::new(case.seed.wrapping_add(17));
-    let scale = case.scale.map(|d| (0..cols).map(|_| d.round(rng.sign() * rng.range(0.25, 2.0))).collect());
-    let bias = case.bias.map(|d| (0..cols).map(|_| d.round(rng.range(-1.0, 1.0))).collect());
+    let scale = case.scale.map(|d| (0..cols).map(|_| if case.unit_affine { 1.0 } else { d.round(rng.sign() * rng.range(0.25, 2.0)) }).collect());
+    let bias = case.bias.map(|d| (0..cols).map(|_| if case.unit_affine { 0.0 } else { d.round(rng.range(-1.0, 1.0)) }).collect());
     let skip = (case.norm == NormKind::SkipLayerNorm).then(|| skip_host(case, &x));
     HostCase { x, scale, bias, skip }
 }
@@ -552,7 +555,7 @@ mod tests {
 
     #[test]
     fn measure_flags_unwritten_and_wrong_outputs() {
-        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm, skip: SkipOptions::default() };
+        let case = Case { rows: 2, cols: 4, x: DType::F16, y: DType::F16, scale: None, bias: None, kinds: vec![RowKind::Normal], epsilon: 1e-5, seed: 3, compare_fp16_arithmetic: false, hints: PlanHints::default(), norm: NormKind::LayerNorm, skip: SkipOptions::default(), unit_affine: false };
         let host = generate(&case);
         let mut exact = [0.0; 8];
         for r in 0..2 {
