@@ -412,8 +412,6 @@ struct GroupReducer {
         }
     }
 
-    // The one-shot's moments over the group: S1 as hi + lo (HiLo at every
-    // shuffle and across warps), S2 compensated across warps as sum<2, true>.
     // The one-shot's moments over the group: S1 in FP64 (exact for these
     // partials; TwoSum at every step cost as much and spilled more), S2
     // compensated across warps as sum<2, true>. The shuffles and the warps'
@@ -1239,7 +1237,7 @@ __device__ __forceinline__ void write_chunk(const float (&x)[E], I c, const TlnP
 // Pass 3 over a register row, scale and bias read chunk by chunk (L1 hits:
 // every row of the SM uses the same columns). The barrier keeps each chunk's
 // loads after the previous chunk's store, so they do not all stay live at once.
-template <typename TX, typename TY, int E, AffineKind K, class Src, bool OFFSET = false>
+template <typename TX, typename TY, int E, AffineKind K, bool OFFSET = false, class Src>
 __device__ __forceinline__ void write_register_row(Src &src, const Span &s, const TlnParams &p, const RowStats &st,
                                                    TY *__restrict__ yr) {
     src.for_each(s, [&](auto c, const float (&x)[E]) {
@@ -1479,7 +1477,7 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
             }
         }
     } else {
-        write_register_row<TX, TY, E, K, decltype(rr), kOneShot>(rr, s, p, st, yr);
+        write_register_row<TX, TY, E, K, kOneShot>(rr, s, p, st, yr);
     }
 }
 

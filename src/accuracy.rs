@@ -249,7 +249,11 @@ impl fmt::Display for Case {
             opt(self.scale),
             opt(self.bias),
             self.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join("+")
-        )
+        )?;
+        if self.unit_affine {
+            write!(f, " (scale 1, bias 0)")?;
+        }
+        Ok(())
     }
 }
 
