@@ -7,7 +7,9 @@
 //          holds several groups and strides over the rows;
 //   split  a row is split over a cluster of blocks (one block on GPUs without
 //          clusters), each block's slice kept in shared memory (filled with
-//          cp.async on sm_80+) or re-read.
+//          cp.async on sm_80+) or re-read;
+//   grid   a row is split over plain blocks, one per tile, in two launches
+//          that meet in a workspace (grid_stats, grid_norm).
 //
 // Arithmetic: the corrected two-pass algorithm (Chan, Golub and LeVeque; see
 // Higham, Accuracy and Stability of Numerical Algorithms, ch. 1.9), all FP32,
@@ -659,6 +661,39 @@ template <typename TX, int E, int N, bool SKIP = false> struct PackedRow {
             if (i < owned) {
                 raw[i] = load_input<TX, E, SKIP>(in, s.chunk32(i));
                 if (SKIP && in.sum && write_sum) store_raw<TX, E>(in.sum, s.chunk32(i), raw[i]);
+            }
+        }
+    }
+    // Every chunk's loads issued before any is used, as FloatRow::load does
+    // (a chunk past the row's end reads the thread's first chunk again): the
+    // grid variant's tiles. Predicated per chunk as in `load`, ptxas issued
+    // SkipLayerNorm's X, Skip and residual-bias loads of each chunk after the
+    // previous chunk's adds.
+    __device__ __forceinline__ void load_together(const RowIn<TX> &in, const Span &s) {
+        if (SKIP && in.rbias) load_together_body<true>(in, s);
+        else load_together_body<false>(in, s);
+    }
+    template <bool RBIAS> __device__ __forceinline__ void load_together_body(const RowIn<TX> &in, const Span &s) {
+        const auto at = [&](int i) { return i < owned ? s.chunk32(i) : 0; };
+#pragma unroll
+        for (int i = 0; i < N; ++i) raw[i] = load_chunk<TX, E>(in.x, at(i));
+        if constexpr (SKIP) {
+            Chunk<TX, E> sk[N];
+#pragma unroll
+            for (int i = 0; i < N; ++i) sk[i] = load_chunk<TX, E>(in.skip, at(i));
+            if constexpr (RBIAS) {
+                Chunk<TX, E> rb[N];
+#pragma unroll
+                for (int i = 0; i < N; ++i) rb[i] = load_chunk<TX, E>(in.rbias, at(i));
+#pragma unroll
+                for (int i = 0; i < N; ++i) raw[i] = add_rounded<TX, E>(raw[i], rb[i]);
+            }
+#pragma unroll
+            for (int i = 0; i < N; ++i) raw[i] = add_rounded<TX, E>(raw[i], sk[i]);
+            if (in.sum) {
+#pragma unroll
+                for (int i = 0; i < N; ++i)
+                    if (i < owned) store_raw<TX, E>(in.sum, s.chunk32(i), raw[i]);
             }
         }
     }
@@ -1559,6 +1594,213 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
     }
 }
 
+
+// ---------------------------------------------------------------------------
+// grid: a row split over as many plain blocks as it has tiles of
+// slice_chunks 16-byte chunks (TLN_GRID_CHUNKS_PER_THREAD per thread), in
+// two launches with no cluster, no co-residency and no waiting between blocks:
+//   gridstats  each block loads its tile into registers, takes the tile's
+//              two-pass statistics (overflow rescaled as a register row's)
+//              and writes them, unscaled, as FP64 to the workspace: the mean
+//              and the sum of squared deviations from it (RMSNorm: 0 and
+//              sum(x^2)); SkipLayerNorm writes S here;
+//   gridnorm   each block loads its tile again (S where it was written),
+//              merges its row's partials in FP64 in tile order (Chan, Golub
+//              and LeVeque's pairwise update, all deviations non-negative:
+//              no cancellation), every warp alike, so every block of a row
+//              gets the same bits, and writes Y.
+// Rows of 2^16 and more elements with few rows: every SM gets tiles however
+// few rows there are, where a cluster holds at most 16 SMs per row. X is
+// read twice; the second launch walks the tiles from the last (what the
+// first launch read last is still in L2).
+// ---------------------------------------------------------------------------
+
+// A tile of the launch's inputs: the row's pointers moved to column `col0`.
+template <typename TX> __device__ __forceinline__ RowIn<TX> tile_in(const TlnParams &p, int64_t row, int64_t col0) {
+    RowIn<TX> in = row_in<TX>(p, row);
+    in.x += col0;
+    if (in.skip) in.skip += col0;
+    if (in.rbias) in.rbias += col0;
+    if (in.sum) in.sum += col0;
+    return in;
+}
+
+// Where a grid block's tile is: row, first chunk and chunk count.
+struct GridTile {
+    int64_t row, chunk0, tiles;
+    int chunks;
+    template <int E> __device__ __forceinline__ static GridTile of(const TlnParams &p, int64_t block) {
+        GridTile t;
+        const int64_t row_chunks = p.cols / E;
+        t.tiles = (row_chunks + p.slice_chunks - 1) / p.slice_chunks;
+        t.row = block / t.tiles;
+        t.chunk0 = (block - t.row * t.tiles) * p.slice_chunks;
+        t.chunks = int(min(p.slice_chunks, row_chunks - t.chunk0));
+        return t;
+    }
+};
+
+// Programmatic dependent launch (sm_90+; src/launch.rs launches gridnorm so
+// there): gridnorm's blocks may start once every gridstats block has begun,
+// and load their tile of X while the last gridstats blocks finish; they
+// wait for gridstats' partials (and S) with grid_wait_for_stats. Elsewhere
+// the launches are plainly stream-ordered and both are no-ops.
+__device__ __forceinline__ void grid_dependents_may_launch() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void grid_wait_for_stats() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+template <typename TX, bool SKIP> __device__ __forceinline__ void grid_stats(const TlnParams &p) {
+    constexpr int E = 16 / sizeof(TX);
+    constexpr int N = TLN_GRID_CHUNKS_PER_THREAD;
+    TLN_BLOCK_SCRATCH
+    const GridTile t = GridTile::of<E>(p, blockIdx.x);
+    const RowIn<TX> in = tile_in<TX>(p, t.row, t.chunk0 * E);
+    const GroupReducer red{int(blockDim.x), s_sums, s_max, 0};
+    const Span s{0, t.chunks, int(threadIdx.x), int(blockDim.x)};
+    RegisterRow<TX, E, N, SKIP> rr;
+    rr.owned = s.owned32(N);
+    if constexpr (N * E > 32) rr.load_together(in, s);
+    else rr.load(in, s);
+    grid_dependents_may_launch();
+    const bool rms = p.norm == TLN_NORM_RMS;
+    const float n = float(t.chunks * E);
+    const float inv_n = 1.f / n;
+    float scale = 1.f;
+    float m = 0.f;
+    float q0[1] = {rms ? 0.f : sum_pass<TX, E>(rr, s, 1.f)};
+    if (!rms) {
+        red.sum(q0, 0);
+        m = q0[0] * inv_n;
+    }
+    float2 mo = moments_pass<TX, E>(rr, s, 1.f, m);
+    float q[2] = {mo.x, mo.y};
+    red.sum(q, 1);
+    if constexpr (kMayOverflow<TX>) {
+        // Block-uniform: every thread holds the block's sums.
+        if (!(isfinite(q0[0]) && isfinite(q[1]))) {
+            rr.reload(in, s);
+            const float amax = red.max(max_abs_pass<TX, E>(rr, s));
+            if (isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
+            if (!rms) {
+                q0[0] = sum_pass<TX, E>(rr, s, scale);
+                red.sum(q0, 0);
+                m = q0[0] * inv_n;
+            }
+            mo = moments_pass<TX, E>(rr, s, scale, m);
+            q[0] = mo.x;
+            q[1] = mo.y;
+            red.sum(q, 1);
+        }
+    }
+    if (threadIdx.x == 0) {
+        // Unscaled: scale is a power of two, and FP64 holds any FP32 square.
+        const double inv_s = 1.0 / double(scale);
+        double mean = 0.0, m2 = double(q[1]);
+        if (!rms) {
+            const double c = double(q[0]) / double(n);
+            mean = (double(m) + c) * inv_s;
+            const double v = double(q[1]) - double(q[0]) * c;
+            m2 = v < 0.0 ? 0.0 : v; // NaN stays NaN
+        }
+        static_cast<double2 *>(p.workspace)[blockIdx.x] = make_double2(mean, m2 * inv_s * inv_s);
+    }
+}
+
+__device__ __forceinline__ double warp_sum(double v) {
+    for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// The row's statistics from its tiles' partials, as every thread of every
+// block of the row computes them: each warp merges all the partials itself.
+// Rows whose mean or spread is far outside FP32's comfortable range are
+// normalized as x * 2^-k (scale_pow2), as the register rows' overflow redo does.
+template <int E> __device__ __forceinline__ RowStats grid_row_stats(const TlnParams &p, const GridTile &t) {
+    const double2 *part = static_cast<const double2 *>(p.workspace) + t.row * t.tiles;
+    const int64_t row_chunks = p.cols / E;
+    const double n = double(p.cols);
+    const bool rms = p.norm == TLN_NORM_RMS;
+    const int lane = threadIdx.x % 32;
+    auto tile_n = [&](int64_t i) { return double(min(p.slice_chunks, row_chunks - i * p.slice_chunks) * E); };
+    double mean = 0.0;
+    if (!rms) {
+        double a = 0.0;
+        for (int64_t i = lane; i < t.tiles; i += 32) a += tile_n(i) * part[i].x;
+        mean = warp_sum(a) / n;
+    }
+    double b = 0.0;
+    for (int64_t i = lane; i < t.tiles; i += 32) {
+        const double2 q = part[i];
+        const double d = q.x - mean;
+        b += rms ? q.y : q.y + tile_n(i) * d * d;
+    }
+    const double var = warp_sum(b) / n; // RMSNorm: mean(x^2)
+    const double mx = fmax(fabs(mean), sqrt(var));
+    const int k = (isfinite(mx) && mx > 0.0 && (mx > 0x1p63 || mx < 0x1p-63)) ? min(max(ilogb(mx), -100), 126) : 0;
+    const double sc = ldexp(1.0, -k);
+    const double ms = mean * sc;
+    const double den = (var + double(p.epsilon)) * sc * sc;
+    const float shift = float(ms);
+    const float rstd = den > 0.0 ? float(1.0 / sqrt(den)) : (p.epsilon > 0.f ? 0.f : __int_as_float(0x7f800000));
+    const float c = float(ms - double(shift));
+    return RowStats{float(sc), shift, c * rstd, rstd, 0.f};
+}
+
+// LOAD_SKIP: the tile is s recomputed from X, Skip and the residual bias;
+// else it is read from `src` (SkipLayerNorm: S, which gridstats wrote). The
+// tile is held as loaded and widened chunk by chunk at the store: widened
+// (FloatRow, 4 chunks per thread) it took 108 registers.
+template <typename TX, typename TY, bool LOAD_SKIP, AffineKind K>
+__device__ __forceinline__ void grid_norm_tile(const TlnParams &p, const TX *src) {
+    constexpr int E = 16 / sizeof(TX);
+    constexpr int N = TLN_GRID_CHUNKS_PER_THREAD;
+    const GridTile t = GridTile::of<E>(p, int64_t(gridDim.x) - 1 - blockIdx.x);
+    const RowIn<TX> in = LOAD_SKIP ? tile_in<TX>(p, t.row, t.chunk0 * E)
+                                   : RowIn<TX>{src + t.row * p.cols + t.chunk0 * E, nullptr, nullptr, nullptr};
+    const Span s{0, t.chunks, int(threadIdx.x), int(blockDim.x)};
+    const int owned = s.owned32(N);
+    // Unconditional loads (a chunk past the tile's end re-reads chunk 0), all
+    // in flight while gridstats finishes and the partials are merged; S
+    // (gridstats wrote it) only once gridstats is done.
+    const bool reads_s = !LOAD_SKIP && p.skip;
+    if (reads_s) grid_wait_for_stats();
+    Chunk<TX, E> raw[N];
+#pragma unroll
+    for (int i = 0; i < N; ++i) raw[i] = load_input<TX, E, LOAD_SKIP>(in, i < owned ? s.chunk32(i) : 0);
+    if (!reads_s) grid_wait_for_stats();
+    const RowStats st = grid_row_stats<E>(p, t);
+    TY *__restrict__ yr = static_cast<TY *>(p.y) + t.row * p.cols + t.chunk0 * E;
+#pragma unroll
+    for (int i = 0; i < N; ++i) {
+        if (i < owned) {
+            const int c = s.chunk32(i);
+            Affine<E> a;
+            a.template load_kind<TX, K>(p, t.chunk0 + c);
+            float x[E];
+            widen<TX, E>(raw[i], x);
+            write_chunk<TY, E, false, K>(x, c, p, st, a, yr);
+        }
+    }
+}
+
+template <typename TX, typename TY, bool LOAD_SKIP> __device__ __forceinline__ void grid_norm_kinds(const TlnParams &p, const TX *src) {
+    if (both_as_x<TX>(p)) grid_norm_tile<TX, TY, LOAD_SKIP, kBothAsX>(p, src);
+    else if (scale_as_x<TX>(p)) grid_norm_tile<TX, TY, LOAD_SKIP, kScaleAsX>(p, src);
+    else grid_norm_tile<TX, TY, LOAD_SKIP, kAny>(p, src);
+}
+
+template <typename TX, typename TY> __device__ __forceinline__ void grid_norm(const TlnParams &p) {
+    if (p.skip && !p.sum) grid_norm_kinds<TX, TY, true>(p, nullptr);
+    else grid_norm_kinds<TX, TY, false>(p, static_cast<const TX *>(p.skip ? p.sum : p.x));
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -1604,6 +1846,31 @@ __device__ __forceinline__ void split_dispatch(const TlnParams &p, unsigned char
         tln_split_stream_##XN##_##YN(TlnParams p) {                                                                \
         split_dispatch<TX, TY, false>(p, nullptr);                                                                 \
     }
+
+// The grid variant's two launches (16-byte chunks only). gridstats depends on X alone.
+#define TLN_GRID_STATS_KERNEL(XN, TX)                                                                             \
+    extern "C" __global__ void __launch_bounds__(TLN_GRID_MAX_THREADS, 3) tln_gridstats_##XN(TlnParams p) {           \
+        if (p.skip) grid_stats<TX, true>(p);                                                                       \
+        else grid_stats<TX, false>(p);                                                                             \
+    }
+// gridnorm's blocks per SM: three (85 registers) where ptxas fits it without
+// spilling (FP16 in and out), two (128) elsewhere: at three, the other type
+// pairs spilled 184-336 bytes and lost. H200, 2026-12-02, us, two against
+// three blocks: FP16 LayerNorm 32 x 2^20 69.4 / 62.8, RMSNorm 64.3 / 58.8,
+// SkipLayerNorm 98.9 / 93.4; BF16 LayerNorm 71.7 / 74.0; FP32 123.0 / 125.3.
+#define TLN_GRID_NORM_KERNEL(XN, TX, YN, TY, BLOCKS)                                                               \
+    extern "C" __global__ void __launch_bounds__(TLN_GRID_MAX_THREADS, BLOCKS) tln_gridnorm_##XN##_##YN(TlnParams p) { \
+        grid_norm<TX, TY>(p);                                                                                      \
+    }
+
+TLN_GRID_STATS_KERNEL(f32, float)
+TLN_GRID_STATS_KERNEL(f16, __half)
+TLN_GRID_STATS_KERNEL(bf16, __nv_bfloat16)
+TLN_GRID_NORM_KERNEL(f32, float, f32, float, 2)
+TLN_GRID_NORM_KERNEL(f16, __half, f16, __half, 3)
+TLN_GRID_NORM_KERNEL(f16, __half, f32, float, 2)
+TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, bf16, __nv_bfloat16, 2)
+TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, f32, float, 2)
 
 TLN_KERNELS(f32, float, f32, float)
 TLN_KERNELS(f16, __half, f16, __half)

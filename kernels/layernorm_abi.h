@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 6
+#define TLN_ABI_VERSION 7
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -39,6 +39,11 @@ typedef enum TlnNorm {
  *                           dynamic shared memory (slice_chunks chunks).
  *   tln_split_stream_<x>_<y> the same without the shared-memory slice: later passes
  *                           re-read the slice (from L2 when it fits).
+ *   tln_gridstats_<x>, tln_gridnorm_<x>_<y>  the grid variant's two launches: a row split
+ *                           over plain blocks of slice_chunks 16-byte chunks (TLN_GRID_CHUNKS_PER_THREAD
+ *                           per thread), one block per tile, gridDim.x = rows * tiles in both; the
+ *                           first writes each tile's partial statistics (two doubles) to `workspace`,
+ *                           the second merges a row's partials and writes Y.
  * with x in {f32, f16, bf16} and y in {x's type, f32}. A chunk is 16 bytes of X
  * when `vectorized`, one element otherwise.
  */
@@ -46,6 +51,7 @@ typedef enum TlnVariant {
     TLN_VARIANT_REGS = 0,
     TLN_VARIANT_SPLIT_CACHED = 1,
     TLN_VARIANT_SPLIT_STREAM = 2,
+    TLN_VARIANT_GRID = 3,
 } TlnVariant;
 
 /* Largest thread block any variant is launched with: 512 leaves 128 registers per thread. */
@@ -62,6 +68,9 @@ typedef enum TlnVariant {
  * loads the row's first element (scripts/check-sass.sh). */
 #define TLN_FASTSKIP4_16BIT_MAX_REGS 88
 #define TLN_FASTSKIP8_16BIT_MAX_REGS 168
+/* The grid variant: chunks per thread (a tile is blockDim.x times this), and its largest block. */
+#define TLN_GRID_CHUNKS_PER_THREAD 8
+#define TLN_GRID_MAX_THREADS 256
 /* Largest cluster the split variants are launched with (16 needs non-portable cluster sizes). */
 #define TLN_MAX_CLUSTER_CTAS 16
 
@@ -103,6 +112,8 @@ typedef struct TlnParams {
      * prefetches of its slice this many chunks ahead of the block's walk (a multiple of
      * 4 * blockDim.x, the chunks the block's loads cover in one step); 0: none. */
     int32_t prefetch_chunks;
+    /* grid: rows * tiles partials of two doubles each (16-byte aligned); null for the other variants. */
+    void *workspace;
 } TlnParams;
 
 #endif /* TRT_LAYERNORM_ABI_H */

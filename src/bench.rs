@@ -156,6 +156,15 @@ impl Bench {
         let est_seconds = problem.min_bytes_moved() as f64 / (self.copy_gbps * 1e9) + self.empty_us * 1e-6;
         let calls_per_graph = ((GRAPH_SECONDS / est_seconds) as usize).clamp(20, 2000);
         let kernels = self.ln.kernels();
+        // One workspace per set, as large as the plan asks.
+        let wanted = plan_for(kernels, &problem, &DevicePtrs { workspace: 16, workspace_bytes: u64::MAX, ..ptrs[0] }, hints).workspace_bytes;
+        if wanted > 0 {
+            for set in &mut ptrs {
+                let ws = self.stream.alloc_zeros::<u8>(wanted as usize).map_err(drv("cuMemAlloc"))?;
+                (set.workspace, set.workspace_bytes) = (ws.device_ptr(&self.stream).0, wanted);
+                buffers.push(ws);
+            }
+        }
         let plan = plan_for(kernels, &problem, &ptrs[0], hints);
         let graph = self.capture(|| {
             for i in 0..calls_per_graph {

@@ -77,11 +77,14 @@ struct KernelSet {
     fast_skip: [Kernel; 4],
     split_cached: Kernel,
     split_stream: Kernel,
+    /// The grid variant's two launches (`tln_gridstats_<x>` depends on X alone).
+    grid_stats: Kernel,
+    grid_norm: Kernel,
 }
 
 impl KernelSet {
     fn all(&self) -> impl Iterator<Item = &Kernel> {
-        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain(&self.fast_skip).chain([&self.split_cached, &self.split_stream])
+        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain(&self.fast_skip).chain([&self.split_cached, &self.split_stream, &self.grid_stats, &self.grid_norm])
     }
 }
 
@@ -139,7 +142,13 @@ impl ContextKernels {
             },
             Variant::SplitCached => set.split_cached,
             Variant::SplitStream => set.split_stream,
+            Variant::Grid => set.grid_norm,
         }
+    }
+
+    /// The grid variant's first launch (tile statistics) for X's type.
+    pub(crate) fn grid_stats(&self, x: DType) -> Kernel {
+        self.sets[x.abi() as usize][0].expect("every X type is loaded in ContextKernels::load").grid_stats
     }
 
     pub fn limits(&self) -> DeviceLimits {
@@ -207,6 +216,8 @@ impl ContextKernels {
                     fast_skip: family("fastskip")?,
                     split_cached: resolve(module, &name("split_cached"))?,
                     split_stream: resolve(module, &name("split_stream"))?,
+                    grid_stats: resolve(module, &format!("tln_gridstats_{}", x.name()))?,
+                    grid_norm: resolve(module, &name("gridnorm"))?,
                 });
             }
         }
@@ -273,6 +284,17 @@ pub(crate) fn cluster_attribute(ctas: u32) -> sys::CUlaunchAttribute {
     let mut attr: sys::CUlaunchAttribute = unsafe { std::mem::zeroed() };
     attr.id = sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
     attr.value.clusterDim = sys::CUlaunchAttributeValue_union__bindgen_ty_1 { x: ctas, y: 1, z: 1 };
+    attr
+}
+
+/// A launch that may start before the previous kernel in its stream has
+/// finished (programmatic dependent launch, compute capability 9.0+); the
+/// kernel waits for that one's results itself.
+pub(crate) fn programmatic_serialization_attribute() -> sys::CUlaunchAttribute {
+    // SAFETY: a plain C struct (an id and a union of plain values): all-zero bytes are valid.
+    let mut attr: sys::CUlaunchAttribute = unsafe { std::mem::zeroed() };
+    attr.id = sys::CUlaunchAttributeID::CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    attr.value.programmaticStreamSerializationAllowed = 1;
     attr
 }
 

@@ -2,11 +2,11 @@
 //! `enqueue`), or through a safe API on cudarc types for Rust applications.
 
 use crate::abi::TlnParams;
-use crate::driver::{check, cluster_attribute, current_context_kernels, ContextKernels};
+use crate::driver::{check, cluster_attribute, current_context_kernels, programmatic_serialization_attribute, ContextKernels};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::problem::{DevicePtrs, NormKind, Problem, SkipOptions};
-use crate::select::{can_vectorize, plan, plan_with, LaunchPlan, PlanHints};
+use crate::select::{can_vectorize, plan, plan_with, LaunchPlan, PlanHints, Variant};
 use cudarc::driver::sys;
 use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, SyncOnDrop};
 use std::ffi::c_void;
@@ -14,8 +14,21 @@ use std::sync::Arc;
 
 /// The plan a launch of `problem` on `ptrs` uses in the kernels' context,
 /// with `hints` forced where they fit (default hints: the normal choice).
+/// A plan whose workspace `ptrs` cannot hold is replaced by the best one that needs none.
 pub fn plan_for(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, hints: PlanHints) -> LaunchPlan {
-    plan_with(problem, can_vectorize(problem, ptrs), &kernels.limits, hints)
+    let plan = plan_with(problem, can_vectorize(problem, ptrs), &kernels.limits, hints);
+    if plan.workspace_bytes <= ptrs.workspace_bytes {
+        return plan;
+    }
+    plan_with(problem, can_vectorize(problem, ptrs), &kernels.limits, PlanHints { grid: Some(false), ..hints })
+}
+
+/// The workspace ([`DevicePtrs::workspace`]) a [`launch_raw`] of `problem`
+/// may use: 0 where no plan for these rows needs one (rows of at most one
+/// grid tile), at most 1 MiB. Given less, a launch takes a plan that needs
+/// none: slower on few long rows, never wrong.
+pub fn workspace_bytes(problem: &Problem) -> u64 {
+    crate::select::grid_workspace_bound(problem.rows(), problem.cols(), problem.x_dtype())
 }
 
 /// Launches LayerNorm on `stream` in the context current on this thread.
@@ -28,7 +41,9 @@ pub fn plan_for(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, 
 /// `rows * cols` elements of X and Y (Y not overlapping X unless equal to it)
 /// and `cols` elements of scale and bias where present, all valid until the
 /// kernel has run; `stream` must be a stream of the current context (or null
-/// for the legacy default stream).
+/// for the legacy default stream). A workspace (`ptrs.workspace`, see
+/// [`workspace_bytes`]) must hold `ptrs.workspace_bytes` bytes of device
+/// memory that nothing else uses until the launch's kernels have run.
 pub unsafe fn launch_raw(problem: &Problem, ptrs: &DevicePtrs, stream: sys::CUstream) -> Result<()> {
     ptrs.check(problem)?;
     if problem.rows() == 0 {
@@ -75,8 +90,39 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         sum: ptrs.sum as *mut c_void,
         prefetch_rows: plan.prefetch_rows as i32,
         prefetch_chunks: plan.prefetch_chunks as i32,
+        workspace: if plan.workspace_bytes > 0 { ptrs.workspace as *mut c_void } else { std::ptr::null_mut() },
     };
+    if plan.workspace_bytes > ptrs.workspace_bytes {
+        return Err(Error::invalid("workspace", format!("{} bytes given, the plan needs {}", ptrs.workspace_bytes, plan.workspace_bytes)));
+    }
     let mut args = [(&mut params as *mut TlnParams).cast::<c_void>()];
+    if plan.variant == Variant::Grid {
+        // The tiles' statistics into the workspace, then Y, both on `stream`.
+        // SAFETY: as below; the workspace holds one 16-byte partial per block (checked above).
+        check("cuLaunchKernel", unsafe {
+            let stats = kernels.grid_stats(problem.x_dtype()).function;
+            sys::cuLaunchKernel(stats, plan.grid_blocks, 1, 1, plan.block_threads, 1, 1, 0, stream, args.as_mut_ptr(), std::ptr::null_mut())
+        })?;
+        // From compute capability 9.0, a programmatic dependent launch: its
+        // blocks start loading X while the first launch's last blocks run,
+        // and wait for its results in the kernel (griddepcontrol.wait).
+        let mut pdl = programmatic_serialization_attribute();
+        let config = sys::CUlaunchConfig {
+            gridDimX: plan.grid_blocks,
+            gridDimY: 1,
+            gridDimZ: 1,
+            blockDimX: plan.block_threads,
+            blockDimY: 1,
+            blockDimZ: 1,
+            sharedMemBytes: 0,
+            hStream: stream,
+            attrs: &mut pdl,
+            numAttrs: u32::from(kernels.compute_capability().0 >= 9),
+        };
+        // SAFETY: as below; the attribute lives across the call.
+        check("cuLaunchKernelEx", unsafe { sys::cuLaunchKernelEx(&config, kernel.function, args.as_mut_ptr(), std::ptr::null_mut()) })?;
+        return Ok(());
+    }
     if plan.cluster_ctas <= 1 {
         // SAFETY: the kernel takes exactly one TlnParams by value; `args` and
         // `params` outlive the call (the driver copies them before returning);
@@ -113,6 +159,30 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
     // SAFETY: as above; the grid is a multiple of the cluster size, which the
     // device was probed to support when the kernels were loaded.
     check("cuLaunchKernelEx", unsafe { sys::cuLaunchKernelEx(&config, kernel.function, args.as_mut_ptr(), std::ptr::null_mut()) })
+}
+
+/// Device memory allocated and freed in stream order (cuMemAllocAsync and
+/// cuMemFreeAsync): the grid variant's partials for one launch.
+struct StreamScratch {
+    ptr: u64,
+    stream: sys::CUstream,
+}
+
+impl StreamScratch {
+    /// None where the allocation fails (no memory pools on this device, or no memory).
+    fn new(bytes: u64, stream: sys::CUstream) -> Option<Self> {
+        let mut ptr = 0;
+        // SAFETY: out-pointer valid; `stream` belongs to the current context (the caller bound it).
+        let r = unsafe { sys::cuMemAllocAsync(&mut ptr, bytes as usize, stream) };
+        (r == sys::CUresult::CUDA_SUCCESS && ptr != 0).then_some(StreamScratch { ptr, stream })
+    }
+}
+
+impl Drop for StreamScratch {
+    fn drop(&mut self) {
+        // SAFETY: allocated on `stream` by `new`; freed after the work enqueued on it before this point.
+        unsafe { sys::cuMemFreeAsync(self.ptr, self.stream) };
+    }
 }
 
 /// Scale or bias on the device, in any supported type.
@@ -332,7 +402,7 @@ impl LayerNorm {
         let (rbias_ptr, _rbias_sync) = skip.as_ref().and_then(|s| s.residual_bias).map(|r| r.device_ptr(stream)).unzip();
         let mut skip = skip;
         let (sum_ptr, _sum_sync) = skip.as_mut().and_then(|s| s.sum.as_deref_mut()).map(|s| s.device_ptr_mut(stream)).unzip();
-        let ptrs = DevicePtrs {
+        let mut ptrs = DevicePtrs {
             x: x_ptr,
             y: y_ptr,
             scale: scale_ptr.unwrap_or(0),
@@ -340,8 +410,16 @@ impl LayerNorm {
             skip: skip_ptr.unwrap_or(0),
             residual_bias: rbias_ptr.unwrap_or(0),
             sum: sum_ptr.unwrap_or(0),
+            ..DevicePtrs::default()
         };
         ptrs.check(&problem)?;
+        let wanted = plan_with(&problem, can_vectorize(&problem, &ptrs), &self.kernels.limits, hints).workspace_bytes;
+        // The grid variant's partials, stream-ordered; where the device has
+        // no memory pools (or no memory), a plan that needs none runs.
+        let _workspace = if wanted > 0 { StreamScratch::new(wanted, stream.cu_stream()) } else { None };
+        if let Some(w) = &_workspace {
+            (ptrs.workspace, ptrs.workspace_bytes) = (w.ptr, wanted);
+        }
         let plan = plan_for(&self.kernels, &problem, &ptrs, hints);
         // SAFETY: every pointer comes from a live CudaSlice of this context
         // whose length was checked against the problem above; the stream

@@ -24,5 +24,5 @@ pub mod select;
 pub use driver::driver_ready;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
-pub use launch::{launch_raw, DeviceParam, LayerNorm, SkipTensors};
+pub use launch::{launch_raw, workspace_bytes, DeviceParam, LayerNorm, SkipTensors};
 pub use problem::{DevicePtrs, NormKind, Problem, SkipOptions};

@@ -184,6 +184,11 @@ pub struct DevicePtrs {
     pub residual_bias: u64,
     /// SkipLayerNorm with a sum output: S, X's shape and type.
     pub sum: u64,
+    /// Scratch device memory the launch may use (the grid variant's
+    /// partials), 16-byte aligned, `workspace_bytes` long; 0 and 0 for none
+    /// (plans that need more take another variant).
+    pub workspace: u64,
+    pub workspace_bytes: u64,
 }
 
 impl DevicePtrs {
@@ -223,6 +228,9 @@ impl DevicePtrs {
                 (false, 0) => {}
                 (false, _) => return Err(Error::invalid(name, "pointer given but the problem has none")),
             }
+        }
+        if self.workspace_bytes > 0 && (self.workspace == 0 || self.workspace % 16 != 0) {
+            return Err(Error::invalid("workspace", format!("address {:#x} is not a 16-byte aligned buffer", self.workspace)));
         }
         // S is written in the first pass, while later passes of the split
         // variants still re-read X and Skip: it must not be either of them.
@@ -315,8 +323,11 @@ mod tests {
         assert_eq!(full.min_bytes_moved(), base.min_bytes_moved() + 2 * 32 * 2 + 8 * 2);
         assert_eq!(full.with_norm(NormKind::LayerNorm).unwrap().skip(), None, "options do not outlive the kind");
 
-        let ptrs = DevicePtrs { x: 0x1000, y: 0x2000, scale: 0x3000, bias: 0x4000, skip: 0x5000, residual_bias: 0x6000, sum: 0x7000 };
+        let ptrs = DevicePtrs { x: 0x1000, y: 0x2000, scale: 0x3000, bias: 0x4000, skip: 0x5000, residual_bias: 0x6000, sum: 0x7000, ..DevicePtrs::default() };
         assert!(ptrs.check(&full).is_ok());
+        assert!(DevicePtrs { workspace: 0x8008, workspace_bytes: 16, ..ptrs }.check(&full).is_err(), "workspace off 16 bytes");
+        assert!(DevicePtrs { workspace: 0, workspace_bytes: 16, ..ptrs }.check(&full).is_err(), "null workspace with a size");
+        assert!(DevicePtrs { workspace: 0x8000, workspace_bytes: 16, ..ptrs }.check(&full).is_ok());
         let name = |r: Result<()>| match r {
             Err(Error::InvalidParameter { name, .. }) => name,
             other => panic!("expected InvalidParameter, got {other:?}"),

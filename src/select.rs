@@ -18,9 +18,14 @@
 //!   that fill the GPU in one wave are re-read by the later passes (from L2
 //!   when the working set fits); each block keeps a bulk L2 prefetch one
 //!   step ahead of its walk (not SkipLayerNorm).
+//! - `Grid`: rows too long for registers, when few (LayerNorm, RMSNorm) or
+//!   for SkipLayerNorm, split over plain blocks of one 32 KB tile each, in
+//!   two launches: tile statistics to a workspace, then the merge and Y
+//!   ([`grid_default`] says where it beat the split variants). Only with a
+//!   workspace: launches without one take the split variants.
 
 use crate::abi::{
-    TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
+    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_MAX_THREADS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
 use crate::problem::{DevicePtrs, NormKind, Problem};
@@ -46,6 +51,8 @@ pub enum Variant {
     Fast { chunks_per_thread: u32 },
     SplitCached,
     SplitStream,
+    /// Two launches over plain blocks, one per tile of a row (see [`grid_plan`]).
+    Grid,
 }
 
 impl Variant {
@@ -61,6 +68,7 @@ impl Variant {
             Variant::Fast { .. } => "fast8",
             Variant::SplitCached => "split_cached",
             Variant::SplitStream => "split_stream",
+            Variant::Grid => "grid",
         }
     }
 }
@@ -89,6 +97,9 @@ pub struct PlanHints {
     /// bulk L2 prefetches, in steps of the walk (0: none; None:
     /// [`SPLIT_STREAM_PREFETCH_STEPS`]).
     pub split_prefetch_steps: Option<u32>,
+    /// `Some(true)`: the grid variant wherever it can run (16-byte chunks);
+    /// `Some(false)`: never (a launch with too small a workspace).
+    pub grid: Option<bool>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -111,6 +122,9 @@ pub struct LaunchPlan {
     /// slice this many chunks ahead of its walk (0: none). See
     /// [`SPLIT_STREAM_PREFETCH_STEPS`].
     pub prefetch_chunks: u32,
+    /// Device memory the launch needs besides the tensors (the grid
+    /// variant's partials: 16 bytes per block), 16-byte aligned.
+    pub workspace_bytes: u64,
 }
 
 /// Bytes one thread moves per access on the vectorized path.
@@ -266,6 +280,11 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
         // A forced cluster size or streaming asks for the split variants.
         return split_plan(p, chunks, vectorized, limits, hints);
     }
+    if vectorized && hints.grid == Some(true) {
+        if let Some(plan) = grid_plan(p, chunks) {
+            return plan;
+        }
+    }
     if fast_eligible(p, vectorized) && hints.fast != Some(false) {
         let n = forced.or_else(|| default_fast_chunks_per_thread(p, chunks, limits));
         if let Some(plan) = n.and_then(|n| fast_plan(p, chunks, n, vectorized, limits, hints.prefetch_quarters)) {
@@ -274,7 +293,11 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
     }
     match forced.or_else(|| default_regs_chunks_per_thread(p, chunks, limits.sm_count, 8)) {
         Some(n) => regs_plan(p, chunks, n, vectorized, limits),
-        None => split_plan(p, chunks, vectorized, limits, hints),
+        None => {
+            // Rows too long for registers: the grid variant where it beat the split ones.
+            let grid = vectorized && hints.grid != Some(false) && grid_default(p, chunks, limits);
+            grid.then(|| grid_plan(p, chunks)).flatten().unwrap_or_else(|| split_plan(p, chunks, vectorized, limits, hints))
+        }
     }
 }
 
@@ -378,6 +401,7 @@ fn regs_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
         vectorized,
         prefetch_rows: 0,
         prefetch_chunks: 0,
+        workspace_bytes: 0,
     }
 }
 
@@ -458,6 +482,7 @@ fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
         vectorized,
         prefetch_rows,
         prefetch_chunks: 0,
+        workspace_bytes: 0,
     })
 }
 
@@ -525,6 +550,70 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
     split_launch(p, variant, ctas, slice_chunks, smem as u32, vectorized, limits, hints)
 }
 
+/// Chunks of a grid tile: one block of [`GRID_THREADS`], TLN_GRID_CHUNKS_PER_THREAD chunks each.
+pub const GRID_THREADS: u32 = TLN_GRID_MAX_THREADS;
+pub const GRID_TILE_CHUNKS: u64 = GRID_THREADS as u64 * TLN_GRID_CHUNKS_PER_THREAD as u64;
+/// Bytes of workspace per grid block (two doubles).
+pub const GRID_PARTIAL_BYTES: u64 = 16;
+/// Most blocks a grid launch may have: its workspace then stays within
+/// [`GRID_MAX_WORKSPACE_BYTES`], which the plugins ask TensorRT for.
+pub const GRID_MAX_BLOCKS: u64 = 1 << 16;
+pub const GRID_MAX_WORKSPACE_BYTES: u64 = GRID_MAX_BLOCKS * GRID_PARTIAL_BYTES;
+
+/// The most workspace a default plan needs (rows of two tiles or more) for rows x cols of X in `x`
+/// (what the plugins ask TensorRT for): grows with rows and cols, so a
+/// launch of smaller shapes never needs more.
+pub fn grid_workspace_bound(rows: u64, cols: u64, x: DType) -> u64 {
+    let bytes = cols.saturating_mul(x.size_bytes() as u64);
+    if bytes % VECTOR_BYTES != 0 || bytes / VECTOR_BYTES <= GRID_TILE_CHUNKS {
+        return 0;
+    }
+    rows.saturating_mul((bytes / VECTOR_BYTES).div_ceil(GRID_TILE_CHUNKS)).min(GRID_MAX_BLOCKS) * GRID_PARTIAL_BYTES
+}
+
+/// Whether rows too long for the register variants take the grid variant
+/// rather than the split ones (16-byte chunks). H200, 2026-12-02, us, grid
+/// against the split plan (`bench --grid`, FP16 / FP32):
+/// - SkipLayerNorm, from two tiles a row: 2048 x 32768 195 / 337 against
+///   234 / 841, 256 x 65536 56 / 91 against 67 / 113, 32 x 2^20 110 / 184
+///   against 137 / 292 (its split plans re-read X and Skip, or S, per pass);
+/// - LayerNorm and RMSNorm, from four tiles when rows are at most half the
+///   SMs: LayerNorm 32 x 2^20 68 / 123 against 76 / 159, 64 x 262144 35 / 63
+///   against 40 / 79, 8 x 2^20 19 / 39 against 51 / 98; with more rows the
+///   split plans keep a row's slices in shared memory and won (256 x 65536
+///   33.7 / 61.2 against 33.5 / 58.5, RMSNorm FP32 128 x 131072 60.0
+///   against 55.7).
+fn grid_default(p: &Problem, chunks: u64, limits: &DeviceLimits) -> bool {
+    let tiles = chunks.div_ceil(GRID_TILE_CHUNKS);
+    match p.norm() {
+        NormKind::SkipLayerNorm => tiles >= 2,
+        NormKind::LayerNorm | NormKind::RmsNorm => tiles >= 4 && p.rows() * 2 <= limits.sm_count as u64,
+    }
+}
+
+/// The grid variant: `rows x tiles` blocks in each of its two launches.
+/// None when the row is not in 16-byte chunks or the grid would exceed
+/// [`GRID_MAX_BLOCKS`].
+pub fn grid_plan(p: &Problem, chunks: u64) -> Option<LaunchPlan> {
+    let blocks = p.rows().checked_mul(chunks.div_ceil(GRID_TILE_CHUNKS))?;
+    if chunks * VECTOR_BYTES != p.cols() * p.x_dtype().size_bytes() as u64 || blocks == 0 || blocks > GRID_MAX_BLOCKS {
+        return None;
+    }
+    Some(LaunchPlan {
+        variant: Variant::Grid,
+        threads_per_row: GRID_THREADS,
+        block_threads: GRID_THREADS,
+        grid_blocks: blocks as u32,
+        cluster_ctas: 1,
+        slice_chunks: GRID_TILE_CHUNKS,
+        dynamic_smem_bytes: 0,
+        vectorized: true,
+        prefetch_rows: 0,
+        prefetch_chunks: 0,
+        workspace_bytes: blocks * GRID_PARTIAL_BYTES,
+    })
+}
+
 // Tried and not kept (H200, 2026-12-01, `bench --cluster`): a grid of one
 // wave of clusters striding over the rows, each block prefetching its slice
 // of its next row into L2 (cp.async.bulk.prefetch.L2). It won only where the
@@ -565,6 +654,7 @@ fn split_launch(
         prefetch_rows: 0,
         prefetch_chunks,
         vectorized,
+        workspace_bytes: 0,
     }
 }
 
@@ -749,6 +839,12 @@ mod tests {
                         let chunks = row_chunks(&prob(rows, cols, x), vec);
                         match pl.variant {
                             Variant::Regs { chunks_per_thread } => assert!(pl.threads_per_row as u64 * chunks_per_thread as u64 >= chunks, "{ctx}"),
+                            Variant::Grid => {
+                                assert_eq!(pl.slice_chunks, pl.block_threads as u64 * TLN_GRID_CHUNKS_PER_THREAD as u64, "{ctx}");
+                                assert_eq!(pl.grid_blocks as u64, rows * chunks.div_ceil(pl.slice_chunks), "{ctx}");
+                                assert_eq!(pl.workspace_bytes, pl.grid_blocks as u64 * GRID_PARTIAL_BYTES, "{ctx}");
+                                assert!(vec && pl.block_threads <= TLN_GRID_MAX_THREADS, "{ctx}");
+                            }
                             _ => assert!(pl.slice_chunks * pl.cluster_ctas as u64 >= chunks, "{ctx}"),
                         }
                     }
@@ -775,9 +871,21 @@ mod tests {
         let pl = plan(&prob(256, 65536, F32), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 8, 32 * 1024));
         assert_eq!(plan(&prob(2048, 32768, F32), false, &H100).variant, Variant::SplitCached, "scalar chunks: not measured");
-        let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
+        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, NO_GRID);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
+
+    /// The split plans where the grid variant would be the default.
+    const NO_GRID: PlanHints = PlanHints {
+        grid: Some(false),
+        chunks_per_thread: None,
+        cluster_ctas: None,
+        fast: None,
+        prefetch_quarters: None,
+        split_stream: false,
+        split_clusters: None,
+        split_prefetch_steps: None,
+    };
 
     #[test]
     fn long_fp32_rows_split() {
@@ -792,12 +900,12 @@ mod tests {
         let pl = plan(&prob(256, 65536, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 4));
         assert_eq!((pl.dynamic_smem_bytes, pl.block_threads), (32 * 1024, 256));
-        let pl = plan(&prob(64, 1 << 18, F16), true, &H100);
+        let pl = plan_with(&prob(64, 1 << 18, F16), true, &H100, NO_GRID);
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 16, 32 * 1024));
         // A 128 KiB slice per block would leave one block per SM: stream instead.
-        let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
+        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, NO_GRID);
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitStream, 8, 0));
-        let pl = plan(&prob(32, 1 << 20, F32), true, &H100);
+        let pl = plan_with(&prob(32, 1 << 20, F32), true, &H100, NO_GRID);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
 
@@ -810,29 +918,76 @@ mod tests {
         assert_eq!(short.variant, Variant::SplitStream, "a forced stream asks for the split variants");
     }
 
+    fn skip(rows: u64, cols: u64, x: DType) -> Problem {
+        prob(rows, cols, x).with_skip(crate::problem::SkipOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn grid_takes_few_long_rows_and_skip_rows_of_two_tiles() {
+        for x in [F16, BF16, F32] {
+            // LayerNorm and RMSNorm: at most half as many rows as SMs, four tiles or more.
+            let pl = plan(&prob(32, 1 << 20, x), true, &H100);
+            let tiles = (1u64 << 20) * x.size_bytes() as u64 / VECTOR_BYTES / GRID_TILE_CHUNKS;
+            assert_eq!((pl.variant, pl.grid_blocks as u64, pl.workspace_bytes), (Variant::Grid, 32 * tiles, 32 * tiles * GRID_PARTIAL_BYTES), "{x}");
+            assert_eq!(plan(&prob(66, 1 << 17, x), true, &H100).variant, Variant::Grid, "{x}");
+            assert_ne!(plan(&prob(67, 1 << 17, x), true, &H100).variant, Variant::Grid, "{x}: more rows keep the split plans");
+            assert_ne!(plan(&prob(256, 65536, x), true, &H100).variant, Variant::Grid, "{x}");
+            assert_ne!(plan(&prob(32, 1 << 20, x), false, &H100).variant, Variant::Grid, "{x}: 16-byte chunks only");
+            let rms = Problem::new(8, 1 << 20, x, x, Some(x), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
+            assert_eq!(plan(&rms, true, &H100).variant, Variant::Grid, "{x}");
+            // SkipLayerNorm: rows of two tiles or more, as many as the grid's blocks allow.
+            assert_eq!(plan(&skip(2048, 32768, x), true, &H100).variant, Variant::Grid, "{x}");
+            assert_eq!(plan(&skip(256, 65536, x), true, &H100).variant, Variant::Grid, "{x}");
+            assert_ne!(plan(&skip(1 << 16, 65536, x), true, &H100).variant, Variant::Grid, "{x}: past GRID_MAX_BLOCKS");
+        }
+        // Rows the register kernels hold never take it by default.
+        assert_ne!(plan(&skip(4096, 16384, F32), true, &H100).variant, Variant::Grid);
+        assert_ne!(plan(&skip(4096, 16384, F16), true, &H100).variant, Variant::Grid);
+        // Forced, it serves any vectorized row; refused, the split plan runs.
+        assert_eq!(plan_with(&prob(3, 768, F16), true, &H100, PlanHints { grid: Some(true), ..Default::default() }).variant, Variant::Grid);
+        assert_ne!(plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { grid: Some(false), ..Default::default() }).variant, Variant::Grid);
+    }
+
+    #[test]
+    fn grid_workspace_bound_covers_every_smaller_launch() {
+        for x in [F16, BF16, F32] {
+            for (rows, cols) in [(1u64, 1u64 << 20), (32, 1 << 20), (2048, 32768), (100_000, 65536), (7, 8)] {
+                let bound = grid_workspace_bound(rows, cols, x);
+                assert!(bound <= GRID_MAX_WORKSPACE_BYTES);
+                for (r, c) in [(rows, cols), (rows / 2, cols), (rows, cols / 2), (1, cols)] {
+                    for p in [prob(r.max(1), c.max(1), x), skip(r.max(1), c.max(1), x)] {
+                        let need = plan(&p, true, &H100).workspace_bytes;
+                        assert!(need <= bound, "{x} {r}x{c}: needs {need}, bound for {rows}x{cols} is {bound}");
+                    }
+                }
+            }
+        }
+        assert_eq!(grid_workspace_bound(4096, 768, F16), 0, "rows of one tile never take the grid by default");
+    }
+
     #[test]
     fn skip_layer_norm_rows_that_fill_the_gpu_stream_in_one_wave() {
         for x in [F16, BF16, F32] {
             let skip = prob(256, 65536, x).with_skip(crate::problem::SkipOptions::default()).unwrap();
-            let pl = plan(&skip, true, &H100);
+            let pl = plan_with(&skip, true, &H100, PlanHints { grid: Some(false), ..Default::default() });
             assert_eq!((pl.variant, pl.cluster_ctas, pl.grid_blocks, pl.prefetch_chunks), (Variant::SplitStream, 2, 512, 0), "{x}");
         }
         // More rows than one wave holds at two blocks each: the cached slice, as before.
         let skip = prob(2048, 32768, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
-        assert_eq!(plan(&skip, true, &H100).variant, Variant::SplitCached);
+        assert_eq!(plan_with(&skip, true, &H100, PlanHints { grid: Some(false), ..Default::default() }).variant, Variant::SplitCached);
         let rms = Problem::new(256, 65536, F32, F32, Some(F32), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
         assert_eq!((plan(&rms, true, &H100).variant, plan(&rms, true, &H100).cluster_ctas), (Variant::SplitCached, 8));
     }
 
     #[test]
     fn streamed_slices_prefetch_one_step_ahead_except_skip_layer_norm() {
-        let pl = plan(&prob(32, 1 << 20, F16), true, &H100);
+        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, NO_GRID);
         assert_eq!((pl.variant, pl.prefetch_chunks), (Variant::SplitStream, SPLIT_STREAM_PREFETCH_STEPS * 4 * pl.block_threads));
-        let none = plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { split_prefetch_steps: Some(0), ..Default::default() });
+        let none = plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { split_prefetch_steps: Some(0), ..NO_GRID });
         assert_eq!(none.prefetch_chunks, 0);
         assert_eq!(plan(&prob(32, 1 << 20, F16), false, &H100).prefetch_chunks, 0, "scalar chunks: no bulk prefetch");
         let skip = prob(32, 1 << 20, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
-        assert_eq!(plan(&skip, true, &H100).prefetch_chunks, 0);
+        assert_eq!(plan_with(&skip, true, &H100, NO_GRID).prefetch_chunks, 0);
         assert_eq!(plan(&prob(256, 65536, F16), true, &H100).prefetch_chunks, 0, "cached slices");
     }
 

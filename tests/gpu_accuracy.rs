@@ -177,11 +177,15 @@ fn fp16_outputs_near_zero_within_one_ulp() {
     let Some(g) = gpu() else { return };
     let bare = [(7, 65536), (64, 65536), (256, 65536), (32, 1 << 20), (9, 100_003), (1000, 768), (64, 12288)].map(|s| (s, false));
     let unit = [(4096, 768), (2048, 1024), (512, 4096), (256, 12288), (128, 16384), (64, 65536)].map(|s| (s, true));
-    let cases = bare.into_iter().chain(unit).flat_map(|((m, h), unit_affine)| {
+    // The grid variant forced where it is not the default (rows it does not take alone).
+    let grid = PlanHints { grid: Some(true), ..Default::default() };
+    let forced = [(600, 65536, false), (5, 100_000, false), (40, 12288, true)].map(|(m, h, unit)| ((m, h), unit, grid));
+    let shapes = bare.into_iter().chain(unit).map(|(s, u)| (s, u, PlanHints::default())).chain(forced);
+    let cases = shapes.flat_map(|((m, h), unit_affine, hints)| {
         [(0u64, NormKind::LayerNorm), (1, NormKind::LayerNorm), (2, NormKind::SkipLayerNorm)].map(|(seed, norm)| {
             let base = if norm == NormKind::SkipLayerNorm { Case::skip(m, h, DType::F16, DType::F16, &[RowKind::Normal], SkipOptions::default()) } else { Case::new(m, h, DType::F16, DType::F16, &[RowKind::Normal]) };
             let (scale, bias) = if unit_affine { (Some(DType::F16), Some(DType::F16)) } else { (None, None) };
-            Case { scale, bias, unit_affine, seed: 0xE1 ^ (seed << 32) ^ (m * 31 + h) as u64, ..base }
+            Case { scale, bias, unit_affine, hints, seed: 0xE1 ^ (seed << 32) ^ (m * 31 + h) as u64, ..base }
         })
     });
     run_cases(&g, cases, Allowance::None);
@@ -353,8 +357,10 @@ fn skip_layer_norm_every_variant_and_hostile_rows() {
 fn epsilon_zero_gives_nan_on_constant_rows_only() {
     let Some(g) = gpu() else { return };
     let s = &g.stream;
-    for cols in [768usize, 4096, 100_003] {
-        for fast in [None, Some(false)] {
+    let plans = [PlanHints::default(), PlanHints { fast: Some(false), ..Default::default() }, PlanHints { grid: Some(true), ..Default::default() }];
+    for cols in [768usize, 4096, 65536, 100_003] {
+        for hints in plans {
+            let fast = hints.fast;
             for norm in NormKind::ALL {
                 let rows = 4;
                 // Rows 0 and 2 constant (0 for RMSNorm's sake), rows 1 and 3 ordinary.
@@ -363,7 +369,6 @@ fn epsilon_zero_gives_nan_on_constant_rows_only() {
                 let zeros = s.alloc_zeros::<f32>(rows * cols).unwrap();
                 let mut y = s.alloc_zeros::<f32>(rows * cols).unwrap();
                 let skip = (norm == NormKind::SkipLayerNorm).then_some(SkipTensors { skip: &zeros, residual_bias: None, sum: None });
-                let hints = PlanHints { fast, ..Default::default() };
                 g.ln.forward_hinted(s, &x, &mut y, cols, None, None, 0.0, norm, skip, hints).unwrap_or_else(|e| panic!("{norm} {cols}: {e}"));
                 let out: Vec<f32> = s.clone_dtoh(&y).unwrap();
                 for (r, row) in out.chunks(cols).enumerate() {
@@ -383,6 +388,29 @@ fn epsilon_zero_gives_nan_on_constant_rows_only() {
             }
         }
     }
+}
+
+/// The grid variant (a row over plain blocks, two launches) for every norm
+/// and option: rows of one tile and of many, tiles that end mid-row, hostile
+/// rows (their tiles' sums overflow FP32 and are rescaled alone), scale and
+/// bias in other types than X's.
+#[test]
+fn grid_variant_every_norm_and_hostile_rows() {
+    let Some(g) = gpu() else { return };
+    let kinds = RowKind::HOSTILE.iter().copied().chain([RowKind::Normal]).collect::<Vec<_>>();
+    let kinds = &kinds;
+    let hints = PlanHints { grid: Some(true), ..Default::default() };
+    let options = [(false, false), (true, false), (false, true), (true, true)].map(|(residual_bias, sum_output)| SkipOptions { residual_bias, sum_output });
+    let cases = io_pairs().flat_map(move |(x, y)| {
+        let shapes = [(kinds.len() * 3, 1024usize), (kinds.len() * 2, 65536), (kinds.len(), 100_000), (3, 1 << 20)];
+        shapes.into_iter().flat_map(move |(m, h)| {
+            let layer = [Case::new(m, h, x, y, kinds), Case { scale: Some(DType::F32), bias: None, ..Case::new(m, h, x, y, kinds) }];
+            let rms = [Case::rms(m, h, x, y, kinds), Case { scale: None, ..Case::rms(m, h, x, y, kinds) }];
+            let skip = options.map(|o| Case::skip(m, h, x, y, kinds, o));
+            layer.into_iter().chain(rms).chain(skip).map(move |c| Case { hints, ..c })
+        })
+    });
+    run_all(&g, cases);
 }
 
 /// The split variants at every cluster size the device offers, cached and

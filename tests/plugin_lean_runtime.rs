@@ -468,6 +468,8 @@ mod lean {
                     skip: if skip_kind { skip.0 } else { 0 },
                     residual_bias: if has_rbias { residual_bias.0 } else { 0 },
                     sum: if sum_output { s_ref.0 } else { 0 },
+                    // No workspace, as the plugins' enqueue: the same plan.
+                    ..DevicePtrs::default()
                 };
                 // SAFETY: buffers sized for the problem, in the current context, on its stream.
                 unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.expect("direct launch");

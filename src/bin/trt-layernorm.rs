@@ -81,6 +81,10 @@ enum Command {
         /// --cluster) with bulk L2 prefetches this many steps of their walk ahead (0 = none).
         #[arg(long, value_delimiter = ',')]
         split_prefetch: Vec<u32>,
+        /// Also time the grid variant where the row is in 16-byte chunks, and
+        /// the best plan without it.
+        #[arg(long)]
+        grid: bool,
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
@@ -99,7 +103,7 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters, split_prefetch } => {
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters, split_prefetch, grid } => {
             let sweep = Sweep {
                 per_thread: &per_thread,
                 cluster: &cluster,
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
                 stream,
                 split_clusters: &split_clusters,
                 split_prefetch: &split_prefetch,
+                grid,
             };
             bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
@@ -362,6 +367,7 @@ struct Sweep<'a> {
     stream: bool,
     split_clusters: &'a [u32],
     split_prefetch: &'a [u32],
+    grid: bool,
 }
 
 impl Sweep<'_> {
@@ -392,6 +398,9 @@ impl Sweep<'_> {
         hints.extend(split);
         hints.extend(capped);
         hints.extend(split_prefetched);
+        if self.grid {
+            hints.extend([true, false].map(|g| PlanHints { grid: Some(g), ..Default::default() }));
+        }
         hints
     }
 }

@@ -615,6 +615,7 @@ impl PluginConfig {
             skip: input(Role::Skip),
             residual_bias: input(Role::ResidualBias),
             sum: if self.sum_output { output_ptrs.get(1).copied().unwrap_or(0) } else { 0 },
+            ..DevicePtrs::default()
         }
     }
 }
@@ -1047,7 +1048,7 @@ mod tests {
         // Pointers by role: X, Skip, Scale, Bias, ResidualBias; Y, S.
         let ins = [0x10, 0x20, 0x30, 0x40, 0x50];
         let outs = [0x60, 0x70];
-        let all = DevicePtrs { x: 0x10, y: 0x60, scale: 0x30, bias: 0x40, skip: 0x20, residual_bias: 0x50, sum: 0x70 };
+        let all = DevicePtrs { x: 0x10, y: 0x60, scale: 0x30, bias: 0x40, skip: 0x20, residual_bias: 0x50, sum: 0x70, ..DevicePtrs::default() };
         assert_eq!(c.device_ptrs(&ins, &outs), all);
         assert_eq!(c.device_ptrs(&ins[..2], &outs), DevicePtrs { scale: 0, bias: 0, residual_bias: 0, ..all });
         assert_eq!(c.device_ptrs(&ins[..4], &outs), DevicePtrs { residual_bias: 0, ..all });
