@@ -8,7 +8,7 @@ use crate::accuracy::Rng;
 use crate::driver::check;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::launch::{launch_planned, plan_for, LayerNorm};
+use crate::launch::{launch_planned, plan_for, wanted_workspace_bytes, LayerNorm};
 use crate::select::{LaunchPlan, PlanHints};
 use crate::problem::{DevicePtrs, NormKind, Problem, SkipOptions};
 use cudarc::driver::{sys, CudaContext, CudaGraph, CudaSlice, CudaStream, DevicePtr, DriverError};
@@ -157,7 +157,7 @@ impl Bench {
         let calls_per_graph = ((GRAPH_SECONDS / est_seconds) as usize).clamp(20, 2000);
         let kernels = self.ln.kernels();
         // One workspace per set, as large as the plan asks.
-        let wanted = plan_for(kernels, &problem, &DevicePtrs { workspace: 16, workspace_bytes: u64::MAX, ..ptrs[0] }, hints).workspace_bytes;
+        let wanted = wanted_workspace_bytes(kernels, &problem, &ptrs[0], hints);
         if wanted > 0 {
             for set in &mut ptrs {
                 let ws = self.stream.alloc_zeros::<u8>(wanted as usize).map_err(drv("cuMemAlloc"))?;

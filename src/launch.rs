@@ -2,7 +2,7 @@
 //! `enqueue`), or through a safe API on cudarc types for Rust applications.
 
 use crate::abi::TlnParams;
-use crate::driver::{check, cluster_attribute, current_context_kernels, programmatic_serialization_attribute, ContextKernels};
+use crate::driver::{check, cluster_attribute, current_context_kernels, programmatic_serialization_attribute, ContextKernels, Kernel};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::problem::{DevicePtrs, NormKind, Problem, SkipOptions};
@@ -21,6 +21,12 @@ pub fn plan_for(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, 
         return plan;
     }
     plan_with(problem, can_vectorize(problem, ptrs), &kernels.limits, PlanHints { grid: Some(false), ..hints })
+}
+
+/// The workspace the plan [`plan_for`] prefers would use, given enough:
+/// what a caller that owns the workspace allocates before launching.
+pub(crate) fn wanted_workspace_bytes(kernels: &ContextKernels, problem: &Problem, ptrs: &DevicePtrs, hints: PlanHints) -> u64 {
+    plan_with(problem, can_vectorize(problem, ptrs), &kernels.limits, hints).workspace_bytes
 }
 
 /// The workspace ([`DevicePtrs::workspace`]) a [`launch_raw`] of `problem`
@@ -106,22 +112,10 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         // From compute capability 9.0, a programmatic dependent launch: its
         // blocks start loading X while the first launch's last blocks run,
         // and wait for its results in the kernel (griddepcontrol.wait).
-        let mut pdl = programmatic_serialization_attribute();
-        let config = sys::CUlaunchConfig {
-            gridDimX: plan.grid_blocks,
-            gridDimY: 1,
-            gridDimZ: 1,
-            blockDimX: plan.block_threads,
-            blockDimY: 1,
-            blockDimZ: 1,
-            sharedMemBytes: 0,
-            hStream: stream,
-            attrs: &mut pdl,
-            numAttrs: u32::from(kernels.compute_capability().0 >= 9),
-        };
-        // SAFETY: as below; the attribute lives across the call.
-        check("cuLaunchKernelEx", unsafe { sys::cuLaunchKernelEx(&config, kernel.function, args.as_mut_ptr(), std::ptr::null_mut()) })?;
-        return Ok(());
+        let mut pdl = [programmatic_serialization_attribute()];
+        let attrs = if kernels.compute_capability().0 >= 9 { &mut pdl[..] } else { &mut pdl[..0] };
+        // SAFETY: as below.
+        return unsafe { launch_ex(kernel, plan, stream, attrs, &mut args) };
     }
     if plan.cluster_ctas <= 1 {
         // SAFETY: the kernel takes exactly one TlnParams by value; `args` and
@@ -143,7 +137,18 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
             )
         });
     }
-    let mut cluster = cluster_attribute(plan.cluster_ctas);
+    // SAFETY: as above; the grid is a multiple of the cluster size, which the
+    // device was probed to support when the kernels were loaded.
+    unsafe { launch_ex(kernel, plan, stream, &mut [cluster_attribute(plan.cluster_ctas)], &mut args) }
+}
+
+/// `cuLaunchKernelEx` of `kernel` on the plan's grid, block and shared
+/// memory, with launch attributes `attrs` (cluster size, dependent launch).
+///
+/// # Safety
+/// As `cuLaunchKernel` in [`launch_planned`]: `args` is the kernel's one
+/// `TlnParams`, the plan fits the kernel and the device.
+unsafe fn launch_ex(kernel: Kernel, plan: &LaunchPlan, stream: sys::CUstream, attrs: &mut [sys::CUlaunchAttribute], args: &mut [*mut c_void]) -> Result<()> {
     let config = sys::CUlaunchConfig {
         gridDimX: plan.grid_blocks,
         gridDimY: 1,
@@ -153,11 +158,10 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         blockDimZ: 1,
         sharedMemBytes: plan.dynamic_smem_bytes,
         hStream: stream,
-        attrs: &mut cluster,
-        numAttrs: 1,
+        attrs: attrs.as_mut_ptr(),
+        numAttrs: attrs.len() as u32,
     };
-    // SAFETY: as above; the grid is a multiple of the cluster size, which the
-    // device was probed to support when the kernels were loaded.
+    // SAFETY: `config` and `attrs` live across the call; the rest is the caller's contract.
     check("cuLaunchKernelEx", unsafe { sys::cuLaunchKernelEx(&config, kernel.function, args.as_mut_ptr(), std::ptr::null_mut()) })
 }
 
@@ -413,7 +417,7 @@ impl LayerNorm {
             ..DevicePtrs::default()
         };
         ptrs.check(&problem)?;
-        let wanted = plan_with(&problem, can_vectorize(&problem, &ptrs), &self.kernels.limits, hints).workspace_bytes;
+        let wanted = wanted_workspace_bytes(&self.kernels, &problem, &ptrs, hints);
         // The grid variant's partials, stream-ordered; where the device has
         // no memory pools (or no memory), a plan that needs none runs.
         let _workspace = if wanted > 0 { StreamScratch::new(wanted, stream.cu_stream()) } else { None };

@@ -556,13 +556,13 @@ pub const GRID_TILE_CHUNKS: u64 = GRID_THREADS as u64 * TLN_GRID_CHUNKS_PER_THRE
 /// Bytes of workspace per grid block (two doubles).
 pub const GRID_PARTIAL_BYTES: u64 = 16;
 /// Most blocks a grid launch may have: its workspace then stays within
-/// [`GRID_MAX_WORKSPACE_BYTES`], which the plugins ask TensorRT for.
+/// [`GRID_MAX_WORKSPACE_BYTES`].
 pub const GRID_MAX_BLOCKS: u64 = 1 << 16;
 pub const GRID_MAX_WORKSPACE_BYTES: u64 = GRID_MAX_BLOCKS * GRID_PARTIAL_BYTES;
 
-/// The most workspace a default plan needs (rows of two tiles or more) for rows x cols of X in `x`
-/// (what the plugins ask TensorRT for): grows with rows and cols, so a
-/// launch of smaller shapes never needs more.
+/// The most workspace a default plan needs (rows of two tiles or more) for
+/// rows x cols of X in `x` (`crate::launch::workspace_bytes`): grows with
+/// rows and cols, so a launch of smaller shapes never needs more.
 pub fn grid_workspace_bound(rows: u64, cols: u64, x: DType) -> u64 {
     let bytes = cols.saturating_mul(x.size_bytes() as u64);
     if bytes % VECTOR_BYTES != 0 || bytes / VECTOR_BYTES <= GRID_TILE_CHUNKS {
@@ -573,16 +573,17 @@ pub fn grid_workspace_bound(rows: u64, cols: u64, x: DType) -> u64 {
 
 /// Whether rows too long for the register variants take the grid variant
 /// rather than the split ones (16-byte chunks). H200, 2026-12-02, us, grid
-/// against the split plan (`bench --grid`, FP16 / FP32):
-/// - SkipLayerNorm, from two tiles a row: 2048 x 32768 195 / 337 against
-///   234 / 841, 256 x 65536 56 / 91 against 67 / 113, 32 x 2^20 110 / 184
+/// (the committed kernels) against the split plan (`bench --grid`, FP16 /
+/// FP32):
+/// - SkipLayerNorm, from two tiles a row: 2048 x 32768 168 / 337 against
+///   234 / 841, 256 x 65536 49 / 91 against 67 / 113, 32 x 2^20 94 / 184
 ///   against 137 / 292 (its split plans re-read X and Skip, or S, per pass);
 /// - LayerNorm and RMSNorm, from four tiles when rows are at most half the
-///   SMs: LayerNorm 32 x 2^20 68 / 123 against 76 / 159, 64 x 262144 35 / 63
-///   against 40 / 79, 8 x 2^20 19 / 39 against 51 / 98; with more rows the
+///   SMs: LayerNorm 32 x 2^20 63 / 123 against 76 / 159, 64 x 262144 33 / 63
+///   against 40 / 79, 8 x 2^20 20 / 39 against 51 / 98; with more rows the
 ///   split plans keep a row's slices in shared memory and won (256 x 65536
 ///   33.7 / 61.2 against 33.5 / 58.5, RMSNorm FP32 128 x 131072 60.0
-///   against 55.7).
+///   against 55.7, on the grid kernels with two blocks per SM).
 fn grid_default(p: &Problem, chunks: u64, limits: &DeviceLimits) -> bool {
     let tiles = chunks.div_ceil(GRID_TILE_CHUNKS);
     match p.norm() {
@@ -871,21 +872,14 @@ mod tests {
         let pl = plan(&prob(256, 65536, F32), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 8, 32 * 1024));
         assert_eq!(plan(&prob(2048, 32768, F32), false, &H100).variant, Variant::SplitCached, "scalar chunks: not measured");
-        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, NO_GRID);
+        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, no_grid());
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
 
     /// The split plans where the grid variant would be the default.
-    const NO_GRID: PlanHints = PlanHints {
-        grid: Some(false),
-        chunks_per_thread: None,
-        cluster_ctas: None,
-        fast: None,
-        prefetch_quarters: None,
-        split_stream: false,
-        split_clusters: None,
-        split_prefetch_steps: None,
-    };
+    fn no_grid() -> PlanHints {
+        PlanHints { grid: Some(false), ..Default::default() }
+    }
 
     #[test]
     fn long_fp32_rows_split() {
@@ -900,12 +894,12 @@ mod tests {
         let pl = plan(&prob(256, 65536, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 4));
         assert_eq!((pl.dynamic_smem_bytes, pl.block_threads), (32 * 1024, 256));
-        let pl = plan_with(&prob(64, 1 << 18, F16), true, &H100, NO_GRID);
+        let pl = plan_with(&prob(64, 1 << 18, F16), true, &H100, no_grid());
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 16, 32 * 1024));
         // A 128 KiB slice per block would leave one block per SM: stream instead.
-        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, NO_GRID);
+        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, no_grid());
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitStream, 8, 0));
-        let pl = plan_with(&prob(32, 1 << 20, F32), true, &H100, NO_GRID);
+        let pl = plan_with(&prob(32, 1 << 20, F32), true, &H100, no_grid());
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitStream, 8));
     }
 
@@ -945,7 +939,7 @@ mod tests {
         assert_ne!(plan(&skip(4096, 16384, F16), true, &H100).variant, Variant::Grid);
         // Forced, it serves any vectorized row; refused, the split plan runs.
         assert_eq!(plan_with(&prob(3, 768, F16), true, &H100, PlanHints { grid: Some(true), ..Default::default() }).variant, Variant::Grid);
-        assert_ne!(plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { grid: Some(false), ..Default::default() }).variant, Variant::Grid);
+        assert_ne!(plan_with(&prob(32, 1 << 20, F16), true, &H100, no_grid()).variant, Variant::Grid);
     }
 
     #[test]
@@ -969,25 +963,25 @@ mod tests {
     fn skip_layer_norm_rows_that_fill_the_gpu_stream_in_one_wave() {
         for x in [F16, BF16, F32] {
             let skip = prob(256, 65536, x).with_skip(crate::problem::SkipOptions::default()).unwrap();
-            let pl = plan_with(&skip, true, &H100, PlanHints { grid: Some(false), ..Default::default() });
+            let pl = plan_with(&skip, true, &H100, no_grid());
             assert_eq!((pl.variant, pl.cluster_ctas, pl.grid_blocks, pl.prefetch_chunks), (Variant::SplitStream, 2, 512, 0), "{x}");
         }
         // More rows than one wave holds at two blocks each: the cached slice, as before.
         let skip = prob(2048, 32768, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
-        assert_eq!(plan_with(&skip, true, &H100, PlanHints { grid: Some(false), ..Default::default() }).variant, Variant::SplitCached);
+        assert_eq!(plan_with(&skip, true, &H100, no_grid()).variant, Variant::SplitCached);
         let rms = Problem::new(256, 65536, F32, F32, Some(F32), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
         assert_eq!((plan(&rms, true, &H100).variant, plan(&rms, true, &H100).cluster_ctas), (Variant::SplitCached, 8));
     }
 
     #[test]
     fn streamed_slices_prefetch_one_step_ahead_except_skip_layer_norm() {
-        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, NO_GRID);
+        let pl = plan_with(&prob(32, 1 << 20, F16), true, &H100, no_grid());
         assert_eq!((pl.variant, pl.prefetch_chunks), (Variant::SplitStream, SPLIT_STREAM_PREFETCH_STEPS * 4 * pl.block_threads));
-        let none = plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { split_prefetch_steps: Some(0), ..NO_GRID });
+        let none = plan_with(&prob(32, 1 << 20, F16), true, &H100, PlanHints { split_prefetch_steps: Some(0), ..no_grid() });
         assert_eq!(none.prefetch_chunks, 0);
         assert_eq!(plan(&prob(32, 1 << 20, F16), false, &H100).prefetch_chunks, 0, "scalar chunks: no bulk prefetch");
         let skip = prob(32, 1 << 20, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
-        assert_eq!(plan_with(&skip, true, &H100, NO_GRID).prefetch_chunks, 0);
+        assert_eq!(plan_with(&skip, true, &H100, no_grid()).prefetch_chunks, 0);
         assert_eq!(plan(&prob(256, 65536, F16), true, &H100).prefetch_chunks, 0, "cached slices");
     }
 
