@@ -25,7 +25,7 @@
 //!   workspace: launches without one take the split variants.
 
 use crate::abi::{
-    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_MAX_THREADS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
+    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_MAX_THREADS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FASTSKIP8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
 use crate::problem::{DevicePtrs, NormKind, Problem};
@@ -236,7 +236,7 @@ pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
 }
 
 /// Chunks per thread a `Fast` row of `chunks` holds at most: 8 (64 values
-/// for 16-bit rows, 32 for FP32: up to 112 or 96 registers) unless that
+/// for 16-bit rows, 32 for FP32: up to 112 or 80 registers) unless that
 /// lets an SM hold fewer rows at once than 4 (64 registers). Fewer threads
 /// per row mean fewer barriers and partial sums per element. H200,
 /// `trt-layernorm bench --per-thread 4,8`, 2026-12-01, us, fast8 vs fast4:
@@ -265,7 +265,8 @@ fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64, norm: NormKind) -> 
 // FP32 rows of 2049 to 4095 chunks went to the split variants until the
 // fast kernels prefetched (fast8 puts one block of 384 threads on an SM
 // there: H200, 16384 x 12288, 533-541 us against split_cached's 510-515).
-// With the prefetch ([`FAST_PREFETCH_QUARTERS`]) fast8 takes 455 us.
+// With the prefetch ([`FAST_PREFETCH_QUARTERS`]) fast8 took 455 us, and
+// 377 at 80 registers (two blocks per SM; kernels/layernorm_abi.h).
 
 /// The plan the kernels use.
 pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan {
@@ -428,6 +429,7 @@ fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: 
     let Some((tpr, rows_per_block)) = regs_block(chunks, n) else { return 0 };
     let skip = norm == NormKind::SkipLayerNorm;
     let regs = match (n, x) {
+        (8, DType::F32) if skip => TLN_FASTSKIP8_F32_MAX_REGS,
         (8, DType::F32) => TLN_FAST8_F32_MAX_REGS,
         (8, _) if skip => TLN_FASTSKIP8_16BIT_MAX_REGS,
         (8, _) => TLN_FAST8_16BIT_MAX_REGS,
