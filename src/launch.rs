@@ -30,9 +30,10 @@ pub(crate) fn wanted_workspace_bytes(kernels: &ContextKernels, problem: &Problem
 }
 
 /// The workspace ([`DevicePtrs::workspace`]) a [`launch_raw`] of `problem`
-/// may use: 0 where no plan for these rows needs one (rows of at most one
-/// grid tile), at most 1 MiB. Given less, a launch takes a plan that needs
-/// none: slower on few long rows, never wrong.
+/// may use: 0 for rows of at most one grid tile (32 KB), at most 1 MiB; it
+/// grows with rows and columns, so it covers every smaller problem (what a
+/// TensorRT plugin asks for at build time). Given less, a launch takes a
+/// plan that needs none: slower on few long rows, never wrong.
 pub fn workspace_bytes(problem: &Problem) -> u64 {
     crate::select::grid_workspace_bound(problem.rows(), problem.cols(), problem.x_dtype())
 }

@@ -247,6 +247,9 @@ pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
 /// - FP32 4096 x 768 8.49 vs 11.80 (20 rows per SM against 16), 8192 x 8192
 ///   139.4 vs 140.1.
 ///
+/// RMSNorm rows of [`RMS_FAST4_MIN_CHUNKS`] chunks or more: 4 where a row
+/// fits 512 threads that way.
+///
 /// SkipLayerNorm with 16-bit X: 4. Its fast8 needs 168 registers to keep
 /// 16 loads in flight, and fast4 measured as fast or faster at every shape
 /// (H200, FP16, us, fast4 vs fast8: 4096 x 768 8.94 vs 9.55, 4096 x 4096
@@ -255,12 +258,26 @@ fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64, norm: NormKind) -> 
     if norm == NormKind::SkipLayerNorm && x != DType::F32 {
         return 4;
     }
+    if norm == NormKind::RmsNorm && chunks >= RMS_FAST4_MIN_CHUNKS && regs_threads_per_row(chunks, 4).is_some() {
+        return 4;
+    }
     if fast_rows_per_sm(limits, x, chunks, 8, norm) >= fast_rows_per_sm(limits, x, chunks, 4, norm) {
         8
     } else {
         4
     }
 }
+
+/// RMSNorm (one reduction, of x^2) took fast4 faster than fast8 from rows of
+/// 1024 chunks (FP16 8192, FP32 4096 columns), and fast8 below. H200,
+/// 2026-12-02, `bench --norm rmsnorm --per-thread 4,8`, us, fast4 vs fast8:
+/// FP16 4096 x 4096 20.90 vs 19.47, 8192 x 8192 65.25 vs 66.17, 16384 x
+/// 12288 190.27 vs 197.78, 4096 x 16384 66.53 vs 66.94; BF16 20.70 vs 19.32,
+/// 65.21 vs 66.08, 195.40 vs 196.52, 66.29 vs 67.08; FP32 4096 x 4096 33.65
+/// vs 34.61, 8192 x 8192 127.74 vs 129.57; 4096 x 768 (96 and 192 chunks)
+/// 5.98 vs 5.41 (FP16), 9.41 vs 8.37 (FP32). LayerNorm keeps fast8 there
+/// (FP16 16384 x 12288: 233.9 against 213.0).
+const RMS_FAST4_MIN_CHUNKS: u64 = 1024;
 
 // FP32 rows of 2049 to 4095 chunks went to the split variants until the
 // fast kernels prefetched (fast8 puts one block of 384 threads on an SM
@@ -564,13 +581,17 @@ pub const GRID_MAX_WORKSPACE_BYTES: u64 = GRID_MAX_BLOCKS * GRID_PARTIAL_BYTES;
 
 /// The most workspace a default plan needs (rows of two tiles or more) for
 /// rows x cols of X in `x` (`crate::launch::workspace_bytes`): grows with
-/// rows and cols, so a launch of smaller shapes never needs more.
+/// rows and cols, so a launch of smaller shapes never needs more (what a
+/// TensorRT plugin relies on: it asks for the largest shapes at build
+/// time). Rows that are not whole 16-byte chunks never take the grid
+/// variant, but are counted as if they were, or a shorter row that is
+/// (FP32: 4100 columns, against 4101) could need more than a longer one.
 pub fn grid_workspace_bound(rows: u64, cols: u64, x: DType) -> u64 {
-    let bytes = cols.saturating_mul(x.size_bytes() as u64);
-    if bytes % VECTOR_BYTES != 0 || bytes / VECTOR_BYTES <= GRID_TILE_CHUNKS {
+    let chunks = cols.saturating_mul(x.size_bytes() as u64).div_ceil(VECTOR_BYTES);
+    if chunks <= GRID_TILE_CHUNKS {
         return 0;
     }
-    rows.saturating_mul((bytes / VECTOR_BYTES).div_ceil(GRID_TILE_CHUNKS)).min(GRID_MAX_BLOCKS) * GRID_PARTIAL_BYTES
+    rows.saturating_mul(chunks.div_ceil(GRID_TILE_CHUNKS)).min(GRID_MAX_BLOCKS) * GRID_PARTIAL_BYTES
 }
 
 /// Whether rows too long for the register variants take the grid variant
@@ -701,6 +722,25 @@ mod tests {
         assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, Some(F16), None, 1e-5).unwrap(), true));
         assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, None, None, 1e-5).unwrap(), true));
         assert_eq!(plan_with(&prob(8, 768, F16), true, &H100, PlanHints { fast: Some(false), ..Default::default() }).variant.name(), "regs1");
+    }
+
+    #[test]
+    fn rms_norm_rows_of_1024_chunks_or_more_take_fast4_where_it_fits() {
+        let rms = |rows, cols, x| Problem::new(rows, cols, x, x, Some(x), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
+        for (rows, cols, x, name) in [
+            (4096, 4096, F16, "fast8"),
+            (8192, 8192, F16, "fast4"),
+            (16384, 12288, BF16, "fast4"),
+            (4096, 16384, F16, "fast4"),
+            (4096, 768, F16, "fast8"),
+            (4096, 768, F32, "fast8"),
+            (4096, 4096, F32, "fast4"),
+            (8192, 8192, F32, "fast4"),
+            (16384, 12288, F32, "fast8"), // 3072 chunks: fast4 would need 768 threads
+        ] {
+            assert_eq!(plan(&rms(rows, cols, x), true, &H100).variant.name(), name, "{rows}x{cols} {x}");
+        }
+        assert_eq!(plan(&prob(16384, 12288, F16), true, &H100).variant.name(), "fast8", "LayerNorm keeps fast8");
     }
 
     #[test]
@@ -959,6 +999,14 @@ mod tests {
             }
         }
         assert_eq!(grid_workspace_bound(4096, 768, F16), 0, "rows of one tile never take the grid by default");
+        // Across alignment too: an unaligned row's bound covers the aligned, shorter rows below it.
+        for x in [F16, BF16, F32] {
+            let bound = grid_workspace_bound(8, 65537, x);
+            for c in [65536, 65528, 65520] {
+                let need = plan(&prob(8, c, x), true, &H100).workspace_bytes;
+                assert!(need > 0 && need <= bound, "{x} 8x{c}: needs {need}, bound for 8x65537 is {bound}");
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! TensorRT does, including a blob of one plugin handed to another's
 //! creator (refused) and FP32SkipLayerNorm's second output. Registration and
 //! the plugin lifecycle need no GPU; with a GPU every plugin (created,
-//! round-tripped and cloned) enqueues on real buffers and must match a direct
-//! `launch_raw` bit for bit (FP32SkipLayerNorm: Y and S).
+//! round-tripped and cloned) enqueues on real buffers, with a workspace of
+//! what its `getWorkspaceSize` asked for, and must match a direct
+//! `launch_raw` with the same workspace bit for bit (FP32SkipLayerNorm: Y and S).
 //!
 //! Environment:
 //! - `TRT_LEAN_LIB`: path of `libnvinfer_lean.so.<major>` (skipped when unset);
@@ -54,7 +55,7 @@ mod lean {
     use std::ffi::{c_char, CStr, CString};
     use trt_layernorm::plugin::config;
     use trt_layernorm::problem::SkipOptions;
-    use trt_layernorm::{launch_raw, DType, DevicePtrs, NormKind, Problem};
+    use trt_layernorm::{launch_raw, workspace_bytes, DType, DevicePtrs, NormKind, Problem};
 
     #[repr(C)]
     #[derive(Clone, Copy, Default)]
@@ -80,6 +81,9 @@ mod lean {
         sum_output: i32,
         /// S of the same three plugins.
         sums: [u64; 3],
+        /// Device memory TensorRT would reserve for the plugin (0 = none), and its size.
+        workspace: u64,
+        workspace_bytes: u64,
     }
 
     /// The harness's kind index (plugin_cpp/tests/lean_harness.cpp: kLN, kRMS, kSKIP).
@@ -285,7 +289,9 @@ mod lean {
             let versions: &[i32] = if MAJOR == "8" { &[1] } else { &[1, 2] };
             let kinds = NormKind::ALL;
             // (X dims, axis)
-            let shapes: &[(&[i64], i32)] = &[(&[2, 3, 64], -1), (&[4, 8, 32], -2), (&[3, 1000], -1), (&[5, 4096], 1), (&[0, 16], -1), (&[7], 0)];
+            // 2 x 65536: rows of 4 to 8 grid tiles (the grid variant, in the workspace the plugin asks for).
+            let shapes: &[(&[i64], i32)] =
+                &[(&[2, 3, 64], -1), (&[4, 8, 32], -2), (&[3, 1000], -1), (&[5, 4096], 1), (&[0, 16], -1), (&[7], 0), (&[2, 65536], -1)];
             let mut cases = 0;
             let mut per_kind = Vec::new();
             for &kind in &kinds {
@@ -439,6 +445,9 @@ mod lean {
             let residual_bias = DeviceBuf::upload(&bytes_of(x_t, &values(cols as usize, seed + 4000)));
             let y_len = n * y_t.size_bytes();
             let s_len = n * x_t.size_bytes();
+            // The workspace TensorRT would reserve (getWorkspaceSize of these shapes, at
+            // most 1 MiB): the direct launch uses it too, so both take the same plan.
+            let workspace = DeviceBuf::zeroed(1 << 20);
             let y_ref = DeviceBuf::zeroed(y_len);
             let s_ref = DeviceBuf::zeroed(s_len);
             let ys = [DeviceBuf::zeroed(y_len), DeviceBuf::zeroed(y_len), DeviceBuf::zeroed(y_len)];
@@ -468,8 +477,8 @@ mod lean {
                     skip: if skip_kind { skip.0 } else { 0 },
                     residual_bias: if has_rbias { residual_bias.0 } else { 0 },
                     sum: if sum_output { s_ref.0 } else { 0 },
-                    // No workspace, as the plugins' enqueue: the same plan.
-                    ..DevicePtrs::default()
+                    workspace: workspace.0,
+                    workspace_bytes: workspace_bytes(&problem),
                 };
                 // SAFETY: buffers sized for the problem, in the current context, on its stream.
                 unsafe { launch_raw(&problem, &ptrs, stream.cu_stream()) }.expect("direct launch");
@@ -492,6 +501,8 @@ mod lean {
                 kind: kind_index(kind),
                 sum_output: i32::from(sum_output),
                 sums: [ss[0].0, ss[1].0, ss[2].0],
+                workspace: workspace.0,
+                workspace_bytes: 1 << 20,
                 ..Default::default()
             };
             c.dims[..dims.len()].copy_from_slice(dims);

@@ -50,9 +50,9 @@ fn any_kind() -> impl Strategy<Value = NormKind> {
 }
 
 fn valid_config() -> impl Strategy<Value = PluginConfig> {
-    (valid_epsilon(), valid_axis(), 0i32..=1, any_kind(), 0i32..=1).prop_map(|(e, a, o, k, s)| {
+    (valid_epsilon(), valid_axis(), 0i32..=1, any_kind(), 0i32..=1, 0i32..=1).prop_map(|(e, a, o, k, s, w)| {
         let sum = if k == NormKind::SkipLayerNorm { s } else { 0 };
-        PluginConfig::new(e, a, o).unwrap().with_norm(k).with_sum_output(sum).unwrap()
+        PluginConfig::new(e, a, o).unwrap().with_norm(k).with_sum_output(sum).unwrap().with_workspace(w).unwrap()
     })
 }
 
@@ -73,11 +73,12 @@ fn fields_of(c: &PluginConfig) -> Vec<RawField<'static>> {
         .collect()
 }
 
-/// A blob in format version 1, as written before FP32RMSNorm existed (no `norm` record).
+/// A blob in format version 1, as written before FP32RMSNorm existed (no `norm`
+/// and no `workspace` record).
 fn version1_blob(c: &PluginConfig, n: u8) -> Vec<u8> {
     assert_eq!(c.norm(), NormKind::LayerNorm);
     let recs = records(&wire::encode(c, n));
-    assert_eq!(recs.len(), 5);
+    assert_eq!(recs.len(), 6);
     let mut payload = vec![4u8];
     recs[..4].iter().for_each(|r| payload.extend_from_slice(r));
     seal_version(1, &payload)
@@ -344,15 +345,17 @@ proptest! {
     #[test]
     fn fields_in_any_order_give_the_same_config(
         kind in any_kind(), eps in any_f32(), axis in any_axis(), ot in -2i32..4, so in prop_oneof![-1i32..3, any::<i32>()],
-        present in prop::collection::vec(any::<bool>(), 4),
+        ws in prop_oneof![-1i32..3, any::<i32>()],
+        present in prop::collection::vec(any::<bool>(), 5),
         tolerated in prop::collection::vec(any::<bool>(), 2),
-        order in Just((0usize..6).collect::<Vec<_>>()).prop_shuffle(),
+        order in Just((0usize..7).collect::<Vec<_>>()).prop_shuffle(),
     ) {
         let candidates = [
             present[0].then(|| f32_field(fields::EPSILON, eps)),
             present[1].then(|| i32_field(fields::AXIS, axis)),
             present[2].then(|| i32_field(fields::OUTPUT_TYPE, ot)),
             present[3].then(|| i32_field(fields::SUM_OUTPUT, so)),
+            present[4].then(|| i32_field(fields::WORKSPACE, ws)),
             tolerated[0].then(|| RawField { name: Some(TOLERATED[0]), field_type: FieldType::Char, length: 2, value: None }),
             tolerated[1].then(|| RawField { name: Some(TOLERATED[1]), field_type: FieldType::Other(77), length: -1, value: None }),
         ];
@@ -366,6 +369,7 @@ proptest! {
                 if present[2] { ot } else { 0 },
             )
             .and_then(|c| c.with_norm(kind).with_sum_output(if present[3] { so } else { 0 }))
+            .and_then(|c| c.with_workspace(if present[4] { ws } else { 1 }))
         };
         let got = PluginConfig::from_fields(kind, &list);
         if let Ok(c) = &got {
@@ -377,7 +381,7 @@ proptest! {
 
     /// A repeated field is refused whatever its values, and wherever the copies are.
     #[test]
-    fn duplicates_are_refused(kind in any_kind(), which in 0usize..4, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
+    fn duplicates_are_refused(kind in any_kind(), which in 0usize..5, a in any::<i32>(), b in any::<i32>(), filler in 0usize..3) {
         let specs = fields::field_specs(kind);
         let name = specs[which % specs.len()].name;
         let field = |v: i32| match name {
@@ -488,7 +492,7 @@ proptest! {
     fn wire_version_1_blobs_decode_as_layernorm(c in valid_config(), n in 0u8..=3) {
         let c = c.with_norm(NormKind::LayerNorm);
         let old = version1_blob(&c, n);
-        prop_assert_eq!(wire::decode(&old), Ok((c, n)));
+        prop_assert_eq!(wire::decode(&old), Ok((c.with_workspace(0).unwrap(), n)), "engines built then asked for no workspace");
         for other in other_kinds(NormKind::LayerNorm) {
             prop_assert_eq!(wire::decode_as(other, &old), Err(WireError::WrongPlugin { expected: other, found: NormKind::LayerNorm }));
         }
@@ -501,28 +505,31 @@ proptest! {
     /// checks: an out-of-range value is refused with the field's name, an input
     /// count or norm code the blob cannot have as malformed.
     #[test]
-    fn wire_values_behind_a_valid_crc_are_range_checked((c, n) in valid_config_and_inputs(), which in 0usize..6, v in any::<u32>(), small in any::<bool>()) {
+    fn wire_values_behind_a_valid_crc_are_range_checked((c, n) in valid_config_and_inputs(), which in 0usize..7, v in any::<u32>(), small in any::<bool>()) {
         // Small values hit the valid codes of `num_inputs`, `norm` and `sum_output` often.
         let v = if small { v % 7 } else { v };
         let blob = wire::encode(&c, n);
         let mut recs = records(&blob);
         let which = which % recs.len();
         let r = &mut recs[which];
+        let name = String::from_utf8(r[1..1 + r[0] as usize].to_vec()).unwrap();
         let at = r.len() - 4;
         r[at..].copy_from_slice(&v.to_le_bytes());
         let mut payload = vec![recs.len() as u8];
         recs.iter().for_each(|r| payload.extend_from_slice(r));
         let code = |k: NormKind| NormKind::ALL.iter().position(|&x| x == k).unwrap() as i32;
         let skip_blob = c.norm() == NormKind::SkipLayerNorm;
-        let (mut eps, mut axis, mut ot, mut ni, mut norm, mut so) =
-            (c.epsilon(), c.axis(), c.output_type().code(), n as i32, code(c.norm()), i32::from(c.sum_output()));
-        match which {
-            0 => eps = f32::from_bits(v),
-            1 => axis = v as i32,
-            2 => ot = v as i32,
-            3 => ni = v as i32,
-            4 => norm = v as i32,
-            _ => so = v as i32,
+        let (mut eps, mut axis, mut ot, mut ni, mut norm, mut so, mut ws) =
+            (c.epsilon(), c.axis(), c.output_type().code(), n as i32, code(c.norm()), i32::from(c.sum_output()), i32::from(c.workspace()));
+        match name.as_str() {
+            "epsilon" => eps = f32::from_bits(v),
+            "axis" => axis = v as i32,
+            "output_type" => ot = v as i32,
+            "num_inputs" => ni = v as i32,
+            "norm" => norm = v as i32,
+            "sum_output" => so = v as i32,
+            "workspace" => ws = v as i32,
+            other => panic!("record {other}"),
         }
         let got = wire::decode(&seal(&payload));
         if !(0..=5).contains(&ni) {
@@ -551,7 +558,7 @@ proptest! {
             prop_assert!(is_malformed, "{:?}", got);
             return Ok(());
         }
-        match PluginConfig::new(eps, axis, ot).and_then(|e| e.with_norm(kind).with_sum_output(if is_skip { so } else { 0 })) {
+        match PluginConfig::new(eps, axis, ot).and_then(|e| e.with_norm(kind).with_sum_output(if is_skip { so } else { 0 })).and_then(|e| e.with_workspace(ws)) {
             Ok(expected) => prop_assert_eq!(got, Ok((expected, ni as u8))),
             Err(e) => prop_assert_eq!(got, Err(WireError::Field(e))),
         }

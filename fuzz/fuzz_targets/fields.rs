@@ -49,6 +49,8 @@ fuzz_target!(|data: &[u8]| {
                 }
                 assert_eq!(given.sum_output.unwrap_or(0), i32::from(config.sum_output()));
                 assert!(kind == NormKind::SkipLayerNorm || given.sum_output.is_none());
+                // A network being built: `workspace` defaults to 1.
+                assert_eq!(given.workspace.unwrap_or(1), i32::from(config.workspace()));
                 for n in std::iter::once(0).chain(config.min_inputs() as u8..=config.max_inputs() as u8) {
                     check_accepted(config, n);
                 }

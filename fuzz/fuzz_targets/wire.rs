@@ -40,6 +40,9 @@ fuzz_target!(|data: &[u8]| {
                 if input[4] == 1 {
                     assert_eq!(config.norm(), NormKind::LayerNorm, "a version-1 blob is FP32LayerNorm");
                 }
+                if input[4] < 3 {
+                    assert!(!config.workspace(), "blobs from before `workspace` never use one");
+                }
                 // Only FP32SkipLayerNorm blobs carry the sum_output record, and they always do.
                 let has_sum = input.windows(11).any(|w| w == b"\x0asum_output");
                 assert_eq!(has_sum, config.norm() == NormKind::SkipLayerNorm, "{config:?}");

@@ -10,15 +10,53 @@ use protobuf::Message;
 use trt_layernorm_fuzz::onnx::{edit, slim, BASES};
 use trt_layernorm_fuzz::{seal, seal_version, write_field, FuzzField};
 
-/// A current (version 2) FP32LayerNorm blob rewritten in format version 1: the
-/// same records without the last one (`norm`), as releases before FP32RMSNorm wrote it.
-fn version1(blob: &[u8]) -> Vec<u8> {
+/// The records of a blob's payload, each as its bytes.
+fn records(blob: &[u8]) -> Vec<Vec<u8>> {
     let payload = &blob[12..blob.len() - 4];
-    let norm_record = 1 + wire::NORM.len() + 1 + 4;
-    assert_eq!(&payload[payload.len() - norm_record + 1..payload.len() - 5], wire::NORM.as_bytes());
-    let mut p = payload[..payload.len() - norm_record].to_vec();
-    p[0] -= 1;
-    seal_version(1, &p)
+    let mut recs = Vec::new();
+    let mut p = 1;
+    while p < payload.len() {
+        let len = 1 + payload[p] as usize + 1 + 4;
+        recs.push(payload[p..p + len].to_vec());
+        p += len;
+    }
+    recs
+}
+
+/// A payload of `recs`, leaving out the records named `without`.
+fn payload_of(recs: &[Vec<u8>], without: &[&str]) -> Vec<u8> {
+    let keep: Vec<&Vec<u8>> = recs.iter().filter(|r| !without.iter().any(|n| &r[1..1 + r[0] as usize] == n.as_bytes())).collect();
+    let mut p = vec![keep.len() as u8];
+    keep.iter().for_each(|r| p.extend_from_slice(r));
+    p
+}
+
+/// The record named `name`, with its 4-byte value replaced by `v`.
+fn record_with(recs: &[Vec<u8>], name: &str, v: i32) -> Vec<u8> {
+    let mut r = recs.iter().find(|r| &r[1..1 + r[0] as usize] == name.as_bytes()).expect("record").clone();
+    let at = r.len() - 4;
+    r[at..].copy_from_slice(&v.to_le_bytes());
+    r
+}
+
+/// A payload of `recs` with the value of the record `name` replaced by `v`.
+fn payload_with(recs: &[Vec<u8>], name: &str, v: i32) -> Vec<u8> {
+    let mut p = payload_of(recs, &[name]);
+    p[0] += 1;
+    p.extend_from_slice(&record_with(recs, name, v));
+    p
+}
+
+/// A current FP32LayerNorm blob rewritten in format version 1: the same
+/// records without `norm` and `workspace`, as releases before FP32RMSNorm wrote it.
+fn version1(blob: &[u8]) -> Vec<u8> {
+    seal_version(1, &payload_of(&records(blob), &[wire::NORM, "workspace"]))
+}
+
+/// A current blob rewritten in format version 2: without `workspace`, as
+/// releases before that field wrote it (read with `workspace` = 0).
+fn version2(blob: &[u8]) -> Vec<u8> {
+    seal_version(2, &payload_of(&records(blob), &["workspace"]))
 }
 
 fn field(name: &str, type_code: i32, value: [u8; 4]) -> FuzzField {
@@ -50,8 +88,11 @@ fn main() -> std::io::Result<()> {
     for (name, c, n) in configs {
         let blob = wire::encode(&c, n);
         wire_seeds.push((format!("valid_{name}"), blob.clone()));
-        // The same in format version 1 (FP32LayerNorm before FP32RMSNorm existed): still read.
+        // The same in format version 1 (FP32LayerNorm before FP32RMSNorm existed) and 2
+        // (before `workspace`): still read.
         wire_seeds.push((format!("valid_v1_{name}"), version1(&blob)));
+        wire_seeds.push((format!("valid_v2_{name}"), version2(&blob)));
+        wire_seeds.push((format!("valid_no_workspace_{name}"), wire::encode(&c.with_workspace(0).unwrap(), n)));
         // FP32RMSNorm (at most 2 inputs).
         wire_seeds.push((format!("valid_rms_{name}"), wire::encode(&c.with_norm(NormKind::RmsNorm), n.min(2))));
         // FP32SkipLayerNorm (2 to 5 inputs), without and with the sum output.
@@ -66,29 +107,26 @@ fn main() -> std::io::Result<()> {
     wire_seeds.push(("header_only".into(), blob[..16].to_vec()));
     wire_seeds.push(("truncated".into(), blob[..blob.len() - 1].to_vec()));
     let mut b = blob.clone();
-    b[4] = 3;
-    wire_seeds.push(("version3".into(), b));
+    b[4] = 4;
+    wire_seeds.push(("version4".into(), b));
+    let recs = records(&blob);
+    // `workspace` 2 (refused), and a version-2 blob that has a `workspace` record (refused).
+    wire_seeds.push(("workspace2_sealed".into(), seal(&payload_with(&recs, "workspace", 2))));
+    wire_seeds.push(("v2_with_workspace_record_sealed".into(), seal_version(2, payload)));
     // FP32RMSNorm configured with 3 inputs (it has 2): refused.
     wire_seeds.push(("rms_num_inputs3".into(), wire::encode(&PluginConfig::default().with_norm(NormKind::RmsNorm), 3)));
     // An FP32LayerNorm payload relabelled FP32SkipLayerNorm (no sum_output record: refused),
     // a norm code that names no plugin, and a version-1 blob with a norm record.
-    let mut b = payload.to_vec();
-    let at = b.len() - 4;
-    b[at..].copy_from_slice(&2i32.to_le_bytes());
-    wire_seeds.push(("norm_code2_sealed".into(), seal(&b)));
-    b[at..].copy_from_slice(&3i32.to_le_bytes());
-    wire_seeds.push(("norm_code3_sealed".into(), seal(&b)));
+    wire_seeds.push(("norm_code2_sealed".into(), seal(&payload_with(&recs, wire::NORM, 2))));
+    wire_seeds.push(("norm_code3_sealed".into(), seal(&payload_with(&recs, wire::NORM, 3))));
     // FP32SkipLayerNorm: 1 input (it has 2 to 5), sum_output 2, and an FP32LayerNorm blob with a sum_output record.
     let skip_blob = wire::encode(&PluginConfig::default().with_norm(NormKind::SkipLayerNorm).with_sum_output(1).unwrap(), 5);
     wire_seeds.push(("skip_num_inputs1".into(), wire::encode(&PluginConfig::default().with_norm(NormKind::SkipLayerNorm), 1)));
-    let mut b = skip_blob[12..skip_blob.len() - 4].to_vec();
-    let at = b.len() - 4;
-    b[at..].copy_from_slice(&2i32.to_le_bytes());
-    wire_seeds.push(("skip_sum_output2_sealed".into(), seal(&b)));
-    let sum_record = &skip_blob[skip_blob.len() - 4 - 16..skip_blob.len() - 4];
+    let skip_recs = records(&skip_blob);
+    wire_seeds.push(("skip_sum_output2_sealed".into(), seal(&payload_with(&skip_recs, "sum_output", 2))));
     let mut b = payload.to_vec();
     b[0] += 1;
-    b.extend_from_slice(sum_record);
+    b.extend_from_slice(&record_with(&skip_recs, "sum_output", 1));
     wire_seeds.push(("ln_with_sum_output_sealed".into(), seal(&b)));
     wire_seeds.push(("v1_with_norm_record_sealed".into(), seal_version(1, payload)));
     let mut b = blob.clone();
@@ -97,16 +135,7 @@ fn main() -> std::io::Result<()> {
     wire_seeds.push(("empty_payload_sealed".into(), seal(&[])));
     wire_seeds.push(("zero_records_sealed".into(), seal(&[0])));
     // Records reversed: still a valid blob (the reader takes any order).
-    let records = {
-        let mut recs = Vec::new();
-        let mut p = 1;
-        while p < payload.len() {
-            let len = 1 + payload[p] as usize + 1 + 4;
-            recs.push(payload[p..p + len].to_vec());
-            p += len;
-        }
-        recs
-    };
+    let records = recs;
     let mut reversed = vec![records.len() as u8];
     records.iter().rev().for_each(|r| reversed.extend_from_slice(r));
     wire_seeds.push(("records_reversed_sealed".into(), seal(&reversed)));
@@ -152,6 +181,9 @@ fn main() -> std::io::Result<()> {
         ("eps_zero", vec![eps(0.0)]),
         ("sum_output_1", vec![eps(1e-6), int("axis", -1), int("output_type", 0), int("sum_output", 1)]),
         ("sum_output_2", vec![int("sum_output", 2)]),
+        ("workspace_0", vec![eps(1e-6), int("workspace", 0)]),
+        ("workspace_2", vec![int("workspace", 2)]),
+        ("workspace_float", vec![field("workspace", 1, 1f32.to_le_bytes())]),
         ("sum_output_float", vec![field("sum_output", 1, 1f32.to_le_bytes())]),
         ("sum_output_then_bad_axis", vec![int("sum_output", 1), int("axis", 9)]),
         ("unknown_type_code", vec![field("axis", 1000, [0; 4])]),

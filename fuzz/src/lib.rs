@@ -88,8 +88,8 @@ pub fn other_kinds(k: NormKind) -> impl Iterator<Item = NormKind> {
 }
 
 /// Whatever a parser accepted must be in range and survive the wire format
-/// unchanged, kind (and FP32SkipLayerNorm's `sum_output`) included; every other
-/// plugin's creator must refuse the blob.
+/// unchanged, kind, `workspace` (and FP32SkipLayerNorm's `sum_output`)
+/// included; every other plugin's creator must refuse the blob.
 pub fn check_accepted(config: &PluginConfig, num_inputs: u8) {
     assert!(config.epsilon().is_finite() && config.epsilon() >= 0.0, "{config:?}");
     assert!((-8..8).contains(&config.axis()), "{config:?}");
@@ -101,6 +101,7 @@ pub fn check_accepted(config: &PluginConfig, num_inputs: u8) {
     assert_eq!(config.nb_outputs(), 1 + i32::from(config.sum_output()));
     let again = PluginConfig::new(config.epsilon(), config.axis(), config.output_type().code())
         .and_then(|c| c.with_norm(config.norm()).with_sum_output(i32::from(config.sum_output())))
+        .and_then(|c| c.with_workspace(i32::from(config.workspace())))
         .expect("accepted config re-checks");
     assert_eq!(&again, config);
     let blob = wire::encode(config, num_inputs);

@@ -172,6 +172,8 @@ public:
     bool supportsFormatCombination(int32_t pos, nvinfer1::DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
         int32_t nbOutputs) noexcept override;
     int32_t getNbOutputs() const noexcept override;
+    size_t getWorkspaceSize(nvinfer1::DynamicPluginTensorDesc const* inputs, int32_t nbInputs,
+        nvinfer1::DynamicPluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept override;
 
     // IPluginV3OneRuntime
     int32_t onShapeChange(nvinfer1::PluginTensorDesc const* in, int32_t nbInputs,
@@ -214,9 +216,14 @@ private:
 };
 #endif
 
-// Shared enqueue: descriptions and pointers of `nbInputs` inputs and the plugin's outputs, handed to Rust.
+// Shared getWorkspaceSize: the descriptions (the largest shapes TensorRT will run) handed to Rust.
+size_t workspaceSizeWith(PluginCore const& core, nvinfer1::PluginTensorDesc const* inputs, int32_t nbInputs,
+    nvinfer1::PluginTensorDesc const* outputs, int32_t nbOutputs) noexcept;
+
+// Shared enqueue: descriptions and pointers of `nbInputs` inputs and the plugin's outputs, and
+// TensorRT's workspace, handed to Rust.
 int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, nvinfer1::PluginTensorDesc const* inputDesc,
-    nvinfer1::PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs,
+    nvinfer1::PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs, void* workspace,
     cudaStream_t stream) noexcept;
 
 } // namespace tln

@@ -72,8 +72,31 @@ PluginFieldCollection const* fieldNames(PluginKind kind) noexcept
     return &all[0].collection;
 }
 
+size_t workspaceSizeWith(PluginCore const& core, PluginTensorDesc const* inputs, int32_t nbInputs,
+    PluginTensorDesc const* outputs, int32_t nbOutputs) noexcept
+{
+    if (inputs == nullptr || outputs == nullptr || nbInputs < 0 || nbInputs > kMaxInputs || nbOutputs < 0
+        || nbOutputs > kMaxOutputs)
+    {
+        return 0; // Rust checks the kind's own counts; none is always safe to ask for.
+    }
+    std::array<TensorDescIn, kMaxInputs> in{};
+    for (int32_t i = 0; i < nbInputs; ++i)
+    {
+        in[static_cast<size_t>(i)] = toDescIn(inputs[i]);
+    }
+    std::array<TensorDescIn, kMaxOutputs> out{};
+    for (int32_t i = 0; i < nbOutputs; ++i)
+    {
+        out[static_cast<size_t>(i)] = toDescIn(outputs[i]);
+    }
+    return core.workspace_size(rust::Slice<TensorDescIn const>(in.data(), static_cast<size_t>(nbInputs)),
+        rust::Slice<TensorDescIn const>(out.data(), static_cast<size_t>(nbOutputs)));
+}
+
 int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, PluginTensorDesc const* inputDesc,
-    PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs, cudaStream_t stream) noexcept
+    PluginTensorDesc const* outputDesc, void const* const* inputs, void* const* outputs, void* workspace,
+    cudaStream_t stream) noexcept
 {
     // The arrays below hold the most tensors of any kind; Rust checks the kind's own counts.
     int32_t const nbOutputs = core.nb_outputs();
@@ -101,7 +124,7 @@ int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, P
     auto const m = static_cast<size_t>(nbOutputs);
     return core.enqueue(rust::Slice<TensorDescIn const>(in.data(), n), rust::Slice<TensorDescIn const>(out.data(), m),
         rust::Slice<size_t const>(inPtrs.data(), n), rust::Slice<size_t const>(outPtrs.data(), m),
-        reinterpret_cast<size_t>(stream));
+        reinterpret_cast<size_t>(workspace), reinterpret_cast<size_t>(stream));
 }
 
 // ---------------------------------------------------------------------------
@@ -243,16 +266,17 @@ void NormPluginV2::configurePlugin(
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs)), nbOutputs, "configurePlugin");
 }
 
-size_t NormPluginV2::getWorkspaceSize(PluginTensorDesc const* /*inputs*/, int32_t /*nbInputs*/,
-    PluginTensorDesc const* /*outputs*/, int32_t /*nbOutputs*/) const noexcept
+size_t NormPluginV2::getWorkspaceSize(PluginTensorDesc const* inputs, int32_t nbInputs,
+    PluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept
 {
-    return 0;
+    return workspaceSizeWith(*mCore, inputs, nbInputs, outputs, nbOutputs);
 }
 
 int32_t NormPluginV2::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
-    void const* const* inputs, void* const* outputs, void* /*workspace*/, cudaStream_t stream) noexcept
+    void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept
 {
-    return enqueueWith(mKind, *mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, stream);
+    return enqueueWith(
+        mKind, *mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, workspace, stream);
 }
 
 // ---------------------------------------------------------------------------
@@ -281,7 +305,7 @@ PluginFieldCollection const* NormPluginV2Creator::getFieldNames() noexcept
 
 IPluginV2* NormPluginV2Creator::createPlugin(char const* /*name*/, PluginFieldCollection const* fc) noexcept
 {
-    rust::Box<PluginCore> core = core_from_fields(mKind, reinterpret_cast<size_t>(fc), "createPlugin (version 1)");
+    rust::Box<PluginCore> core = core_from_fields(mKind, reinterpret_cast<size_t>(fc), false, "createPlugin (version 1)");
     if (!core->is_valid())
     {
         return nullptr;

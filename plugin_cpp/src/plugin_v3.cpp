@@ -150,10 +150,30 @@ int32_t NormPluginV3::onShapeChange(
     return ok ? 0 : -1;
 }
 
-int32_t NormPluginV3::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
-    void const* const* inputs, void* const* outputs, void* /*workspace*/, cudaStream_t stream) noexcept
+size_t NormPluginV3::getWorkspaceSize(DynamicPluginTensorDesc const* inputs, int32_t nbInputs,
+    DynamicPluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept
 {
-    return enqueueWith(mKind, *mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, stream);
+    if (inputs == nullptr || outputs == nullptr || nbInputs < 0 || nbInputs > kMaxInputs || nbOutputs < 0
+        || nbOutputs > kMaxOutputs)
+    {
+        return 0;
+    }
+    // The largest shapes the engine will run (`max`): enough for every smaller one.
+    std::array<PluginTensorDesc, kMaxInputs + kMaxOutputs> largest{};
+    for (int32_t i = 0; i < nbInputs + nbOutputs; ++i)
+    {
+        DynamicPluginTensorDesc const& d = i < nbInputs ? inputs[i] : outputs[i - nbInputs];
+        largest[static_cast<size_t>(i)] = d.desc;
+        largest[static_cast<size_t>(i)].dims = d.max;
+    }
+    return workspaceSizeWith(*mCore, largest.data(), nbInputs, largest.data() + nbInputs, nbOutputs);
+}
+
+int32_t NormPluginV3::enqueue(PluginTensorDesc const* inputDesc, PluginTensorDesc const* outputDesc,
+    void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept
+{
+    return enqueueWith(
+        mKind, *mCore, mCore->configured_inputs(), inputDesc, outputDesc, inputs, outputs, workspace, stream);
 }
 
 IPluginV3* NormPluginV3::attachToContext(IPluginResourceContext* /*context*/) noexcept
@@ -186,9 +206,13 @@ PluginFieldCollection const* NormPluginV3::getFieldsToSerialize() noexcept
 // ---------------------------------------------------------------------------
 
 IPluginV3* NormPluginV3Creator::createPlugin(
-    char const* /*name*/, PluginFieldCollection const* fc, TensorRTPhase /*phase*/) noexcept
+    char const* /*name*/, PluginFieldCollection const* fc, TensorRTPhase phase) noexcept
 {
-    rust::Box<PluginCore> core = core_from_fields(mKind, reinterpret_cast<size_t>(fc), "createPlugin (version 2)");
+    // At run time the fields are the engine's (getFieldsToSerialize); a missing `workspace`
+    // then means an engine built before the field, which asked TensorRT for none.
+    bool const fromEngine = phase == TensorRTPhase::kRUNTIME;
+    rust::Box<PluginCore> core
+        = core_from_fields(mKind, reinterpret_cast<size_t>(fc), fromEngine, "createPlugin (version 2)");
     if (!core->is_valid())
     {
         return nullptr;

@@ -38,9 +38,9 @@ constexpr int kNbKinds = 3;
 constexpr char const* kNames[kNbKinds] = {"FP32LayerNorm", "FP32RMSNorm", "FP32SkipLayerNorm"};
 constexpr int32_t kMinInputs[kNbKinds] = {1, 1, 2};
 constexpr int32_t kMaxInputs[kNbKinds] = {3, 2, 5};
-constexpr int32_t kNbFields[kNbKinds] = {3, 3, 4};
-constexpr char const* kFieldLists[kNbKinds]
-    = {"epsilon, axis, output_type", "epsilon, axis, output_type", "epsilon, axis, output_type, sum_output"};
+constexpr int32_t kNbFields[kNbKinds] = {4, 4, 5};
+constexpr char const* kFieldLists[kNbKinds] = {"epsilon, axis, output_type, workspace",
+    "epsilon, axis, output_type, workspace", "epsilon, axis, output_type, sum_output, workspace"};
 constexpr int32_t kMaxIn = 5;  // the most inputs of any kind
 constexpr int32_t kMaxOut = 2; // the most outputs of any kind
 
@@ -437,6 +437,8 @@ void checkV1(Report& r, IPluginCreator& creator, int kind)
                 std::strcmp(names->fields[3].name, "sum_output") == 0 && names->fields[3].type == PluginFieldType::kINT32,
                 "field 3");
         }
+        PluginField const& last = names->fields[kNbFields[kind] - 1];
+        CHECK(r, std::strcmp(last.name, "workspace") == 0 && last.type == PluginFieldType::kINT32, "workspace field");
     }
 
     Fields f(1e-6F, -1, 1, skip ? 1 : -1);
@@ -770,7 +772,11 @@ bool serializedFields(IPluginV3OneRuntime& rt, int kind, float& e, int32_t& a, i
         std::memcpy(&s, fc->fields[3].data, 4);
         ok = ok && std::strcmp(fc->fields[3].name, "sum_output") == 0 && fc->fields[3].type == PluginFieldType::kINT32;
     }
-    return ok;
+    // Last, `workspace`: 1 for a plugin created for a build (no field given).
+    PluginField const& w = fc->fields[fc->nbFields - 1];
+    int32_t workspace = -1;
+    std::memcpy(&workspace, w.data, 4);
+    return ok && std::strcmp(w.name, "workspace") == 0 && w.type == PluginFieldType::kINT32 && workspace == 1;
 }
 
 // --- Version "2" (IPluginV3) of plugin `kind` through its creator, without a GPU. ---
@@ -1243,6 +1249,8 @@ struct TlnLeanCase
     int32_t kind;      // 0 = FP32LayerNorm, 1 = FP32RMSNorm, 2 = FP32SkipLayerNorm
     int32_t sumOutput; // FP32SkipLayerNorm: 1 = S is a second output
     uint64_t sums[3];  // S of the same three plugins (sumOutput = 1)
+    uint64_t workspace;      // device memory TensorRT would reserve for the plugin (0 = none)
+    uint64_t workspaceBytes; // its size: at least what getWorkspaceSize asks for
 };
 
 // A case's tensors as TensorRT describes them to a plugin: io[0..n) the
@@ -1338,8 +1346,13 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
         }
         p->configurePlugin(dio, n, dio + n, m);
         CHECK(r, p->initialize() == 0, "initialize");
+        // What TensorRT reserves: getWorkspaceSize of the (largest) shapes; the case holds at least that.
+        size_t const wanted = p->getWorkspaceSize(io, n, io + n, m);
+        CHECK(r, wanted <= c->workspaceBytes, "getWorkspaceSize %zu > the case's %llu", wanted,
+            static_cast<unsigned long long>(c->workspaceBytes));
+        void* const workspace = wanted > 0 ? reinterpret_cast<void*>(c->workspace) : nullptr;
         auto out0 = outs(0);
-        CHECK(r, p->enqueue(io, io + n, ins, out0.data(), nullptr, stream) == 0, "enqueue: %s",
+        CHECK(r, p->enqueue(io, io + n, ins, out0.data(), workspace, stream) == 0, "enqueue: %s",
             state().logger.text().c_str());
         // Deserialized plugin: TensorRT configures it again before enqueue; this one
         // enqueues straight away, which the serialized input count allows.
@@ -1349,13 +1362,13 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
         auto out1 = outs(1);
         if (q != nullptr)
         {
-            CHECK(r, q->initialize() == 0 && q->enqueue(io, io + n, ins, out1.data(), nullptr, stream) == 0,
+            CHECK(r, q->initialize() == 0 && q->enqueue(io, io + n, ins, out1.data(), workspace, stream) == 0,
                 "enqueue (deserialized)");
             q->destroy();
         }
         IPluginV2DynamicExt* k = p->clone();
         auto out2 = outs(2);
-        CHECK(r, k != nullptr && k->enqueue(io, io + n, ins, out2.data(), nullptr, stream) == 0, "enqueue (clone)");
+        CHECK(r, k != nullptr && k->enqueue(io, io + n, ins, out2.data(), workspace, stream) == 0, "enqueue (clone)");
         if (k != nullptr)
         {
             k->destroy();
@@ -1388,6 +1401,10 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
             && (m == 1 || outTypes[1] == io[n + 1].type),
         "getOutputDataTypes");
     CHECK(r, v.build->configurePlugin(dio, n, dio + n, m) == 0, "configurePlugin");
+    size_t const wanted = v.build->getWorkspaceSize(dio, n, dio + n, m);
+    CHECK(r, wanted <= c->workspaceBytes, "getWorkspaceSize %zu > the case's %llu", wanted,
+        static_cast<unsigned long long>(c->workspaceBytes));
+    void* const workspace = wanted > 0 ? reinterpret_cast<void*>(c->workspace) : nullptr;
     // Runtime: the engine's copy is recreated from the serialized fields, then attached and shaped.
     V3Parts w = parts(creator->createPlugin("ln", v.runtime->getFieldsToSerialize(), TensorRTPhase::kRUNTIME));
     V3Parts a = parts(w.runtime != nullptr ? w.runtime->attachToContext(nullptr) : nullptr);
@@ -1398,7 +1415,7 @@ extern "C" int tln_lean_enqueue(TlnLeanCase const* c, char* report, size_t repor
         V3Parts& t = *all[i];
         auto out = outs(i);
         CHECK(r, t.runtime != nullptr && t.runtime->onShapeChange(io, n, io + n, m) == 0, "onShapeChange (%d)", i);
-        CHECK(r, t.runtime != nullptr && t.runtime->enqueue(io, io + n, ins, out.data(), nullptr, stream) == 0,
+        CHECK(r, t.runtime != nullptr && t.runtime->enqueue(io, io + n, ins, out.data(), workspace, stream) == 0,
             "enqueue (%d): %s", i, state().logger.text().c_str());
     }
     delete v.plugin;

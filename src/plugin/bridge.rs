@@ -14,7 +14,7 @@
 //! are logged through TensorRT's logger (C++ `tln::log_message`), prefixed
 //! with the plugin's name.
 
-use super::config::{PluginConfig, TensorInfo, MAX_RANK};
+use super::config::{FieldSource, PluginConfig, TensorInfo, MAX_RANK};
 use super::fields::{self, FieldType, FieldValue, RawField, MAX_FIELDS};
 use super::wire;
 use crate::problem::{DevicePtrs, NormKind};
@@ -48,8 +48,9 @@ mod ffi {
         /// The most inputs a plugin of `kind` takes (3, 2 or 5; 0 for an unknown kind).
         fn max_inputs(kind: PluginKind) -> i32;
 
-        /// From a `PluginFieldCollection const*` (its address; 0 = none). Check `is_valid`.
-        unsafe fn core_from_fields(kind: PluginKind, collection: usize, context: &str) -> Box<PluginCore>;
+        /// From a `PluginFieldCollection const*` (its address; 0 = none): a network's
+        /// fields, or (`from_engine`: IPluginV3 at run time) an engine's. Check `is_valid`.
+        unsafe fn core_from_fields(kind: PluginKind, collection: usize, from_engine: bool, context: &str) -> Box<PluginCore>;
         /// From a version-1 serialized blob, which must be of `kind`. Check `is_valid`.
         fn core_from_serialized(kind: PluginKind, blob: &[u8]) -> Box<PluginCore>;
         fn is_valid(self: &PluginCore) -> bool;
@@ -70,12 +71,17 @@ mod ffi {
         fn output_data_type(self: &PluginCore, index: i32, input_types: &[i32], out: &mut i32) -> bool;
         fn configure(self: &mut PluginCore, inputs: &[TensorDescIn], nb_outputs: i32, context: &str) -> bool;
         fn configured_inputs(self: &PluginCore) -> i32;
+        /// `getWorkspaceSize` for the largest shapes TensorRT will run (0 where none is used or on any refusal).
+        fn workspace_size(self: &PluginCore, inputs: &[TensorDescIn], outputs: &[TensorDescIn]) -> usize;
+        /// `workspace`: TensorRT's workspace address (0 = none), of at least what
+        /// `workspace_size` asked for when the engine was built.
         unsafe fn enqueue(
             self: &PluginCore,
             inputs: &[TensorDescIn],
             outputs: &[TensorDescIn],
             input_ptrs: &[usize],
             output_ptrs: &[usize],
+            workspace: usize,
             stream: usize,
         ) -> i32;
 
@@ -128,7 +134,6 @@ fn log_for(kind: NormKind, severity: Severity, message: &str) {
 pub(crate) enum Severity {
     InternalError = 0,
     Error = 1,
-    #[allow(dead_code)]
     Warning = 2,
     #[allow(dead_code)]
     Info = 3,
@@ -205,9 +210,9 @@ impl PluginCore {
 /// `collection` is 0 or the address of a live `PluginFieldCollection` whose
 /// `fields` points to `nb_fields` fields with NUL-terminated names and data
 /// holding `length` elements of `type`.
-unsafe fn read_collection(kind: NormKind, collection: usize) -> Result<PluginConfig, String> {
+unsafe fn read_collection(kind: NormKind, collection: usize, source: FieldSource) -> Result<PluginConfig, String> {
     if collection == 0 {
-        return PluginConfig::from_fields(kind, &[]).map_err(|e| e.to_string());
+        return PluginConfig::from_fields_of(kind, &[], source).map_err(|e| e.to_string());
     }
     // SAFETY: the caller guarantees a live collection at this address.
     let fc = unsafe { &*(collection as *const PluginFieldCollectionC) };
@@ -242,7 +247,7 @@ unsafe fn read_collection(kind: NormKind, collection: usize) -> Result<PluginCon
         };
         raw.push(RawField { name, field_type, length: f.length, value });
     }
-    PluginConfig::from_fields(kind, &raw).map_err(|e| e.to_string())
+    PluginConfig::from_fields_of(kind, &raw, source).map_err(|e| e.to_string())
 }
 
 /// The kind C++ passed, or a logged error and an invalid core.
@@ -255,14 +260,15 @@ fn known_kind(kind: PluginKind, context: &str) -> Result<NormKind, Box<PluginCor
 
 /// # Safety
 /// See [`read_collection`].
-unsafe fn core_from_fields(kind: PluginKind, collection: usize, context: &str) -> Box<PluginCore> {
+unsafe fn core_from_fields(kind: PluginKind, collection: usize, from_engine: bool, context: &str) -> Box<PluginCore> {
     let kind = match known_kind(kind, context) {
         Ok(k) => k,
         Err(invalid) => return invalid,
     };
     guard(context, PluginCore::invalid(kind), || {
         // SAFETY: forwarded from TensorRT's createPlugin contract.
-        match unsafe { read_collection(kind, collection) } {
+        let source = if from_engine { FieldSource::Engine } else { FieldSource::Build };
+        match unsafe { read_collection(kind, collection, source) } {
             Ok(config) => PluginCore::ready(config, 0),
             Err(e) => {
                 log_for(kind, Severity::Error, &format!("{context}: {e}"));
@@ -419,6 +425,23 @@ impl PluginCore {
         guard("enqueue", 0, || self.configured_inputs)
     }
 
+    fn workspace_size(&self, inputs: &[TensorDescIn], outputs: &[TensorDescIn]) -> usize {
+        guard("getWorkspaceSize", 0, || {
+            let size = descs_to_info(self.kind, inputs, 0, inputs.len()).and_then(|ins| {
+                let outs = descs_to_info(self.kind, outputs, inputs.len(), inputs.len())?;
+                self.config().workspace_size(&ins, &outs).map_err(|e| e.to_string())
+            });
+            match size {
+                Ok(bytes) => usize::try_from(bytes).unwrap_or(0),
+                Err(e) => {
+                    // No status to return: asking for none only costs the few long rows their fastest plan.
+                    self.log(Severity::Warning, &format!("getWorkspaceSize: {e}; asking for no workspace"));
+                    0
+                }
+            }
+        })
+    }
+
     /// # Safety
     /// The pointers are TensorRT's device buffers for the described tensors
     /// in the current CUDA context; `stream` is TensorRT's `cudaStream_t`.
@@ -428,6 +451,7 @@ impl PluginCore {
         outputs: &[TensorDescIn],
         input_ptrs: &[usize],
         output_ptrs: &[usize],
+        workspace: usize,
         stream: usize,
     ) -> i32 {
         guard("enqueue", 1, || {
@@ -444,7 +468,14 @@ impl PluginCore {
                 // Which pointer is which tensor is the configuration's (by input role;
                 // FP32SkipLayerNorm: X, Skip, Scale, Bias, ResidualBias; Y, S).
                 let wide = |p: &[usize]| p.iter().map(|&a| a as u64).collect::<Vec<u64>>();
-                let ptrs: DevicePtrs = config.device_ptrs(&wide(input_ptrs), &wide(output_ptrs));
+                let mut ptrs: DevicePtrs = config.device_ptrs(&wide(input_ptrs), &wide(output_ptrs));
+                // What getWorkspaceSize asked for at build time covers these shapes (it grows
+                // with them); an engine whose plugin never asked (`workspace` = 0, as in every
+                // engine built before the field existed) gets none used.
+                if config.workspace() && workspace != 0 {
+                    ptrs.workspace = workspace as u64;
+                    ptrs.workspace_bytes = crate::launch::workspace_bytes(&problem);
+                }
                 // SAFETY: TensorRT's buffers for exactly these shapes and types, on its
                 // stream, in the context current on this thread (the enqueue contract).
                 unsafe { crate::launch::launch_raw(&problem, &ptrs, stream as cudarc::driver::sys::CUstream) }
@@ -500,7 +531,7 @@ mod tests {
         let core = core_from_serialized(PluginKind::LayerNorm, b"not a plugin");
         assert!(!core.is_valid());
         // SAFETY: 0 is "no collection".
-        let core = unsafe { core_from_fields(PluginKind::LayerNorm, 0, "test") };
+        let core = unsafe { core_from_fields(PluginKind::LayerNorm, 0, false, "test") };
         assert!(core.is_valid());
         let bad = TensorDescIn { dtype: 0, format: 0, nb_dims: 9, dims: [1; 8] };
         assert!(!core.supports_format(0, &[bad, bad], 1, 1));
@@ -516,15 +547,15 @@ mod tests {
         assert_eq!(core.nb_outputs(), 1);
         assert!(core.check_output(1, 0, "test") && !core.check_output(1, 1, "test") && !core.check_output(4, 0, "test"));
         assert_eq!(f32::from_bits(core.field_bits(0)), 1e-5);
-        assert_eq!((core.field_bits(1) as i32, core.field_bits(2)), (-1, 0));
-        assert_eq!(core.field_bits(3), 0, "no fourth field: a panic caught, the fallback returned");
+        assert_eq!((core.field_bits(1) as i32, core.field_bits(2), core.field_bits(3)), (-1, 0, 1), "workspace defaults to 1 in a build");
+        assert_eq!(core.field_bits(4), 0, "no fifth field: a panic caught, the fallback returned");
         let mut blob = vec![0u8; core.serialized_size()];
         assert!(core.write_serialized(&mut blob));
         let back = core_from_serialized(PluginKind::LayerNorm, &blob);
         assert!(back.is_valid() && back.configured_inputs() == 1);
         assert!(!core_from_serialized(PluginKind::RmsNorm, &blob).is_valid(), "a LayerNorm blob is not an RMSNorm");
         assert!(!core.write_serialized(&mut [0u8; 3]), "wrong buffer size is refused");
-        assert_eq!(field_count(PluginKind::LayerNorm), 3);
+        assert_eq!(field_count(PluginKind::LayerNorm), 4);
         assert!(field_name(PluginKind::LayerNorm, 0).ends_with('\0'));
         assert_eq!(field_name(PluginKind::LayerNorm, 99), "\0", "out-of-range index: a panic caught, not an unwind into C++");
     }
@@ -537,14 +568,14 @@ mod tests {
         assert_eq!((plugin_name(bogus), max_inputs(bogus), field_count(bogus)), ("trt-layernorm\0", 0, 0));
         assert_eq!(field_name(bogus, 0), "\0");
         // SAFETY: 0 is "no collection".
-        assert!(!unsafe { core_from_fields(bogus, 0, "test") }.is_valid(), "an unknown kind is refused");
+        assert!(!unsafe { core_from_fields(bogus, 0, false, "test") }.is_valid(), "an unknown kind is refused");
         assert!(!core_from_serialized(bogus, &[]).is_valid());
 
         // SAFETY: 0 is "no collection".
-        let mut core = unsafe { core_from_fields(PluginKind::RmsNorm, 0, "test") };
+        let mut core = unsafe { core_from_fields(PluginKind::RmsNorm, 0, false, "test") };
         assert!(core.is_valid() && core.config().norm() == NormKind::RmsNorm);
-        assert_eq!(field_count(PluginKind::RmsNorm), 3);
-        for i in 0..3 {
+        assert_eq!(field_count(PluginKind::RmsNorm), 4);
+        for i in 0..4 {
             assert_eq!(field_name(PluginKind::RmsNorm, i), field_name(PluginKind::LayerNorm, i));
             assert_eq!(field_type(PluginKind::RmsNorm, i), field_type(PluginKind::LayerNorm, i));
         }
@@ -568,7 +599,7 @@ mod tests {
         assert!(dup.is_valid() && dup.config().norm() == NormKind::RmsNorm);
         // Enqueue with 3 inputs is refused before any launch (a logged error, status 1).
         // SAFETY: refused before any pointer is used.
-        assert_eq!(unsafe { core.enqueue(&[x, g, g], &[x], &[1, 2, 3], &[4], 0) }, 1);
+        assert_eq!(unsafe { core.enqueue(&[x, g, g], &[x], &[1, 2, 3], &[4], 0, 0) }, 1);
     }
 
     /// A field collection as TensorRT passes it, for `core_from_fields`.
@@ -592,24 +623,25 @@ mod tests {
     #[test]
     fn skiplayernorm_cores() {
         let kind = PluginKind::SkipLayerNorm;
-        assert_eq!((plugin_name(kind), max_inputs(kind), field_count(kind)), ("FP32SkipLayerNorm\0", 5, 4));
+        assert_eq!((plugin_name(kind), max_inputs(kind), field_count(kind)), ("FP32SkipLayerNorm\0", 5, 5));
         assert_eq!((field_name(kind, 3), field_type(kind, 3)), ("sum_output\0", FieldType::INT32_CODE));
+        assert_eq!((field_name(kind, 4), field_type(kind, 4)), ("workspace\0", FieldType::INT32_CODE));
         for i in 0..3 {
             assert_eq!((field_name(kind, i), field_type(kind, i)), (field_name(PluginKind::LayerNorm, i), field_type(PluginKind::LayerNorm, i)));
         }
         let c = int_fields(&[(c"sum_output", 1), (c"output_type", 1)]);
         // SAFETY: a live collection of two int32 fields.
-        let mut core = unsafe { core_from_fields(kind, &c.fc as *const PluginFieldCollectionC as usize, "test") };
+        let mut core = unsafe { core_from_fields(kind, &c.fc as *const PluginFieldCollectionC as usize, false, "test") };
         assert!(core.is_valid());
         assert_eq!((core.nb_outputs(), core.field_bits(3), core.field_bits(2)), (2, 1, 1));
         // SAFETY: as above; sum_output 2 is refused (logged), as is sum_output on FP32LayerNorm.
         let bad = int_fields(&[(c"sum_output", 2)]);
-        assert!(!unsafe { core_from_fields(kind, &bad.fc as *const PluginFieldCollectionC as usize, "test") }.is_valid());
+        assert!(!unsafe { core_from_fields(kind, &bad.fc as *const PluginFieldCollectionC as usize, false, "test") }.is_valid());
         let zero = int_fields(&[(c"sum_output", 0)]);
         // SAFETY: as above.
-        assert!(!unsafe { core_from_fields(PluginKind::LayerNorm, &zero.fc as *const PluginFieldCollectionC as usize, "test") }.is_valid());
+        assert!(!unsafe { core_from_fields(PluginKind::LayerNorm, &zero.fc as *const PluginFieldCollectionC as usize, false, "test") }.is_valid());
         // SAFETY: as above.
-        assert_eq!(unsafe { core_from_fields(kind, &zero.fc as *const PluginFieldCollectionC as usize, "test") }.nb_outputs(), 1);
+        assert_eq!(unsafe { core_from_fields(kind, &zero.fc as *const PluginFieldCollectionC as usize, false, "test") }.nb_outputs(), 1);
 
         let desc = |dtype: i32, dims: &[i64]| {
             let mut d = [0i64; 8];
@@ -650,10 +682,60 @@ mod tests {
         // Enqueue with a mismatched output count or a Skip of another shape is refused before any
         // launch (a logged error, status 1).
         // SAFETY: refused before any pointer is used.
-        assert_eq!(unsafe { core.enqueue(&[x, x], &[y], &[16, 32], &[64], 0) }, 1);
+        assert_eq!(unsafe { core.enqueue(&[x, x], &[y], &[16, 32], &[64], 0, 0) }, 1);
         // SAFETY: as above.
-        assert_eq!(unsafe { core.enqueue(&[x, desc(1, &[4, 15])], &[y, x], &[16, 32], &[64, 128], 0) }, 1);
+        assert_eq!(unsafe { core.enqueue(&[x, desc(1, &[4, 15])], &[y, x], &[16, 32], &[64, 128], 0, 0) }, 1);
         // SAFETY: as above.
-        assert_eq!(unsafe { core.enqueue(&[x, x], &[y, x], &[16, 32, 48], &[64, 128], 0) }, 1, "pointer count");
+        assert_eq!(unsafe { core.enqueue(&[x, x], &[y, x], &[16, 32, 48], &[64, 128], 0, 0) }, 1, "pointer count");
+    }
+
+    #[test]
+    fn workspace_is_asked_for_in_builds_and_never_assumed_from_older_engines() {
+        let desc = |dtype: i32, dims: &[i64]| {
+            let mut d = [0i64; 8];
+            d[..dims.len()].copy_from_slice(dims);
+            TensorDescIn { dtype, format: 0, nb_dims: dims.len() as i32, dims: d }
+        };
+        // FP16 8 x 2^20: rows of 64 grid tiles (32 KB each); 16 bytes per tile.
+        let x = desc(1, &[8, 1 << 20]);
+        let g = desc(1, &[1 << 20]);
+        let expected = 8 * 64 * 16;
+        for kind in [PluginKind::LayerNorm, PluginKind::RmsNorm] {
+            // SAFETY: 0 is "no collection".
+            let build = unsafe { core_from_fields(kind, 0, false, "test") };
+            assert_eq!(build.field_bits(3), 1);
+            assert_eq!(build.workspace_size(&[x, g], &[x]), expected, "{}", plugin_name(kind));
+            assert_eq!(build.workspace_size(&[desc(1, &[8, 768]), desc(1, &[768])], &[desc(1, &[8, 768])]), 0, "one tile a row: none");
+            assert_eq!(build.workspace_size(&[desc(1, &[8, -1]), g], &[x]), 0, "unresolved: none (logged)");
+            assert_eq!(build.workspace_size(&[x, g, g, g], &[x]), 0, "bad input count: none (logged)");
+            // An engine's fields without `workspace` (built before it existed): none, and
+            // enqueue then ignores any workspace pointer.
+            // SAFETY: as above.
+            let engine = unsafe { core_from_fields(kind, 0, true, "test") };
+            assert_eq!((engine.field_bits(3), engine.workspace_size(&[x, g], &[x])), (0, 0));
+            let c = int_fields(&[(c"workspace", 1)]);
+            // SAFETY: a live collection of one int32 field.
+            let stored = unsafe { core_from_fields(kind, &c.fc as *const PluginFieldCollectionC as usize, true, "test") };
+            assert_eq!(stored.workspace_size(&[x, g], &[x]), expected, "an engine that stored workspace = 1");
+            let off = int_fields(&[(c"workspace", 0)]);
+            // SAFETY: as above.
+            let off = unsafe { core_from_fields(kind, &off.fc as *const PluginFieldCollectionC as usize, false, "test") };
+            assert_eq!(off.workspace_size(&[x, g], &[x]), 0, "workspace = 0: never");
+            let bad = int_fields(&[(c"workspace", 2)]);
+            // SAFETY: as above.
+            assert!(!unsafe { core_from_fields(kind, &bad.fc as *const PluginFieldCollectionC as usize, false, "test") }.is_valid());
+            // Serialized, each keeps its value (version-2 blobs, which have none, read as 0: wire.rs).
+            let mut blob = vec![0u8; build.serialized_size()];
+            assert!(build.write_serialized(&mut blob));
+            assert_eq!(core_from_serialized(kind, &blob).workspace_size(&[x, g], &[x]), expected);
+            let config = build.config().with_workspace(0).unwrap();
+            let v2 = wire::encode(&config, 0);
+            assert_eq!(core_from_serialized(kind, &v2).field_bits(3), 0);
+        }
+        // FP32SkipLayerNorm: from two tiles a row.
+        // SAFETY: 0 is "no collection".
+        let skip = unsafe { core_from_fields(PluginKind::SkipLayerNorm, 0, false, "test") };
+        let x = desc(0, &[64, 16384]);
+        assert_eq!(skip.workspace_size(&[x, x], &[x]), 64 * 2 * 16);
     }
 }

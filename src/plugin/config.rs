@@ -28,6 +28,27 @@ pub const DEFAULT_AXIS: i32 = -1;
 /// Default `sum_output` (FP32SkipLayerNorm): Y only.
 pub const DEFAULT_SUM_OUTPUT: i32 = 0;
 
+/// Where a plugin's fields come from. Only `workspace`'s default depends on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldSource {
+    /// A network being built (ONNX attributes, a builder application):
+    /// `workspace` defaults to 1, and TensorRT is asked for the workspace.
+    Build,
+    /// The fields an engine stored (IPluginV3 at run time): `workspace`
+    /// defaults to 0, since an engine built before the field existed
+    /// never asked TensorRT for a workspace and gets none.
+    Engine,
+}
+
+impl FieldSource {
+    pub fn default_workspace(self) -> i32 {
+        match self {
+            FieldSource::Build => 1,
+            FieldSource::Engine => 0,
+        }
+    }
+}
+
 /// TensorRT `DataType` codes this plugin reads (the C++ side checks them
 /// against the headers with `static_assert`).
 pub mod trt_type {
@@ -147,12 +168,22 @@ pub struct PluginConfig {
     output_type: OutputType,
     /// FP32SkipLayerNorm: S is a second output. Always false for the other kinds.
     sum_output: bool,
+    /// `workspace` = 1: TensorRT was (or will be) asked for a workspace, and
+    /// few long rows may take the grid variant in it.
+    workspace: bool,
 }
 
 impl Default for PluginConfig {
     /// FP32LayerNorm with every field at its default.
     fn default() -> Self {
-        PluginConfig { norm: NormKind::LayerNorm, epsilon: DEFAULT_EPSILON, axis: DEFAULT_AXIS, output_type: OutputType::SameAsInput, sum_output: false }
+        PluginConfig {
+            norm: NormKind::LayerNorm,
+            epsilon: DEFAULT_EPSILON,
+            axis: DEFAULT_AXIS,
+            output_type: OutputType::SameAsInput,
+            sum_output: false,
+            workspace: true,
+        }
     }
 }
 
@@ -274,9 +305,11 @@ fn check_dims(tensor: &'static str, dims: &[i64]) -> Result<(), ShapeError> {
 }
 
 impl PluginConfig {
-    /// An FP32LayerNorm configuration (see [`PluginConfig::with_norm`] for the
-    /// other kinds, [`PluginConfig::with_sum_output`] for FP32SkipLayerNorm's
-    /// extra field); range-checks the values; the error names the field.
+    /// An FP32LayerNorm configuration with `workspace` = 1 (see
+    /// [`PluginConfig::with_norm`] for the other kinds,
+    /// [`PluginConfig::with_sum_output`] for FP32SkipLayerNorm's extra field,
+    /// [`PluginConfig::with_workspace`]); range-checks the values; the error
+    /// names the field.
     pub fn new(epsilon: f32, axis: i32, output_type: i32) -> Result<Self, FieldError> {
         // 0 is valid: a LayerNorm whose exporter folded epsilon away (a constant row then
         // gives NaN, as the original graph does).
@@ -305,7 +338,7 @@ impl PluginConfig {
                 })
             }
         };
-        Ok(PluginConfig { norm: NormKind::LayerNorm, epsilon, axis, output_type, sum_output: false })
+        Ok(PluginConfig { norm: NormKind::LayerNorm, epsilon, axis, output_type, sum_output: false, workspace: true })
     }
 
     /// The same fields for a plugin of another norm kind (every kind takes
@@ -331,10 +364,28 @@ impl PluginConfig {
         }
     }
 
-    /// From the field collection of a plugin of `kind`: names and types
-    /// checked, defaults for absent fields, ranges checked (in the order
-    /// epsilon, axis, output_type, sum_output).
+    /// `workspace`: 0 (never ask TensorRT for a workspace) or 1, range-checked.
+    pub fn with_workspace(self, workspace: i32) -> Result<Self, FieldError> {
+        match workspace {
+            0 | 1 => Ok(PluginConfig { workspace: workspace == 1, ..self }),
+            _ => Err(FieldError::OutOfRange {
+                name: fields::WORKSPACE,
+                value: workspace.to_string(),
+                reason: "must be 0 (no workspace) or 1 (a workspace for few long rows)",
+            }),
+        }
+    }
+
+    /// From the field collection of a network being built ([`FieldSource::Build`]).
     pub fn from_fields(kind: NormKind, fields: &[RawField<'_>]) -> Result<Self, FieldError> {
+        Self::from_fields_of(kind, fields, FieldSource::Build)
+    }
+
+    /// From the field collection of a plugin of `kind`: names and types
+    /// checked, defaults for absent fields (`workspace`'s from `source`),
+    /// ranges checked (in the order epsilon, axis, output_type, sum_output,
+    /// workspace).
+    pub fn from_fields_of(kind: NormKind, fields: &[RawField<'_>], source: FieldSource) -> Result<Self, FieldError> {
         let given = fields::collect(kind, fields)?;
         PluginConfig::new(
             given.epsilon.unwrap_or(DEFAULT_EPSILON),
@@ -342,7 +393,8 @@ impl PluginConfig {
             given.output_type.unwrap_or(OutputType::SameAsInput.code()),
         )?
         .with_norm(kind)
-        .with_sum_output(given.sum_output.unwrap_or(DEFAULT_SUM_OUTPUT))
+        .with_sum_output(given.sum_output.unwrap_or(DEFAULT_SUM_OUTPUT))?
+        .with_workspace(given.workspace.unwrap_or(source.default_workspace()))
     }
 
     /// Which norm, hence which plugin (FP32LayerNorm, FP32RMSNorm or FP32SkipLayerNorm).
@@ -390,6 +442,10 @@ impl PluginConfig {
     pub fn sum_output(&self) -> bool {
         self.sum_output
     }
+    /// Whether TensorRT is asked for a workspace (`workspace` = 1).
+    pub fn workspace(&self) -> bool {
+        self.workspace
+    }
 
     /// The value of the field `name` as the plugin reports it (`getFieldsToSerialize`),
     /// if it is one of this kind's fields: from_fields of these values gives `self` back.
@@ -401,6 +457,7 @@ impl PluginConfig {
             fields::AXIS => Some(I32(self.axis)),
             fields::OUTPUT_TYPE => Some(I32(self.output_type.code())),
             fields::SUM_OUTPUT => Some(I32(i32::from(self.sum_output))),
+            fields::WORKSPACE => Some(I32(i32::from(self.workspace))),
             _ => None,
         }
     }
@@ -600,6 +657,17 @@ impl PluginConfig {
             norm => problem.with_norm(norm)?,
         };
         Ok(Some(problem))
+    }
+
+    /// `getWorkspaceSize`: the bytes to ask TensorRT for, for these shapes
+    /// and every smaller one (TensorRT passes the largest it will run;
+    /// [`crate::launch::workspace_bytes`] grows with rows and columns): 0
+    /// with `workspace` = 0 or where no plan for such rows uses one, at most 1 MiB.
+    pub fn workspace_size(&self, inputs: &[TensorInfo<'_>], outputs: &[TensorInfo<'_>]) -> Result<u64, ShapeError> {
+        if !self.workspace {
+            return Ok(0);
+        }
+        Ok(self.problem(inputs, outputs)?.map_or(0, |p| crate::launch::workspace_bytes(&p)))
     }
 
     /// `enqueue`: which device pointer is which tensor of the launch, from

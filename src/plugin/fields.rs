@@ -8,8 +8,8 @@
 //! parser passes through (they choose the creator and carry no configuration).
 //!
 //! The field list is the norm kind's ([`field_specs`]): FP32LayerNorm and
-//! FP32RMSNorm read `epsilon`, `axis`, `output_type`; FP32SkipLayerNorm reads
-//! those and `sum_output`. Errors name the plugin.
+//! FP32RMSNorm read `epsilon`, `axis`, `output_type`, `workspace`;
+//! FP32SkipLayerNorm reads those and `sum_output`. Errors name the plugin.
 
 use super::plugin_name;
 use crate::problem::NormKind;
@@ -154,6 +154,9 @@ pub const AXIS: &str = "axis";
 pub const OUTPUT_TYPE: &str = "output_type";
 /// FP32SkipLayerNorm only: 1 = the sum s is a second output.
 pub const SUM_OUTPUT: &str = "sum_output";
+/// 1 = the plugin asks TensorRT for a workspace (at most 1 MiB) where a few
+/// long rows can use it (the grid variant); 0 = never.
+pub const WORKSPACE: &str = "workspace";
 
 /// Attributes the ONNX parser may pass through; accepted with any type and ignored.
 pub const TOLERATED: [&str; 2] = ["plugin_version", "plugin_namespace"];
@@ -166,26 +169,30 @@ pub struct FieldSpec {
     pub field_type: FieldType,
 }
 
-/// Every field any plugin reads, in `getFieldNames` order; each kind reads a
-/// prefix of this list ([`field_specs`]).
-pub const FIELD_SPECS: [FieldSpec; 4] = [
-    FieldSpec { name: EPSILON, c_name: "epsilon\0", field_type: FieldType::Float32 },
-    FieldSpec { name: AXIS, c_name: "axis\0", field_type: FieldType::Int32 },
-    FieldSpec { name: OUTPUT_TYPE, c_name: "output_type\0", field_type: FieldType::Int32 },
-    FieldSpec { name: SUM_OUTPUT, c_name: "sum_output\0", field_type: FieldType::Int32 },
-];
+const EPSILON_SPEC: FieldSpec = FieldSpec { name: EPSILON, c_name: "epsilon\0", field_type: FieldType::Float32 };
+const AXIS_SPEC: FieldSpec = FieldSpec { name: AXIS, c_name: "axis\0", field_type: FieldType::Int32 };
+const OUTPUT_TYPE_SPEC: FieldSpec = FieldSpec { name: OUTPUT_TYPE, c_name: "output_type\0", field_type: FieldType::Int32 };
+const SUM_OUTPUT_SPEC: FieldSpec = FieldSpec { name: SUM_OUTPUT, c_name: "sum_output\0", field_type: FieldType::Int32 };
+const WORKSPACE_SPEC: FieldSpec = FieldSpec { name: WORKSPACE, c_name: "workspace\0", field_type: FieldType::Int32 };
+
+/// Every field any plugin reads.
+pub const FIELD_SPECS: [FieldSpec; 5] = [EPSILON_SPEC, AXIS_SPEC, OUTPUT_TYPE_SPEC, SUM_OUTPUT_SPEC, WORKSPACE_SPEC];
+/// FP32LayerNorm's and FP32RMSNorm's fields, in `getFieldNames` order.
+const LAYER_FIELDS: [FieldSpec; 4] = [EPSILON_SPEC, AXIS_SPEC, OUTPUT_TYPE_SPEC, WORKSPACE_SPEC];
+/// FP32SkipLayerNorm's fields, in `getFieldNames` order.
+const SKIP_FIELDS: [FieldSpec; 5] = [EPSILON_SPEC, AXIS_SPEC, OUTPUT_TYPE_SPEC, SUM_OUTPUT_SPEC, WORKSPACE_SPEC];
 
 /// The most fields any kind reads (the C++ side's `getFieldsToSerialize`
 /// storage holds `kMaxFields` = 8; a test checks this stays below it).
-pub const MAX_KIND_FIELDS: usize = FIELD_SPECS.len();
+pub const MAX_KIND_FIELDS: usize = SKIP_FIELDS.len();
 
 /// The fields a plugin of `kind` reads, in `getFieldNames` order: FP32LayerNorm
-/// and FP32RMSNorm the first three (same types and ranges), FP32SkipLayerNorm
-/// all four (`sum_output` last).
+/// and FP32RMSNorm `epsilon`, `axis`, `output_type`, `workspace` (same types
+/// and ranges), FP32SkipLayerNorm `sum_output` before `workspace`.
 pub fn field_specs(kind: NormKind) -> &'static [FieldSpec] {
     match kind {
-        NormKind::LayerNorm | NormKind::RmsNorm => &FIELD_SPECS[..3],
-        NormKind::SkipLayerNorm => &FIELD_SPECS,
+        NormKind::LayerNorm | NormKind::RmsNorm => &LAYER_FIELDS,
+        NormKind::SkipLayerNorm => &SKIP_FIELDS,
     }
 }
 
@@ -207,6 +214,7 @@ pub struct GivenFields {
     pub output_type: Option<i32>,
     /// FP32SkipLayerNorm only (another kind refuses the field as unknown).
     pub sum_output: Option<i32>,
+    pub workspace: Option<i32>,
 }
 
 /// Checks names, types, counts and duplicates against the fields of `kind`;
@@ -248,6 +256,11 @@ pub fn collect(kind: NormKind, fields: &[RawField<'_>]) -> Result<GivenFields, F
                     return Err(duplicate());
                 }
             }
+            (WORKSPACE, FieldValue::I32(v)) => {
+                if given.workspace.replace(v).is_some() {
+                    return Err(duplicate());
+                }
+            }
             // The value was decoded by its declared type, which matched the spec.
             _ => return Err(FieldError::WrongType { name: spec.name, expected: spec.field_type, got: f.field_type }),
         }
@@ -277,7 +290,7 @@ mod tests {
     #[test]
     fn reads_all_three() {
         let given = collect(LN, &[f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1)]).unwrap();
-        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1), sum_output: None });
+        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1), ..Default::default() });
     }
 
     #[test]
@@ -356,7 +369,7 @@ mod tests {
     #[test]
     fn rmsnorm_has_the_same_fields_and_names_itself() {
         let rms = NormKind::RmsNorm;
-        assert_eq!(field_specs(rms).len(), 3);
+        assert_eq!(field_specs(rms).len(), 4);
         for (a, b) in field_specs(rms).iter().zip(field_specs(LN)) {
             assert_eq!((a.name, a.c_name, a.field_type), (b.name, b.c_name, b.field_type));
         }
@@ -368,9 +381,9 @@ mod tests {
         assert_eq!(expected_type(rms, "bias"), None);
         let err = collect(rms, &[f32_field("eps", 1e-5)]).unwrap_err();
         assert_eq!(err, FieldError::Unknown { name: "eps".into(), kind: rms });
-        assert_eq!(err.to_string(), "unknown plugin field `eps` (FP32RMSNorm takes epsilon, axis, output_type)");
+        assert_eq!(err.to_string(), "unknown plugin field `eps` (FP32RMSNorm takes epsilon, axis, output_type, workspace)");
         let ln = collect(LN, &[f32_field("eps", 1e-5)]).unwrap_err().to_string();
-        assert_eq!(ln, "unknown plugin field `eps` (FP32LayerNorm takes epsilon, axis, output_type)");
+        assert_eq!(ln, "unknown plugin field `eps` (FP32LayerNorm takes epsilon, axis, output_type, workspace)");
         // Every refusal of the LayerNorm parser is the RMSNorm parser's, naming the same field.
         let no_data = RawField { value: None, ..f32_field("epsilon", 0.0) };
         assert_eq!(collect(rms, &[no_data]), Err(FieldError::NoData { name: "epsilon" }));
@@ -382,16 +395,16 @@ mod tests {
     #[test]
     fn skiplayernorm_adds_sum_output_and_names_itself() {
         let names: Vec<&str> = field_specs(SKIP).iter().map(|s| s.name).collect();
-        assert_eq!(names, ["epsilon", "axis", "output_type", "sum_output"]);
+        assert_eq!(names, ["epsilon", "axis", "output_type", "sum_output", "workspace"]);
         assert_eq!(field_specs(SKIP)[3].c_name, "sum_output\0");
         assert_eq!(expected_type(SKIP, SUM_OUTPUT), Some(FieldType::Int32));
-        for (a, b) in field_specs(SKIP).iter().zip(field_specs(LN)) {
+        for (a, b) in field_specs(SKIP).iter().filter(|s| s.name != SUM_OUTPUT).zip(field_specs(LN)) {
             assert_eq!((a.name, a.c_name, a.field_type), (b.name, b.c_name, b.field_type), "the shared fields are the same");
         }
         assert!(NormKind::ALL.iter().all(|&k| field_specs(k).len() <= MAX_KIND_FIELDS && MAX_KIND_FIELDS <= 8));
         let all = [f32_field("epsilon", 1e-6), i32_field("axis", -2), i32_field("output_type", 1), i32_field("sum_output", 1)];
         let given = collect(SKIP, &all).unwrap();
-        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1), sum_output: Some(1) });
+        assert_eq!(given, GivenFields { epsilon: Some(1e-6), axis: Some(-2), output_type: Some(1), sum_output: Some(1), workspace: None });
         // The value range is the config's: collect passes any int32 on.
         assert_eq!(collect(SKIP, &[i32_field("sum_output", 7)]).unwrap().sum_output, Some(7));
         assert_eq!(collect(SKIP, &all[..3]).unwrap().sum_output, None, "absent: the default applies");
@@ -401,7 +414,7 @@ mod tests {
             assert_eq!(err, FieldError::Unknown { name: "sum_output".into(), kind: k });
         }
         let err = collect(SKIP, &[f32_field("eps", 1e-5)]).unwrap_err().to_string();
-        assert_eq!(err, "unknown plugin field `eps` (FP32SkipLayerNorm takes epsilon, axis, output_type, sum_output)");
+        assert_eq!(err, "unknown plugin field `eps` (FP32SkipLayerNorm takes epsilon, axis, output_type, sum_output, workspace)");
         assert_eq!(
             collect(SKIP, &[i32_field("sum_output", 0), i32_field("sum_output", 1)]),
             Err(FieldError::Duplicate { name: "sum_output" })
@@ -413,5 +426,21 @@ mod tests {
         );
         let no_data = RawField { value: None, ..i32_field("sum_output", 0) };
         assert_eq!(collect(SKIP, &[no_data]), Err(FieldError::NoData { name: "sum_output" }));
+    }
+
+    #[test]
+    fn every_kind_takes_workspace_as_int32() {
+        for kind in NormKind::ALL {
+            assert_eq!(expected_type(kind, WORKSPACE), Some(FieldType::Int32));
+            assert_eq!(field_specs(kind).last().map(|s| s.c_name), Some("workspace\0"), "last in getFieldNames");
+            assert_eq!(collect(kind, &[i32_field("workspace", 0)]).unwrap().workspace, Some(0));
+            // The value range is the config's.
+            assert_eq!(collect(kind, &[i32_field("workspace", -3)]).unwrap().workspace, Some(-3));
+            assert_eq!(
+                collect(kind, &[i32_field("workspace", 1), i32_field("workspace", 1)]),
+                Err(FieldError::Duplicate { name: "workspace" })
+            );
+            assert!(matches!(collect(kind, &[f32_field("workspace", 1.0)]), Err(FieldError::WrongType { name: "workspace", .. })));
+        }
     }
 }

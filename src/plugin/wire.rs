@@ -7,7 +7,7 @@
 //! | offset | size | content |
 //! |---|---|---|
 //! | 0 | 4 | magic `TLNP` |
-//! | 4 | 2 | format version (2; version 1 is still read) |
+//! | 4 | 2 | format version (3; versions 1 and 2 are still read) |
 //! | 6 | 2 | reserved, 0 |
 //! | 8 | 4 | payload length P |
 //! | 12 | P | payload: record count (u8), then per record: name length (u8), name (ASCII), `PluginFieldType` code (u8), value (4 bytes) |
@@ -20,13 +20,16 @@
 //! plugin: 1 to 3, 1 to 2, 2 to 5), so that a deserialized plugin can enqueue
 //! even before TensorRT configures it again, then `norm` (int32: 0 =
 //! FP32LayerNorm, 1 = FP32RMSNorm, 2 = FP32SkipLayerNorm), the plugin the
-//! blob belongs to, and, in FP32SkipLayerNorm blobs only, its field
-//! `sum_output` (int32). FP32LayerNorm and FP32RMSNorm blobs are byte for
-//! byte what they were before FP32SkipLayerNorm existed; a `sum_output`
-//! record in one of them is an unknown field, refused.
+//! blob belongs to, in FP32SkipLayerNorm blobs only its field `sum_output`
+//! (int32), and last the field `workspace` (int32: 1 = TensorRT was asked
+//! for a workspace when the engine was built). A `sum_output` record in an
+//! FP32LayerNorm or FP32RMSNorm blob is an unknown field, refused.
 //!
-//! Version 1 (written before FP32RMSNorm existed; engines built then carry
-//! it) is the same without the `norm` record and is read as FP32LayerNorm.
+//! Version 2 (written before `workspace` existed) is the same without the
+//! `workspace` record and is read with `workspace` = 0: those engines never
+//! asked TensorRT for a workspace, so the plugin must not use one. Version 1
+//! (written before FP32RMSNorm existed) also lacks the `norm` record and is
+//! read as FP32LayerNorm.
 //! A creator reads blobs of its own plugin only ([`decode_as`]): a blob of
 //! one plugin handed to another plugin's creator is refused, never
 //! reinterpreted.
@@ -44,7 +47,9 @@ use crate::problem::NormKind;
 
 pub const MAGIC: [u8; 4] = *b"TLNP";
 /// The version this build writes.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
+/// The version before `workspace` (read with `workspace` = 0).
+pub const FORMAT_VERSION_NO_WORKSPACE: u16 = 2;
 /// The first version, FP32LayerNorm only (no `norm` record); still read.
 pub const FORMAT_VERSION_LAYERNORM_ONLY: u16 = 1;
 const HEADER_LEN: usize = 12;
@@ -65,7 +70,7 @@ pub enum WireError {
     TooLong { len: usize },
     #[error("not a serialized plugin of this library (FP32LayerNorm, FP32RMSNorm, FP32SkipLayerNorm): magic {found:02x?}, expected \"TLNP\"")]
     BadMagic { found: [u8; 4] },
-    #[error("serialized plugin has format version {0}; this build reads versions {FORMAT_VERSION_LAYERNORM_ONLY} and {FORMAT_VERSION}")]
+    #[error("serialized plugin has format version {0}; this build reads versions {FORMAT_VERSION_LAYERNORM_ONLY} to {FORMAT_VERSION}")]
     UnsupportedVersion(u16),
     #[error("serialized plugin has non-zero reserved bits {0:#06x}")]
     Reserved(u16),
@@ -129,6 +134,7 @@ pub fn encode(config: &PluginConfig, num_inputs: u8) -> Vec<u8> {
     if config.norm() == NormKind::SkipLayerNorm {
         records.push((fields::SUM_OUTPUT, FieldType::Int32, i32::from(config.sum_output()).to_le_bytes()));
     }
+    records.push((fields::WORKSPACE, FieldType::Int32, i32::from(config.workspace()).to_le_bytes()));
     let mut payload = vec![records.len() as u8];
     for (name, t, value) in records {
         payload.push(name.len() as u8);
@@ -199,7 +205,7 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
         return Err(WireError::BadMagic { found: magic });
     }
     let version = le_u16(&blob[4..6]);
-    if version != FORMAT_VERSION && version != FORMAT_VERSION_LAYERNORM_ONLY {
+    if !(FORMAT_VERSION_LAYERNORM_ONLY..=FORMAT_VERSION).contains(&version) {
         return Err(WireError::UnsupportedVersion(version));
     }
     let reserved = le_u16(&blob[6..8]);
@@ -281,6 +287,11 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
         NormKind::SkipLayerNorm => given.sum_output.ok_or(WireError::Missing(fields::SUM_OUTPUT))?,
         _ => 0, // another kind's collect refused the record as an unknown field
     };
+    let workspace = match (version, given.workspace) {
+        (FORMAT_VERSION, w) => w.ok_or(WireError::Missing(fields::WORKSPACE))?,
+        (_, None) => 0,
+        (_, Some(_)) => return Err(WireError::Malformed { offset: HEADER_LEN, reason: "a blob of version 1 or 2 has no workspace record" }),
+    };
     let (num_inputs, at) = num_inputs.ok_or(WireError::Missing(NUM_INPUTS))?;
     if num_inputs != 0 && !(min_inputs(kind)..=max_inputs(kind)).contains(&i32::from(num_inputs)) {
         return Err(WireError::Malformed {
@@ -288,7 +299,8 @@ pub fn decode(blob: &[u8]) -> Result<(PluginConfig, u8), WireError> {
             reason: "num_inputs is not an input count of the plugin (0, or FP32LayerNorm 1 to 3, FP32RMSNorm 1 to 2, FP32SkipLayerNorm 2 to 5)",
         });
     }
-    Ok((PluginConfig::new(epsilon, axis, output_type)?.with_norm(kind).with_sum_output(sum_output)?, num_inputs))
+    let config = PluginConfig::new(epsilon, axis, output_type)?.with_norm(kind).with_sum_output(sum_output)?.with_workspace(workspace)?;
+    Ok((config, num_inputs))
 }
 
 #[cfg(test)]
@@ -309,7 +321,8 @@ mod tests {
         ];
         let rms = ln.iter().map(|c| c.with_norm(RMS));
         let skip = ln.iter().flat_map(|c| [0, 1].map(|s| c.with_norm(SKIP).with_sum_output(s).unwrap()));
-        ln.clone().into_iter().chain(rms).chain(skip).collect()
+        let no_workspace: Vec<PluginConfig> = ln.iter().chain(&[PluginConfig::default().with_norm(SKIP)]).map(|c| c.with_workspace(0).unwrap()).collect();
+        ln.clone().into_iter().chain(rms).chain(skip).chain(no_workspace).collect()
     }
 
     /// The input counts a configuration can have been configured with.
@@ -425,22 +438,30 @@ mod tests {
     fn layout_is_stable() {
         let blob = encode(&PluginConfig::default(), 1);
         assert_eq!(&blob[..4], b"TLNP");
-        assert_eq!(le_u16(&blob[4..6]), 2);
-        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + (1 + 10 + 1 + 4) + (1 + 4 + 1 + 4) + 4);
+        assert_eq!(le_u16(&blob[4..6]), 3);
+        assert_eq!(blob.len(), 12 + 1 + (1 + 7 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 11 + 1 + 4) + (1 + 10 + 1 + 4) + (1 + 4 + 1 + 4) + (1 + 9 + 1 + 4) + 4);
+        // `workspace` is the last record, in every plugin's blob.
+        let ws_at = value_at(&blob, fields::WORKSPACE);
+        assert_eq!(ws_at, blob.len() - 8);
+        assert_eq!(&blob[ws_at - 11..ws_at], b"\x09workspace\x05");
+        assert_eq!(&blob[ws_at..ws_at + 4], &1i32.to_le_bytes());
+        let none = encode(&PluginConfig::default().with_workspace(0).unwrap(), 1);
+        assert_eq!(&none[ws_at..ws_at + 4], &0i32.to_le_bytes());
         let at = value_at(&blob, NORM);
         assert_eq!(&blob[at - 6..at - 1], b"\x04norm");
         assert_eq!(&blob[at..at + 4], &0i32.to_le_bytes(), "FP32LayerNorm is norm 0");
         let rms = encode(&PluginConfig::default().with_norm(RMS), 1);
         assert_eq!(&rms[at..at + 4], &1i32.to_le_bytes(), "FP32RMSNorm is norm 1");
         assert_eq!(rms.len(), blob.len());
-        // FP32SkipLayerNorm: the same records (norm 2), then `sum_output`.
+        // FP32SkipLayerNorm: the same records (norm 2), `sum_output` before `workspace`.
         for s in [0, 1] {
             let skip = encode(&PluginConfig::default().with_norm(SKIP).with_sum_output(s).unwrap(), 2);
             assert_eq!(skip.len(), blob.len() + 1 + 10 + 1 + 4);
-            assert_eq!(skip[HEADER_LEN], 6, "six records");
+            assert_eq!(skip[HEADER_LEN], 7, "seven records");
             assert_eq!(&skip[at..at + 4], &2i32.to_le_bytes(), "FP32SkipLayerNorm is norm 2");
             let sum_at = value_at(&skip, fields::SUM_OUTPUT);
-            assert_eq!(sum_at, at + 4 + 1 + 10 + 1, "sum_output is the last record");
+            assert_eq!(sum_at, at + 4 + 1 + 10 + 1, "sum_output follows norm");
+            assert_eq!(value_at(&skip, fields::WORKSPACE), skip.len() - 8);
             assert_eq!(&skip[sum_at - 12..sum_at], b"\x0asum_output\x05");
             assert_eq!(&skip[sum_at..sum_at + 4], &s.to_le_bytes());
         }
@@ -450,7 +471,7 @@ mod tests {
     fn version_1_blobs_still_read_as_layernorm() {
         for (e, a, o, n) in [(1e-5f32, -1, 0, 3), (1e-12, -8, 1, 0), (0.5, 7, 0, 1)] {
             let old = version1_blob(e, a, o, n);
-            let expected = (PluginConfig::new(e, a, o).unwrap(), n as u8);
+            let expected = (PluginConfig::new(e, a, o).unwrap().with_workspace(0).unwrap(), n as u8);
             assert_eq!(decode(&old), Ok(expected));
             assert_eq!(decode_as(NormKind::LayerNorm, &old), Ok(expected));
             for other in [RMS, SKIP] {
@@ -470,6 +491,34 @@ mod tests {
         let at = value_at(&old, fields::AXIS);
         old[at..at + 4].copy_from_slice(&9i32.to_le_bytes());
         assert!(matches!(decode(&reseal(old)), Err(WireError::Field(FieldError::OutOfRange { name: "axis", .. }))));
+    }
+
+    #[test]
+    fn version_2_blobs_read_with_no_workspace() {
+        for c in configs() {
+            for n in counts(&c) {
+                // Version 2: what the releases before `workspace` wrote (the same records without it).
+                let v2 = without(&blob_of(2, &records(&encode(&c, n))), &[fields::WORKSPACE]);
+                assert_eq!(decode(&v2), Ok((c.with_workspace(0).unwrap(), n)), "engines built then asked TensorRT for no workspace");
+                assert_eq!(decode_as(c.norm(), &v2), Ok((c.with_workspace(0).unwrap(), n)));
+            }
+        }
+        let blob = encode(&PluginConfig::default().with_norm(SKIP), 2);
+        // Version 2 has no `workspace` record; version 3 must have one.
+        assert!(matches!(
+            decode(&blob_of(2, &records(&blob))),
+            Err(WireError::Malformed { reason: "a blob of version 1 or 2 has no workspace record", .. })
+        ));
+        assert_eq!(decode(&without(&blob, &[fields::WORKSPACE])), Err(WireError::Missing("workspace")));
+        let at = value_at(&blob, fields::WORKSPACE);
+        for v in [2, -1, i32::MAX] {
+            let mut b = blob.clone();
+            b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::OutOfRange { name: "workspace", .. }))));
+        }
+        let mut recs = records(&blob);
+        recs.push(int_record("workspace", 1));
+        assert_eq!(decode(&blob_of(FORMAT_VERSION, &recs)), Err(WireError::Field(FieldError::Duplicate { name: "workspace" })));
     }
 
     #[test]
@@ -520,16 +569,12 @@ mod tests {
         b[at - 1] = FieldType::Float32.code() as u8;
         assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason, .. }) if reason.starts_with("norm must be")));
         let mut b = blob.clone();
-        b[HEADER_LEN] = 6;
+        b[HEADER_LEN] += 1;
         b.truncate(b.len() - 4);
         b.extend_from_slice(&blob[at - 6..at + 4]);
         b.extend_from_slice(&[0; 4]);
         assert!(matches!(decode(&reseal(b)), Err(WireError::Malformed { reason: "norm given twice", .. })));
-        let mut b = blob.clone();
-        b[HEADER_LEN] = 4;
-        b.truncate(b.len() - 4 - 10);
-        b.extend_from_slice(&[0; 4]);
-        assert_eq!(decode(&reseal(b)), Err(WireError::Missing("norm")));
+        assert_eq!(decode(&without(&blob, &[NORM])), Err(WireError::Missing("norm")));
         // An FP32LayerNorm blob relabelled as FP32SkipLayerNorm lacks its sum_output.
         let mut b = blob.clone();
         b[at..at + 4].copy_from_slice(&2i32.to_le_bytes());
@@ -551,17 +596,17 @@ mod tests {
         assert!(matches!(decode(&reseal(b)), Err(WireError::Field(FieldError::WrongType { name: "sum_output", .. }))));
         let mut recs = records(&skip);
         recs.push(int_record("sum_output", 1));
-        assert_eq!(decode(&blob_of(2, &recs)), Err(WireError::Field(FieldError::Duplicate { name: "sum_output" })));
+        assert_eq!(decode(&blob_of(FORMAT_VERSION, &recs)), Err(WireError::Field(FieldError::Duplicate { name: "sum_output" })));
         // The other plugins have no such field: a sum_output record in their blobs is refused.
         for kind in [LN, RMS] {
             let mut recs = records(&encode(&PluginConfig::default().with_norm(kind), 1));
             recs.push(int_record("sum_output", 0));
-            assert_eq!(decode(&blob_of(2, &recs)), Err(WireError::Field(FieldError::Unknown { name: "sum_output".into(), kind })));
+            assert_eq!(decode(&blob_of(FORMAT_VERSION, &recs)), Err(WireError::Field(FieldError::Unknown { name: "sum_output".into(), kind })));
         }
         // Any record order: the same configuration.
         let mut recs = records(&skip);
         recs.reverse();
-        assert_eq!(decode(&blob_of(2, &recs)), decode(&skip));
+        assert_eq!(decode(&blob_of(FORMAT_VERSION, &recs)), decode(&skip));
         assert_eq!(decode(&skip).unwrap().0.nb_outputs(), 2);
     }
 
@@ -608,7 +653,7 @@ mod tests {
         let mut b = blob.clone();
         b[0] = b'X';
         assert!(matches!(decode(&b), Err(WireError::BadMagic { .. })));
-        for v in [0u8, 3, 0xFF] {
+        for v in [0u8, 4, 0xFF] {
             let mut b = blob.clone();
             b[4] = v;
             assert_eq!(decode(&b), Err(WireError::UnsupportedVersion(v as u16)));
