@@ -472,9 +472,10 @@ impl PluginCore {
                 // What getWorkspaceSize asked for at build time covers these shapes (it grows
                 // with them); an engine whose plugin never asked (`workspace` = 0, as in every
                 // engine built before the field existed) gets none used.
-                if config.workspace() && workspace != 0 {
+                let workspace_bytes = config.workspace_bytes(&problem);
+                if workspace_bytes > 0 && workspace != 0 {
                     ptrs.workspace = workspace as u64;
-                    ptrs.workspace_bytes = crate::launch::workspace_bytes(&problem);
+                    ptrs.workspace_bytes = workspace_bytes;
                 }
                 // SAFETY: TensorRT's buffers for exactly these shapes and types, on its
                 // stream, in the context current on this thread (the enqueue contract).
@@ -602,6 +603,13 @@ mod tests {
         assert_eq!(unsafe { core.enqueue(&[x, g, g], &[x], &[1, 2, 3], &[4], 0, 0) }, 1);
     }
 
+    /// A linear tensor description of `dtype` (TensorRT code) and `dims`.
+    fn desc(dtype: i32, dims: &[i64]) -> TensorDescIn {
+        let mut d = [0i64; 8];
+        d[..dims.len()].copy_from_slice(dims);
+        TensorDescIn { dtype, format: 0, nb_dims: dims.len() as i32, dims: d }
+    }
+
     /// A field collection as TensorRT passes it, for `core_from_fields`.
     struct Collection {
         _values: Vec<i32>,
@@ -643,11 +651,6 @@ mod tests {
         // SAFETY: as above.
         assert_eq!(unsafe { core_from_fields(kind, &zero.fc as *const PluginFieldCollectionC as usize, false, "test") }.nb_outputs(), 1);
 
-        let desc = |dtype: i32, dims: &[i64]| {
-            let mut d = [0i64; 8];
-            d[..dims.len()].copy_from_slice(dims);
-            TensorDescIn { dtype, format: 0, nb_dims: dims.len() as i32, dims: d }
-        };
         let x = desc(1, &[4, 16]);
         let g = desc(0, &[16]);
         let r = desc(1, &[16]);
@@ -691,11 +694,6 @@ mod tests {
 
     #[test]
     fn workspace_is_asked_for_in_builds_and_never_assumed_from_older_engines() {
-        let desc = |dtype: i32, dims: &[i64]| {
-            let mut d = [0i64; 8];
-            d[..dims.len()].copy_from_slice(dims);
-            TensorDescIn { dtype, format: 0, nb_dims: dims.len() as i32, dims: d }
-        };
         // FP16 8 x 2^20: rows of 64 grid tiles (32 KB each); 16 bytes per tile.
         let x = desc(1, &[8, 1 << 20]);
         let g = desc(1, &[1 << 20]);

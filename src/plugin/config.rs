@@ -667,7 +667,18 @@ impl PluginConfig {
         if !self.workspace {
             return Ok(0);
         }
-        Ok(self.problem(inputs, outputs)?.map_or(0, |p| crate::launch::workspace_bytes(&p)))
+        Ok(self.problem(inputs, outputs)?.map_or(0, |p| self.workspace_bytes(&p)))
+    }
+
+    /// The workspace a launch of `problem` may use: what `workspace_size`
+    /// asked for, for these shapes (0 with `workspace` = 0). `enqueue` uses
+    /// this much of TensorRT's workspace.
+    pub fn workspace_bytes(&self, problem: &Problem) -> u64 {
+        if self.workspace {
+            crate::launch::workspace_bytes(problem)
+        } else {
+            0
+        }
     }
 
     /// `enqueue`: which device pointer is which tensor of the launch, from
