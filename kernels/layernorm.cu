@@ -22,8 +22,9 @@
 //           var = S2 / H - c^2 (no cancellation: |c| is far below the spread)
 //   pass 3  y = fma(d, rstd, -c*rstd) * scale + bias,  rstd = 1/sqrt(var + eps)
 // Every element costs one add (pass 1), a subtract, an add and an FMA (pass
-// 2), and two FMAs (pass 3) besides the conversions; register rows keep X
-// widened to FP32 and centred in place, so pass 3 reuses pass 2's d.
+// 2), and two FMAs (pass 3) besides the conversions; register rows of up to
+// 32 elements per thread keep X widened to FP32 and centred in place, so
+// pass 3 reuses pass 2's d (16-bit rows of 64 stay packed: registers).
 // Per-thread partials are summed pairwise across lanes; split slices
 // compensate (TwoSum) every 4 chunks and across cluster blocks, so rows of
 // 2^20 elements and more stay accurate. A row whose sums overflow (only
@@ -345,18 +346,33 @@ template <int E> __device__ __forceinline__ float fold(float (&l)[E]) {
 // ---------------------------------------------------------------------------
 constexpr int kMaxWarps = TLN_MAX_THREADS_PER_BLOCK / 32;
 
-struct GroupReducer {
+// UNROLLED: the warp stage's five steps unrolled (butterfly), off a loop's
+// counter and branch on the critical path of short rows: the fast kernels
+// (H200: LayerNorm 1 x 4096 2.17 -> 2.11 us, 4096 x 768 -1 to -3%, tiny
+// rows of all three norms -1 to -3%), but SkipLayerNorm's of 4 and 8 chunks
+// per thread, whose FP16 16384 x 12288 took 403 us against 383 with the loop.
+template <bool UNROLLED = false> struct GroupReducerT {
     int tpr;
     float4 *scratch; // 2 * kMaxWarps slots
     float *s_max;    // kMaxWarps slots
     int grp;         // this thread's group in the block (divisions by tpr once, not per sum)
 
-    __device__ __forceinline__ GroupReducer(int threads_per_row, float4 *sums, float *maxes)
-        : GroupReducer(threads_per_row, sums, maxes, threadIdx.x / threads_per_row) {}
-    __device__ __forceinline__ GroupReducer(int threads_per_row, float4 *sums, float *maxes, int group)
+    __device__ __forceinline__ GroupReducerT(int threads_per_row, float4 *sums, float *maxes)
+        : GroupReducerT(threads_per_row, sums, maxes, threadIdx.x / threads_per_row) {}
+    __device__ __forceinline__ GroupReducerT(int threads_per_row, float4 *sums, float *maxes, int group)
         : tpr(threads_per_row), scratch(sums), s_max(maxes), grp(group) {}
 
-    __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
+    // step(o) for the warp stage's xor offsets, min(tpr, 32)/2 ... 1 (tpr
+    // is a power of two below 32).
+    template <class F> __device__ __forceinline__ void butterfly(F step) const {
+        if constexpr (UNROLLED) {
+#pragma unroll
+            for (int o = 16; o > 0; o /= 2)
+                if (o < tpr) step(o);
+        } else {
+            for (int o = (tpr < 32 ? tpr : 32) / 2; o > 0; o /= 2) step(o);
+        }
+    }
     __device__ __forceinline__ int group() const { return grp; }
     __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
     __device__ __forceinline__ void barrier() const {
@@ -368,10 +384,10 @@ struct GroupReducer {
     // few rows per block, many elements per thread).
     template <int K, bool COMPENSATED = false>
     __device__ __forceinline__ void sum(float (&v)[K], int which) const {
-        for (int o = width() / 2; o > 0; o /= 2) {
+        butterfly([&](int o) {
 #pragma unroll
             for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
-        }
+        });
         if (tpr > 32) {
             float4 *slots = scratch + which * kMaxWarps;
             if (threadIdx.x % 32 == 0) {
@@ -426,10 +442,10 @@ struct GroupReducer {
     // slots are added in the same order in every thread: all get the same bits.
     __device__ __forceinline__ void sum_moments(HiLo &s1, float &s2, int which) const {
         double d = s1.value();
-        for (int o = width() / 2; o > 0; o /= 2) {
+        butterfly([&](int o) {
             d += __shfl_xor_sync(0xffffffffu, d, o);
             s2 += __shfl_xor_sync(0xffffffffu, s2, o);
-        }
+        });
         if (tpr > 32) {
             float4 *slots = scratch + which * kMaxWarps;
             if (threadIdx.x % 32 == 0) {
@@ -450,7 +466,7 @@ struct GroupReducer {
     }
 
     __device__ __forceinline__ float max(float v) const {
-        for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+        butterfly([&](int o) { v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); });
         if (tpr > 32) {
             if (threadIdx.x % 32 == 0) s_max[threadIdx.x / 32] = v;
             barrier();
@@ -466,6 +482,7 @@ struct GroupReducer {
     // Rows that do not need the redo recompute the same values.
     __device__ __forceinline__ bool any(bool v) const { return tpr < 32 ? __any_sync(0xffffffffu, v) : v; }
 };
+using GroupReducer = GroupReducerT<false>;
 
 // A row split over the `ctas` blocks of a thread-block cluster: each block
 // reduces its slice, then every block combines all slices' partials from
@@ -585,7 +602,7 @@ struct Span {
 // no second subtraction). `reload` brings back X for the overflow redo.
 // ---------------------------------------------------------------------------
 
-// N chunks per thread held as FP32 (N*E <= 32; the fast kernels also 64):
+// N chunks per thread held as FP32 (N*E <= 32; SkipLayerNorm's fast kernels also 64):
 // widened once, at load. SKIP: the row is SkipLayerNorm's s (RowIn).
 template <typename TX, int E, int N, bool SKIP = false, bool RBIAS_OK = true> struct FloatRow {
     static constexpr bool kCentred = true;
@@ -1079,7 +1096,7 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 //
 // One-shot (LayerNorm with 16-bit outputs: a split slice whose pass 1 took
 // the moments about the row's first element x0, `first`, or a fast kernel's
-// register row, `x0`, centred on it in pass 2): one reduction gives
+// register row, `x0`, taking them about it in pass 2): one reduction gives
 // c = mean - x0 and mean(d^2) = var + c^2. Unless x0 is an outlier, |c| is
 // within a few standard deviations and var = mean(d^2) - c^2 loses at most
 // 4 bits when c^2 <= 16 var: its FP32 error stays below 2^-19 relative, far
@@ -1091,9 +1108,10 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // or bias: found by gpu_robustness on 2026-12-02). So S1 is reduced in FP64
 // (sum_moments), c is kept as c1 + c_lo (the division's residual in an
 // FMA), and pass 3 takes the deviation from x0 + c1 exactly near the mean:
-// a split slice shifts by m = x0 + c1 rounded to FP32 and adds that
-// rounding error to c_lo (no extra work per element); a register row holds
-// d = x - x0 and takes d - c1 (`offset`, one add per element). Otherwise (an
+// a split slice or a packed register row shifts by m = x0 + c1 rounded to
+// FP32 and adds that rounding error to c_lo (no extra work per element); a
+// row held as floats holds d = x - x0 and takes d - c1 (`offset`, one add
+// per element). Otherwise (an
 // outlier x0, or a row whose mean is far from x0 in its spread's units)
 // the deviations x - x0 lost low bits: the row is reloaded (a split slice
 // from shared or global memory) and a second pass centres it on x0 + c and
@@ -1109,7 +1127,7 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
     float t[1] = {rms ? 0.f : sum};
     float m = 0.f;
     float offset = 0.f;
-    const bool one_shot = !rms && (first || (x0 && Src::kCentred));
+    const bool one_shot = !rms && (first || x0);
     // One-shot rows that need no second pass: c and var, final.
     bool settled = false;
     float c_settled = 0.f, v_settled = 0.f;
@@ -1395,7 +1413,7 @@ __device__ __forceinline__ void regs_rows(const TlnParams &p) {
 // ---------------------------------------------------------------------------
 // fast: the common case alone in its kernel, so that nothing else competes
 // for its registers: 16-byte chunks, scale and bias both present in X's
-// type, each row held widened to FP32 (N*E floats per thread).
+// type, each row held in registers (widened to FP32 but for 16-bit fast8).
 //
 // One row group per block and straight-line code: in a loop over rows the
 // compiler kept every chunk's scale and bias addresses live across rows and
@@ -1443,13 +1461,21 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     constexpr bool SKIP = NORM == kFastSkip;
     TLN_BLOCK_SCRATCH
     const FastLayout l(p.threads_per_row);
-    const GroupReducer red{l.tpr, s_sums, s_max, l.group};
+    const GroupReducerT<(!SKIP || N <= 2)> red{l.tpr, s_sums, s_max, l.group};
     const Span s{0, p.cols / E, int(threadIdx.x) - l.group * l.tpr, l.tpr};
     const int64_t first = l.first_row(blockIdx.x);
     const int64_t row = first + l.group;
     const bool active = row < p.rows;
     const RowIn<TX> in = row_in<TX>(p, row);
-    FloatRow<TX, E, N, SKIP, false> rr;
+    // 16-bit rows of 8 chunks (LayerNorm, RMSNorm) stay as loaded and are
+    // widened in each pass: 80 registers where 64 floats took 112, so an SM
+    // holds 4 rows of 192 threads instead of 3 (H200, FP16 16384 x 12288:
+    // 212.9 -> 191.0 us; TLN_FAST8_16BIT_MAX_REGS), for one conversion per
+    // element more (pass 3 widens again). SkipLayerNorm keeps the floats:
+    // its fastskip8 is compiled for 168 registers to keep X's and Skip's
+    // loads in flight together.
+    constexpr bool kPacked = N * E > 32 && !SKIP;
+    std::conditional_t<kPacked, PackedRow<TX, E, N>, FloatRow<TX, E, N, SKIP, false>> rr;
     rr.owned = s.owned32(N);
     // Rows of one or two chunks per thread (tiny tensors, mostly): scale and
     // bias are loaded before X, so that their DRAM round trip overlaps X's
@@ -1474,7 +1500,8 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     // LayerNorm's 16-bit outputs: one reduction when the row allows
     // (row_statistics), centred on its first element, which every thread
     // loads with its row; pass 3 then takes d - c1 (one add per element more
-    // than the two-pass). SkipLayerNorm keeps the two passes: its one-shot
+    // than the two-pass; packed rows shift by x0 + c1 instead). SkipLayerNorm
+    // keeps the two passes: its one-shot
     // lost (H200, FP16 4096 x 4096: 39.0 us against 35.8; 16384 x 12288:
     // 403 against 385).
     constexpr bool kOneShot = sizeof(TY) == 2 && NORM == kFastLayer;
@@ -1486,7 +1513,8 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
         Chunk<TX, 1> first, first_skip;
         if constexpr (kOneShot) first = load_chunk<TX, 1>(in.x, 0);
         if constexpr (kOneShot && SKIP) first_skip = load_chunk<TX, 1>(in.skip, 0);
-        rr.load(in, s);
+        if constexpr (kPacked) rr.load_together(in, s);
+        else rr.load(in, s);
         if constexpr (kOneShot && SKIP) first = add_rounded<TX, 1>(first, first_skip);
         if constexpr (kOneShot) x0 = first.at(0);
         else if constexpr (!RMS) sum = sum_pass<TX, E>(rr, s, 1.f);

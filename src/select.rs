@@ -7,7 +7,9 @@
 //!   shared memory is touched. N chunks per thread, N in {1, 2, 4, 8}.
 //! - `Fast`: the register rows of the common case in kernels of their own
 //!   (16-byte chunks, scale and bias both present in X's type; see
-//!   [`fast_eligible`]): rows widened to FP32 once, one row group per block.
+//!   [`fast_eligible`]): rows widened to FP32 once (16-bit rows of 8 chunks
+//!   per thread, but SkipLayerNorm's, stay packed: registers), one row
+//!   group per block.
 //! - `SplitCached`: longer rows (or few rows) are split over a cluster of
 //!   blocks, each keeping its slice in shared memory (filled with cp.async on
 //!   sm_80+): X is still read once. FP32 rows past 1024 chunks and 16-bit
@@ -85,7 +87,8 @@ pub struct PlanHints {
     /// (benchmarks compare the two).
     pub fast: Option<bool>,
     /// Fast variants: the L2 prefetch distance in quarters of a wave of
-    /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`]).
+    /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`], or
+    /// [`FAST8_PACKED_PREFETCH_QUARTERS`] for 16-bit `fast8` rows).
     pub prefetch_quarters: Option<u32>,
     /// Split variants: stream the slices even where shared memory would
     /// hold them (benchmarks compare the two).
@@ -473,11 +476,20 @@ fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: 
 /// row per SM (FP16 4096 x 16384 134.3 against 147.9).
 pub const FAST_PREFETCH_QUARTERS: u32 = 3;
 
-fn default_prefetch_quarters(p: &Problem, rows_per_sm: u64) -> u32 {
-    if p.norm() == NormKind::SkipLayerNorm && rows_per_sm > 1 {
-        0
-    } else {
-        FAST_PREFETCH_QUARTERS
+/// 16-bit fast8 rows of LayerNorm and RMSNorm, held packed (80 registers:
+/// half as many rows again per SM as the floats' 112), prefetch half a
+/// wave ahead: about as many rows as 3/4 of the floats' wave. H200,
+/// 2026-12-02, `bench --prefetch-quarters 0,1,2,3,4,5`, us, FP16 LayerNorm
+/// (2 / 3 quarters): 16384 x 12288 191.0 / 199.1; 8192 x 8192 66.5 / 67.5;
+/// 4096 x 16384 67.2 / 68.7; 4096 x 4096 20.1 / 20.9 (BF16 alike).
+pub const FAST8_PACKED_PREFETCH_QUARTERS: u32 = 2;
+
+fn default_prefetch_quarters(p: &Problem, n: u32, rows_per_sm: u64) -> u32 {
+    match p.norm() {
+        NormKind::SkipLayerNorm if rows_per_sm > 1 => 0,
+        NormKind::SkipLayerNorm => FAST_PREFETCH_QUARTERS,
+        _ if n == 8 && p.x_dtype() != DType::F32 => FAST8_PACKED_PREFETCH_QUARTERS,
+        _ => FAST_PREFETCH_QUARTERS,
     }
 }
 
@@ -487,7 +499,7 @@ fn fast_plan(p: &Problem, chunks: u64, n: u32, vectorized: bool, limits: &Device
     let (threads_per_row, rows_per_block) = regs_block(chunks, n)?;
     let grid_blocks = u32::try_from(p.rows().div_ceil(rows_per_block as u64)).ok().filter(|&g| g <= i32::MAX as u32)?;
     let rows_per_sm = fast_rows_per_sm(limits, p.x_dtype(), chunks, n, p.norm());
-    let quarters = prefetch_quarters.unwrap_or_else(|| default_prefetch_quarters(p, rows_per_sm));
+    let quarters = prefetch_quarters.unwrap_or_else(|| default_prefetch_quarters(p, n, rows_per_sm));
     let distance = rows_per_sm * limits.sm_count as u64 * quarters as u64 / 4;
     let prefetch_rows = if distance > 0 && distance < p.rows() { u32::try_from(distance).unwrap_or(0) } else { 0 };
     Some(LaunchPlan {
@@ -784,13 +796,19 @@ mod tests {
         assert_eq!(plan(&prob(4096, 32768, BF16), true, &H100).variant, Variant::SplitCached);
     }
 
-    /// The fast plans prefetch 3/4 of a wave ahead, except SkipLayerNorm
-    /// rows that share an SM; a hint overrides; one wave's tensor does not.
+    /// The fast plans prefetch 3/4 of a wave ahead (16-bit fast8: 1/2),
+    /// except SkipLayerNorm rows that share an SM; a hint overrides; one
+    /// wave's tensor does not.
     #[test]
     fn fast_plans_prefetch_where_measured_to_help() {
         let ln = plan(&prob(8192, 8192, F16), true, &H100);
+        assert_eq!(ln.variant.name(), "fast8");
         let resident = fast_rows_per_sm(&H100, F16, 1024, 8, NormKind::LayerNorm) * H100.sm_count as u64;
-        assert_eq!(ln.prefetch_rows as u64, resident * 3 / 4);
+        assert_eq!(ln.prefetch_rows as u64, resident / 2);
+        let f32_rows = plan(&prob(8192, 8192, F32), true, &H100);
+        assert_eq!(f32_rows.variant.name(), "fast8");
+        let resident = fast_rows_per_sm(&H100, F32, 2048, 8, NormKind::LayerNorm) * H100.sm_count as u64;
+        assert_eq!(f32_rows.prefetch_rows as u64, resident * 3 / 4);
         let skip = |rows, cols| prob(rows, cols, F16).with_skip(crate::problem::SkipOptions::default()).unwrap();
         assert_eq!(plan(&skip(8192, 8192), true, &H100).prefetch_rows, 0, "two or more skip rows per SM");
         assert_eq!(plan(&skip(8192, 8192), true, &H100).variant.name(), "fast4", "16-bit skip rows: at most 4 chunks per thread");
