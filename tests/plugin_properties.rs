@@ -81,7 +81,7 @@ fn version1_blob(c: &PluginConfig, n: u8) -> Vec<u8> {
     assert_eq!(recs.len(), 6);
     let mut payload = vec![4u8];
     recs[..4].iter().for_each(|r| payload.extend_from_slice(r));
-    seal_version(1, &payload)
+    wire::seal(1, &payload)
 }
 
 fn f32_field(name: &str, v: f32) -> RawField<'_> {
@@ -100,33 +100,12 @@ fn out_of_range_name(r: Result<PluginConfig, FieldError>) -> &'static str {
 
 /// Reseals a payload with a valid header (current version) and CRC.
 fn seal(payload: &[u8]) -> Vec<u8> {
-    seal_version(wire::FORMAT_VERSION, payload)
-}
-
-fn seal_version(version: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.extend_from_slice(&wire::MAGIC);
-    out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(&[0, 0]);
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(payload);
-    let crc = wire::crc32(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    wire::seal(wire::FORMAT_VERSION, payload)
 }
 
 /// The records of a valid blob's payload, each as its bytes.
 fn records(blob: &[u8]) -> Vec<Vec<u8>> {
-    let payload = &blob[12..blob.len() - 4];
-    let mut recs = Vec::new();
-    let mut p = 1;
-    while p < payload.len() {
-        let len = 1 + payload[p] as usize + 1 + 4;
-        recs.push(payload[p..p + len].to_vec());
-        p += len;
-    }
-    assert_eq!(recs.len(), payload[0] as usize);
-    recs
+    wire::split_records(blob).expect("a valid blob's framing").into_iter().map(<[u8]>::to_vec).collect()
 }
 
 /// The committed fuzz seeds (fuzz/seeds/wire) replayed: the valid ones decode to what

@@ -14,7 +14,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use trt_layernorm::plugin::{wire, NormKind, WireError};
-use trt_layernorm_fuzz::{check_accepted, seal, seal_version};
+use trt_layernorm_fuzz::{check_accepted, seal};
 
 fuzz_target!(|data: &[u8]| {
     let mut inputs = vec![data.to_vec()];
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         // Seeds are whole blobs: strip their header and CRC to get the payload back.
         let payload = &data[12..data.len().saturating_sub(4).max(12)];
         inputs.push(seal(payload));
-        inputs.push(seal_version(wire::FORMAT_VERSION_LAYERNORM_ONLY, payload));
+        inputs.push(wire::seal(wire::FORMAT_VERSION_LAYERNORM_ONLY, payload));
     }
     for input in inputs {
         let r = wire::decode(&input);

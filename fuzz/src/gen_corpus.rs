@@ -8,19 +8,11 @@ use std::path::PathBuf;
 use trt_layernorm::plugin::{wire, NormKind, PluginConfig};
 use protobuf::Message;
 use trt_layernorm_fuzz::onnx::{edit, slim, BASES};
-use trt_layernorm_fuzz::{seal, seal_version, write_field, FuzzField};
+use trt_layernorm_fuzz::{seal, write_field, FuzzField};
 
-/// The records of a blob's payload, each as its bytes.
+/// The records of an encoded blob, each as its bytes.
 fn records(blob: &[u8]) -> Vec<Vec<u8>> {
-    let payload = &blob[12..blob.len() - 4];
-    let mut recs = Vec::new();
-    let mut p = 1;
-    while p < payload.len() {
-        let len = 1 + payload[p] as usize + 1 + 4;
-        recs.push(payload[p..p + len].to_vec());
-        p += len;
-    }
-    recs
+    wire::split_records(blob).expect("an encoded blob's framing").into_iter().map(<[u8]>::to_vec).collect()
 }
 
 /// A payload of `recs`, leaving out the records named `without`.
@@ -50,13 +42,13 @@ fn payload_with(recs: &[Vec<u8>], name: &str, v: i32) -> Vec<u8> {
 /// A current FP32LayerNorm blob rewritten in format version 1: the same
 /// records without `norm` and `workspace`, as releases before FP32RMSNorm wrote it.
 fn version1(blob: &[u8]) -> Vec<u8> {
-    seal_version(1, &payload_of(&records(blob), &[wire::NORM, "workspace"]))
+    wire::seal(1, &payload_of(&records(blob), &[wire::NORM, "workspace"]))
 }
 
 /// A current blob rewritten in format version 2: without `workspace`, as
 /// releases before that field wrote it (read with `workspace` = 0).
 fn version2(blob: &[u8]) -> Vec<u8> {
-    seal_version(2, &payload_of(&records(blob), &["workspace"]))
+    wire::seal(2, &payload_of(&records(blob), &["workspace"]))
 }
 
 fn field(name: &str, type_code: i32, value: [u8; 4]) -> FuzzField {
@@ -112,7 +104,7 @@ fn main() -> std::io::Result<()> {
     let recs = records(&blob);
     // `workspace` 2 (refused), and a version-2 blob that has a `workspace` record (refused).
     wire_seeds.push(("workspace2_sealed".into(), seal(&payload_with(&recs, "workspace", 2))));
-    wire_seeds.push(("v2_with_workspace_record_sealed".into(), seal_version(2, payload)));
+    wire_seeds.push(("v2_with_workspace_record_sealed".into(), wire::seal(2, payload)));
     // FP32RMSNorm configured with 3 inputs (it has 2): refused.
     wire_seeds.push(("rms_num_inputs3".into(), wire::encode(&PluginConfig::default().with_norm(NormKind::RmsNorm), 3)));
     // An FP32LayerNorm payload relabelled FP32SkipLayerNorm (no sum_output record: refused),
@@ -128,7 +120,7 @@ fn main() -> std::io::Result<()> {
     b[0] += 1;
     b.extend_from_slice(&record_with(&skip_recs, "sum_output", 1));
     wire_seeds.push(("ln_with_sum_output_sealed".into(), seal(&b)));
-    wire_seeds.push(("v1_with_norm_record_sealed".into(), seal_version(1, payload)));
+    wire_seeds.push(("v1_with_norm_record_sealed".into(), wire::seal(1, payload)));
     let mut b = blob.clone();
     *b.last_mut().unwrap() ^= 1;
     wire_seeds.push(("bad_crc".into(), b));

@@ -113,20 +113,8 @@ pub fn check_accepted(config: &PluginConfig, num_inputs: u8) {
     }
 }
 
-/// Wraps `payload` in a valid header (current format version) and CRC, so the fuzzer reaches the record parser.
+/// Wraps `payload` in a valid header (current format version) and CRC, so the fuzzer reaches the
+/// record parser (`wire::seal` for another version).
 pub fn seal(payload: &[u8]) -> Vec<u8> {
-    seal_version(wire::FORMAT_VERSION, payload)
-}
-
-/// [`seal`] with a given format version (1: the FP32LayerNorm-only format, still read).
-pub fn seal_version(version: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 16);
-    out.extend_from_slice(&wire::MAGIC);
-    out.extend_from_slice(&version.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(payload);
-    let crc = wire::crc32(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    wire::seal(wire::FORMAT_VERSION, payload)
 }

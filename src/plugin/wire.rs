@@ -142,15 +142,41 @@ pub fn encode(config: &PluginConfig, num_inputs: u8) -> Vec<u8> {
         payload.push(t.code() as u8);
         payload.extend_from_slice(&value);
     }
+    seal(FORMAT_VERSION, &payload)
+}
+
+/// A blob of format `version` around `payload` (the record count, then the
+/// records): magic, version, reserved bits, length and CRC, as [`encode`]
+/// writes them. Nothing in the payload is checked: tools and tests seal
+/// hand-made payloads with it, valid or not, and [`decode`] judges them.
+pub fn seal(version: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(payload);
     let crc = crc32(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
+}
+
+/// A blob's records as stored (name length, name, type code, 4-byte value
+/// each), split by their framing alone: no magic, version, length, CRC or
+/// value checked. None where the framing does not hold (a blob shorter than
+/// its header and CRC, a record running past the payload, a record count
+/// that disagrees). For tools and tests that edit serialized plugins (with
+/// [`seal`]); [`decode`] is the reader.
+pub fn split_records(blob: &[u8]) -> Option<Vec<&[u8]>> {
+    let payload = blob.get(HEADER_LEN..blob.len().checked_sub(TRAILER_LEN)?)?;
+    let (&count, mut rest) = payload.split_first()?;
+    let mut records = Vec::with_capacity(count as usize);
+    while let Some(&name_len) = rest.first() {
+        let (record, tail) = rest.split_at_checked(1 + name_len as usize + 1 + 4)?;
+        records.push(record);
+        rest = tail;
+    }
+    (records.len() == count as usize).then_some(records)
 }
 
 /// A cursor over the payload that names the offset of whatever is wrong.
@@ -341,28 +367,16 @@ mod tests {
         blob
     }
 
-    /// The records of a blob's payload, each as its bytes.
+    /// The records of an encoded blob, each as its bytes.
     fn records(blob: &[u8]) -> Vec<Vec<u8>> {
-        let payload = &blob[HEADER_LEN..blob.len() - 4];
-        let mut recs = Vec::new();
-        let mut p = 1;
-        while p < payload.len() {
-            let len = 1 + payload[p] as usize + 1 + 4;
-            recs.push(payload[p..p + len].to_vec());
-            p += len;
-        }
-        recs
+        split_records(blob).expect("an encoded blob's framing").into_iter().map(<[u8]>::to_vec).collect()
     }
 
     /// A sealed blob of format `version` holding `recs`.
     fn blob_of(version: u16, recs: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&version.to_le_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-        out.push(recs.len() as u8);
-        recs.iter().for_each(|r| out.extend_from_slice(r));
-        out.extend_from_slice(&[0; 4]);
-        reseal(out)
+        let mut payload = vec![recs.len() as u8];
+        recs.iter().for_each(|r| payload.extend_from_slice(r));
+        seal(version, &payload)
     }
 
     /// `blob` without the records named `names`.
@@ -414,6 +428,30 @@ mod tests {
         let crc = crc32(&out);
         out.extend_from_slice(&crc.to_le_bytes());
         out
+    }
+
+    /// split_records and seal are encode's framing: an encoded blob splits
+    /// into its records and reseals to itself; framing that does not hold is
+    /// None, never a panic.
+    #[test]
+    fn records_split_and_seal_back() {
+        for c in configs() {
+            let blob = encode(&c, 2);
+            let recs = split_records(&blob).unwrap();
+            assert_eq!(recs.len(), blob[HEADER_LEN] as usize);
+            assert_eq!(recs.iter().map(|r| r.len()).sum::<usize>() + HEADER_LEN + 1 + TRAILER_LEN, blob.len());
+            assert!(recs.iter().all(|r| r.len() == 1 + r[0] as usize + 1 + 4));
+            assert_eq!(seal(FORMAT_VERSION, &blob[HEADER_LEN..blob.len() - TRAILER_LEN]), blob);
+            for cut in 0..blob.len() {
+                assert_eq!(split_records(&blob[..cut]).filter(|r| r.len() == recs.len()), None, "cut at {cut}");
+            }
+        }
+        let blob = encode(&PluginConfig::default(), 1);
+        let mut miscounted = blob[..HEADER_LEN + 1 + TRAILER_LEN].to_vec();
+        miscounted[HEADER_LEN] = 1;
+        assert_eq!(split_records(&miscounted), None);
+        assert_eq!(split_records(&seal(FORMAT_VERSION, &[0])), Some(vec![]));
+        assert_eq!(split_records(&seal(FORMAT_VERSION, &[])), None);
     }
 
     #[test]
