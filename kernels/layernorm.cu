@@ -362,16 +362,15 @@ template <bool UNROLLED = false> struct GroupReducerT {
     __device__ __forceinline__ GroupReducerT(int threads_per_row, float4 *sums, float *maxes, int group)
         : tpr(threads_per_row), scratch(sums), s_max(maxes), grp(group) {}
 
-    // step(o) for the warp stage's xor offsets, min(tpr, 32)/2 ... 1 (tpr
-    // is a power of two below 32).
+    __device__ __forceinline__ int width() const { return tpr < 32 ? tpr : 32; }
+    // UNROLLED's warp stage: step(o) for the xor offsets min(tpr, 32)/2 ...
+    // 1 (tpr is a power of two below 32). Without UNROLLED each sum keeps its
+    // loop written out: the same loop through a lambda gave every other
+    // kernel a new schedule (cuobjdump -sass), one never timed.
     template <class F> __device__ __forceinline__ void butterfly(F step) const {
-        if constexpr (UNROLLED) {
 #pragma unroll
-            for (int o = 16; o > 0; o /= 2)
-                if (o < tpr) step(o);
-        } else {
-            for (int o = (tpr < 32 ? tpr : 32) / 2; o > 0; o /= 2) step(o);
-        }
+        for (int o = 16; o > 0; o /= 2)
+            if (o < tpr) step(o);
     }
     __device__ __forceinline__ int group() const { return grp; }
     __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
@@ -384,10 +383,17 @@ template <bool UNROLLED = false> struct GroupReducerT {
     // few rows per block, many elements per thread).
     template <int K, bool COMPENSATED = false>
     __device__ __forceinline__ void sum(float (&v)[K], int which) const {
-        butterfly([&](int o) {
+        if constexpr (UNROLLED) {
+            butterfly([&](int o) {
 #pragma unroll
-            for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
-        });
+                for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+            });
+        } else {
+            for (int o = width() / 2; o > 0; o /= 2) {
+#pragma unroll
+                for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+            }
+        }
         if (tpr > 32) {
             float4 *slots = scratch + which * kMaxWarps;
             if (threadIdx.x % 32 == 0) {
@@ -442,10 +448,17 @@ template <bool UNROLLED = false> struct GroupReducerT {
     // slots are added in the same order in every thread: all get the same bits.
     __device__ __forceinline__ void sum_moments(HiLo &s1, float &s2, int which) const {
         double d = s1.value();
-        butterfly([&](int o) {
-            d += __shfl_xor_sync(0xffffffffu, d, o);
-            s2 += __shfl_xor_sync(0xffffffffu, s2, o);
-        });
+        if constexpr (UNROLLED) {
+            butterfly([&](int o) {
+                d += __shfl_xor_sync(0xffffffffu, d, o);
+                s2 += __shfl_xor_sync(0xffffffffu, s2, o);
+            });
+        } else {
+            for (int o = width() / 2; o > 0; o /= 2) {
+                d += __shfl_xor_sync(0xffffffffu, d, o);
+                s2 += __shfl_xor_sync(0xffffffffu, s2, o);
+            }
+        }
         if (tpr > 32) {
             float4 *slots = scratch + which * kMaxWarps;
             if (threadIdx.x % 32 == 0) {
@@ -466,7 +479,8 @@ template <bool UNROLLED = false> struct GroupReducerT {
     }
 
     __device__ __forceinline__ float max(float v) const {
-        butterfly([&](int o) { v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); });
+        if constexpr (UNROLLED) butterfly([&](int o) { v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); });
+        else for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
         if (tpr > 32) {
             if (threadIdx.x % 32 == 0) s_max[threadIdx.x / 32] = v;
             barrier();
