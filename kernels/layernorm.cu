@@ -1125,11 +1125,10 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // a split slice or a packed register row shifts by m = x0 + c1 rounded to
 // FP32 and adds that rounding error to c_lo (no extra work per element); a
 // row held as floats holds d = x - x0 and takes d - c1 (`offset`, one add
-// per element). Otherwise (an
-// outlier x0, or a row whose mean is far from x0 in its spread's units)
-// the deviations x - x0 lost low bits: the row is reloaded (a split slice
-// from shared or global memory) and a second pass centres it on x0 + c and
-// reduces again: the two-pass algorithm above. Rows longer than 2^24 take
+// per element). Otherwise (an outlier x0, or a row whose mean is far from
+// x0 in its spread's units) the deviations x - x0 lost low bits: the row is
+// reloaded (a split slice from shared or global memory) and a second pass
+// centres it on x0 + c and reduces again: the two-pass algorithm above. Rows longer than 2^24 take
 // that path too (H is no longer exact in FP32).
 // FP32 outputs, whose bound is 2^-20, keep the full two passes.
 template <typename TX, int E, class Src, class Red>
@@ -1515,9 +1514,8 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     // (row_statistics), centred on its first element, which every thread
     // loads with its row; pass 3 then takes d - c1 (one add per element more
     // than the two-pass; packed rows shift by x0 + c1 instead). SkipLayerNorm
-    // keeps the two passes: its one-shot
-    // lost (H200, FP16 4096 x 4096: 39.0 us against 35.8; 16384 x 12288:
-    // 403 against 385).
+    // keeps the two passes: its one-shot lost (H200, FP16 4096 x 4096: 39.0
+    // us against 35.8; 16384 x 12288: 403 against 385).
     constexpr bool kOneShot = sizeof(TY) == 2 && NORM == kFastLayer;
     float x0 = 0.f;
     float sum = 0.f;

@@ -239,7 +239,7 @@ pub fn fast_eligible(p: &Problem, vectorized: bool) -> bool {
 }
 
 /// Chunks per thread a `Fast` row of `chunks` holds at most: 8 (64 values
-/// for 16-bit rows, 32 for FP32: up to 112 or 80 registers) unless that
+/// for 16-bit rows, 32 for FP32: up to 80 registers) unless that
 /// lets an SM hold fewer rows at once than 4 (64 registers). Fewer threads
 /// per row mean fewer barriers and partial sums per element. H200,
 /// `trt-layernorm bench --per-thread 4,8`, 2026-12-01, us, fast8 vs fast4:

@@ -175,16 +175,14 @@ const OUTPUT_TYPE_SPEC: FieldSpec = FieldSpec { name: OUTPUT_TYPE, c_name: "outp
 const SUM_OUTPUT_SPEC: FieldSpec = FieldSpec { name: SUM_OUTPUT, c_name: "sum_output\0", field_type: FieldType::Int32 };
 const WORKSPACE_SPEC: FieldSpec = FieldSpec { name: WORKSPACE, c_name: "workspace\0", field_type: FieldType::Int32 };
 
-/// Every field any plugin reads.
+/// Every field any plugin reads: FP32SkipLayerNorm's, in `getFieldNames` order.
 pub const FIELD_SPECS: [FieldSpec; 5] = [EPSILON_SPEC, AXIS_SPEC, OUTPUT_TYPE_SPEC, SUM_OUTPUT_SPEC, WORKSPACE_SPEC];
 /// FP32LayerNorm's and FP32RMSNorm's fields, in `getFieldNames` order.
 const LAYER_FIELDS: [FieldSpec; 4] = [EPSILON_SPEC, AXIS_SPEC, OUTPUT_TYPE_SPEC, WORKSPACE_SPEC];
-/// FP32SkipLayerNorm's fields, in `getFieldNames` order.
-const SKIP_FIELDS: [FieldSpec; 5] = [EPSILON_SPEC, AXIS_SPEC, OUTPUT_TYPE_SPEC, SUM_OUTPUT_SPEC, WORKSPACE_SPEC];
 
 /// The most fields any kind reads (the C++ side's `getFieldsToSerialize`
 /// storage holds `kMaxFields` = 8; a test checks this stays below it).
-pub const MAX_KIND_FIELDS: usize = SKIP_FIELDS.len();
+pub const MAX_KIND_FIELDS: usize = FIELD_SPECS.len();
 
 /// The fields a plugin of `kind` reads, in `getFieldNames` order: FP32LayerNorm
 /// and FP32RMSNorm `epsilon`, `axis`, `output_type`, `workspace` (same types
@@ -192,7 +190,7 @@ pub const MAX_KIND_FIELDS: usize = SKIP_FIELDS.len();
 pub fn field_specs(kind: NormKind) -> &'static [FieldSpec] {
     match kind {
         NormKind::LayerNorm | NormKind::RmsNorm => &LAYER_FIELDS,
-        NormKind::SkipLayerNorm => &SKIP_FIELDS,
+        NormKind::SkipLayerNorm => &FIELD_SPECS,
     }
 }
 
