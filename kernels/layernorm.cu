@@ -346,12 +346,27 @@ template <int E> __device__ __forceinline__ float fold(float (&l)[E]) {
 // ---------------------------------------------------------------------------
 constexpr int kMaxWarps = TLN_MAX_THREADS_PER_BLOCK / 32;
 
-// UNROLLED: the warp stage's five steps unrolled (butterfly), off a loop's
-// counter and branch on the critical path of short rows: the fast kernels
-// (H200: LayerNorm 1 x 4096 2.17 -> 2.11 us, 4096 x 768 -1 to -3%, tiny
-// rows of all three norms -1 to -3%), but SkipLayerNorm's of 4 and 8 chunks
-// per thread, whose FP16 16384 x 12288 took 403 us against 383 with the loop.
-template <bool UNROLLED = false> struct GroupReducerT {
+// How a group's reductions take their steps:
+// - kLooped: loops (the general, split and grid kernels, and SkipLayerNorm's
+//   fast rows of 4 and 8 chunks per thread, whose FP16 16384 x 12288 took
+//   403 us against 383 with the unrolled warp stage);
+// - kUnrolled: the warp stage's five steps unrolled (butterfly), off a
+//   loop's counter and branch on the critical path (the other fast rows of
+//   4 and 8 chunks; H200: LayerNorm 4096 x 768 -1 to -3%);
+// - kPredicated: every step of both stages unrolled and predicated, no
+//   branch at all, and the one-shot's warps' partials combined by a
+//   butterfly, not a loop over shared memory (fast rows of 1 and 2 chunks,
+//   latency-bound: one row's chain of dependent instructions is the time.
+//   H200, 2026-12-02, us, with 1/H from the host: LayerNorm FP16 1 x 4096
+//   2.08 -> 1.83, 1 x 768 1.58 -> 1.46, FP32 1 x 768 1.85 -> 1.81; where the
+//   fast rows of 4 and 8 chunks took it too, FP32 4096 x 16384 went from
+//   136.6 to 143.7; benches/results/h200-2026-12-02-short-rows.txt).
+enum ReduceSteps { kLooped, kUnrolled, kPredicated };
+
+template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
+    static constexpr ReduceSteps kSteps = STEPS;
+    static constexpr bool UNROLLED = STEPS == kUnrolled;
+    static constexpr bool PREDICATED = STEPS == kPredicated;
     int tpr;
     float4 *scratch; // 2 * kMaxWarps slots
     float *s_max;    // kMaxWarps slots
@@ -372,6 +387,14 @@ template <bool UNROLLED = false> struct GroupReducerT {
         for (int o = 16; o > 0; o /= 2)
             if (o < tpr) step(o);
     }
+    // PREDICATED's steps: step(o, take) for the xor offsets `top` ... 1,
+    // every lane shuffling at each (the values a narrower group gets from
+    // other rows are dropped), `take` where o < `width` (a power of two).
+    template <class F> __device__ __forceinline__ void predicated(int width, F step, int top = 16) const {
+#pragma unroll
+        for (int o = 16; o > 0; o /= 2)
+            if (o <= top) step(o, o < width);
+    }
     __device__ __forceinline__ int group() const { return grp; }
     __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
     __device__ __forceinline__ void barrier() const {
@@ -383,7 +406,17 @@ template <bool UNROLLED = false> struct GroupReducerT {
     // few rows per block, many elements per thread).
     template <int K, bool COMPENSATED = false>
     __device__ __forceinline__ void sum(float (&v)[K], int which) const {
-        if constexpr (UNROLLED) {
+        // PREDICATED's step, in both stages.
+        const auto add_from = [&](int o, bool take) {
+#pragma unroll
+            for (int k = 0; k < K; ++k) {
+                const float t = __shfl_xor_sync(0xffffffffu, v[k], o);
+                if (take) v[k] += t;
+            }
+        };
+        if constexpr (PREDICATED) {
+            predicated(tpr, add_from);
+        } else if constexpr (UNROLLED) {
             butterfly([&](int o) {
 #pragma unroll
                 for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
@@ -417,9 +450,13 @@ template <bool UNROLLED = false> struct GroupReducerT {
                 const float qs[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
                 for (int k = 0; k < K; ++k) v[k] = qs[k];
-                for (int o = p2 / 2; o > 0; o /= 2) {
+                if constexpr (PREDICATED) {
+                    predicated(p2, add_from, kMaxWarps / 2);
+                } else {
+                    for (int o = p2 / 2; o > 0; o /= 2) {
 #pragma unroll
-                    for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+                        for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
+                    }
                 }
                 return;
             }
@@ -445,9 +482,15 @@ template <bool UNROLLED = false> struct GroupReducerT {
     // The one-shot's moments over the group: S1 in FP64 (exact for these
     // partials; TwoSum at every step cost as much and spilled more), S2
     // compensated across warps as sum<2, true>. The shuffles and the warps'
-    // slots are added in the same order in every thread: all get the same bits.
+    // slots are added in the same order in every thread (PREDICATED: by a
+    // butterfly, each pair added commutatively): all get the same bits.
     __device__ __forceinline__ void sum_moments(HiLo &s1, float &s2, int which) const {
         double d = s1.value();
+        if constexpr (PREDICATED) {
+            sum_moments_predicated(d, s2, which);
+            s1 = HiLo::split(d);
+            return;
+        }
         if constexpr (UNROLLED) {
             butterfly([&](int o) {
                 d += __shfl_xor_sync(0xffffffffu, d, o);
@@ -478,8 +521,52 @@ template <bool UNROLLED = false> struct GroupReducerT {
         s1 = HiLo::split(d);
     }
 
+    // PREDICATED's sum_moments: the warps' partials (S1 as the double it is,
+    // in two words) one per lane, as in sum(), combined by a butterfly: FP64
+    // adds for S1, TwoSum pairs for S2.
+    __device__ __forceinline__ void sum_moments_predicated(double &d, float &s2, int which) const {
+        predicated(tpr, [&](int o, bool take) {
+            const double td = __shfl_xor_sync(0xffffffffu, d, o);
+            const float t2 = __shfl_xor_sync(0xffffffffu, s2, o);
+            if (take) {
+                d += td;
+                s2 += t2;
+            }
+        });
+        if (tpr <= 32) return;
+        float4 *slots = scratch + which * kMaxWarps;
+        if (threadIdx.x % 32 == 0)
+            slots[threadIdx.x / 32] = make_float4(__int_as_float(__double2loint(d)), __int_as_float(__double2hiint(d)), s2, 0.f);
+        barrier();
+        const int warps = tpr / 32;
+        const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
+        const int w = (threadIdx.x % 32) & (p2 - 1);
+        const float4 q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
+        d = __hiloint2double(__float_as_int(q.y), __float_as_int(q.x));
+        float hi = q.z, lo = 0.f;
+        predicated(p2, [&](int o, bool take) {
+            const double td = __shfl_xor_sync(0xffffffffu, d, o);
+            const float th = __shfl_xor_sync(0xffffffffu, hi, o);
+            const float tl = __shfl_xor_sync(0xffffffffu, lo, o);
+            if (take) {
+                d += td;
+                const float t = hi + th;
+                const float bp = t - hi;
+                const float err = (hi - (t - bp)) + (th - bp); // exactly hi + th - t, in either order
+                hi = t;
+                lo = (lo + tl) + err;
+            }
+        }, kMaxWarps / 2);
+        s2 = hi + lo;
+    }
+
     __device__ __forceinline__ float max(float v) const {
-        if constexpr (UNROLLED) butterfly([&](int o) { v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); });
+        if constexpr (PREDICATED) {
+            predicated(tpr, [&](int o, bool take) {
+                const float t = __shfl_xor_sync(0xffffffffu, v, o);
+                if (take) v = fmaxf(v, t);
+            });
+        } else if constexpr (UNROLLED) butterfly([&](int o) { v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o)); });
         else for (int o = width() / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
         if (tpr > 32) {
             if (threadIdx.x % 32 == 0) s_max[threadIdx.x / 32] = v;
@@ -496,7 +583,7 @@ template <bool UNROLLED = false> struct GroupReducerT {
     // Rows that do not need the redo recompute the same values.
     __device__ __forceinline__ bool any(bool v) const { return tpr < 32 ? __any_sync(0xffffffffu, v) : v; }
 };
-using GroupReducer = GroupReducerT<false>;
+using GroupReducer = GroupReducerT<kLooped>;
 
 // A row split over the `ctas` blocks of a thread-block cluster: each block
 // reduces its slice, then every block combines all slices' partials from
@@ -507,6 +594,7 @@ using GroupReducer = GroupReducerT<false>;
 // exchanges later.
 // OUTLINED: sum_moments is a call, not inlined (the streamed split kernels).
 template <bool OUTLINED> struct ClusterReducer {
+    static constexpr ReduceSteps kSteps = kLooped;
     GroupReducer block;
     int ctas;
     float4 *slots; // four slots in this block's shared memory: (unused), max, sums 0 and 1
@@ -1161,11 +1249,21 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
         red.sum_moments(s1, q[1], 1);
         // c = S1 / H as c1 + c_lo: the division's residual S1 - c1 * H is
         // exact in an FMA while H is (H <= 2^24; longer rows take two passes).
+        // Short rows (a predicated reducer) take c1 from s1.hi alone:
+        // sum_moments returns S1 as HiLo::split made it (hi the FP32
+        // rounding, lo the rest), so s1v below is hi and s1_err is lo: the
+        // same bits, three dependent instructions sooner.
+        float c1, c_lo;
         const float n = static_cast<float>(cols);
-        const float s1v = s1.hi + s1.lo;
-        const float s1_err = s1.lo - (s1v - s1.hi);
-        const float c1 = s1v * inv_n;
-        const float c_lo = (fmaf(-c1, n, s1v) + s1_err) * inv_n;
+        if constexpr (Red::kSteps == kPredicated) {
+            c1 = s1.hi * inv_n;
+            c_lo = (fmaf(-c1, n, s1.hi) + s1.lo) * inv_n;
+        } else {
+            const float s1v = s1.hi + s1.lo;
+            const float s1_err = s1.lo - (s1v - s1.hi);
+            c1 = s1v * inv_n;
+            c_lo = (fmaf(-c1, n, s1v) + s1_err) * inv_n;
+        }
         const float v1 = fmaf(-c1, c1, q[1] * inv_n);
         // Row-uniform; rows sharing a warp's shuffles all take the second
         // pass if any needs it (it only makes theirs more accurate).
@@ -1474,7 +1572,10 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     constexpr bool SKIP = NORM == kFastSkip;
     TLN_BLOCK_SCRATCH
     const FastLayout l(p.threads_per_row);
-    const GroupReducerT<(!SKIP || N <= 2)> red{l.tpr, s_sums, s_max, l.group};
+    // Rows of one or two chunks per thread are latency-bound (tiny tensors,
+    // mostly): their reductions take no branch, and 1/H comes from the host.
+    constexpr bool kShort = N <= 2;
+    const GroupReducerT<(kShort ? kPredicated : SKIP ? kLooped : kUnrolled)> red{l.tpr, s_sums, s_max, l.group};
     const Span s{0, p.cols / E, int(threadIdx.x) - l.group * l.tpr, l.tpr};
     const int64_t first = l.first_row(blockIdx.x);
     const int64_t row = first + l.group;
@@ -1542,7 +1643,7 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
             if constexpr (SKIP) prefetch_l2(static_cast<const TX *>(p.skip) + ahead * p.cols, bytes);
         }
     }
-    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS,
+    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, kShort ? p.inv_cols : 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS,
                                               nullptr, p.cols, kOneShot ? &x0 : nullptr);
     constexpr AffineKind K = RMS ? kScaleAsX : kBothAsX;
     if (!active) return;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Bumped whenever TlnParams or the kernel naming below changes. */
-#define TLN_ABI_VERSION 7
+#define TLN_ABI_VERSION 8
 
 /* Element types. The codes are part of the ABI; never renumber. */
 typedef enum TlnDType {
@@ -101,6 +101,11 @@ typedef struct TlnParams {
     int32_t threads_per_row;
     /* split: blocks per row (the cluster size) and chunks of the row per block. */
     int32_t cluster_ctas;
+    /* 1 / cols in FP32 (IEEE, round to nearest), as the kernels would compute it: computed once on the
+     * host, off the critical path of short rows (the fast kernels of one and two chunks per thread read
+     * it; the others still compute the same value). In what was padding: a larger TlnParams changed
+     * every kernel's sm_90 code (cuobjdump -sass). */
+    float inv_cols;
     int64_t slice_chunks;
     /* 1: x, y, scale, bias and every row start are 16-byte aligned, so 16-byte accesses are legal. */
     int32_t vectorized;

@@ -89,6 +89,8 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         bias_dtype: problem.bias_dtype().unwrap_or(DType::F32).abi() as i32,
         threads_per_row: plan.threads_per_row as i32,
         cluster_ctas: plan.cluster_ctas as i32,
+        // Both roundings to nearest, as the kernels' own conversion and division.
+        inv_cols: 1.0 / problem.cols() as f32,
         slice_chunks: plan.slice_chunks as i64,
         vectorized: i32::from(plan.vectorized),
         norm: problem.norm().abi(),
