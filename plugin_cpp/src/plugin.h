@@ -51,6 +51,41 @@ static_assert(offsetof(nvinfer1::PluginFieldCollection, fields) == 8, "PluginFie
 // A PluginTensorDesc as the bridge carries it.
 TensorDescIn toDescIn(nvinfer1::PluginTensorDesc const& d) noexcept;
 
+// The tensor description of either kind of descriptor TensorRT passes.
+inline nvinfer1::PluginTensorDesc const& descOf(nvinfer1::PluginTensorDesc const& d) noexcept
+{
+    return d;
+}
+inline nvinfer1::PluginTensorDesc const& descOf(nvinfer1::DynamicPluginTensorDesc const& d) noexcept
+{
+    return d.desc;
+}
+
+// The first `n` of `descs` as the bridge carries them, in an array of N; the caller has
+// checked 0 <= n <= N. One conversion for every place the plugins hand tensors to Rust.
+template <size_t N, class Desc>
+std::array<TensorDescIn, N> toDescsIn(Desc const* descs, int32_t n) noexcept
+{
+    std::array<TensorDescIn, N> out{};
+    for (int32_t i = 0; i < n; ++i)
+    {
+        out[static_cast<size_t>(i)] = toDescIn(descOf(descs[i]));
+    }
+    return out;
+}
+
+// The first `n` of `ptrs` (device addresses) as the bridge carries them; 0 <= n <= N.
+template <size_t N, class Ptr>
+std::array<size_t, N> toAddresses(Ptr const* ptrs, int32_t n) noexcept
+{
+    std::array<size_t, N> out{};
+    for (int32_t i = 0; i < n; ++i)
+    {
+        out[static_cast<size_t>(i)] = reinterpret_cast<size_t>(ptrs[i]);
+    }
+    return out;
+}
+
 // Every kind this library has a creator for, in registration order.
 constexpr PluginKind kKinds[] = {PluginKind::LayerNorm, PluginKind::RmsNorm, PluginKind::SkipLayerNorm};
 constexpr size_t kNbKinds = sizeof(kKinds) / sizeof(kKinds[0]);

@@ -80,16 +80,8 @@ size_t workspaceSizeWith(PluginCore const& core, PluginTensorDesc const* inputs,
     {
         return 0; // Rust checks the kind's own counts; none is always safe to ask for.
     }
-    std::array<TensorDescIn, kMaxInputs> in{};
-    for (int32_t i = 0; i < nbInputs; ++i)
-    {
-        in[static_cast<size_t>(i)] = toDescIn(inputs[i]);
-    }
-    std::array<TensorDescIn, kMaxOutputs> out{};
-    for (int32_t i = 0; i < nbOutputs; ++i)
-    {
-        out[static_cast<size_t>(i)] = toDescIn(outputs[i]);
-    }
+    auto const in = toDescsIn<kMaxInputs>(inputs, nbInputs);
+    auto const out = toDescsIn<kMaxOutputs>(outputs, nbOutputs);
     return core.workspace_size(rust::Slice<TensorDescIn const>(in.data(), static_cast<size_t>(nbInputs)),
         rust::Slice<TensorDescIn const>(out.data(), static_cast<size_t>(nbOutputs)));
 }
@@ -106,20 +98,10 @@ int32_t enqueueWith(PluginKind kind, PluginCore const& core, int32_t nbInputs, P
         logError(kind, "enqueue: the plugin was not configured or TensorRT passed no tensors");
         return 1;
     }
-    std::array<TensorDescIn, kMaxInputs> in{};
-    std::array<size_t, kMaxInputs> inPtrs{};
-    for (int32_t i = 0; i < nbInputs; ++i)
-    {
-        in[static_cast<size_t>(i)] = toDescIn(inputDesc[i]);
-        inPtrs[static_cast<size_t>(i)] = reinterpret_cast<size_t>(inputs[i]);
-    }
-    std::array<TensorDescIn, kMaxOutputs> out{};
-    std::array<size_t, kMaxOutputs> outPtrs{};
-    for (int32_t i = 0; i < nbOutputs; ++i)
-    {
-        out[static_cast<size_t>(i)] = toDescIn(outputDesc[i]);
-        outPtrs[static_cast<size_t>(i)] = reinterpret_cast<size_t>(outputs[i]);
-    }
+    auto const in = toDescsIn<kMaxInputs>(inputDesc, nbInputs);
+    auto const out = toDescsIn<kMaxOutputs>(outputDesc, nbOutputs);
+    auto const inPtrs = toAddresses<kMaxInputs>(inputs, nbInputs);
+    auto const outPtrs = toAddresses<kMaxOutputs>(outputs, nbOutputs);
     auto const n = static_cast<size_t>(nbInputs);
     auto const m = static_cast<size_t>(nbOutputs);
     return core.enqueue(rust::Slice<TensorDescIn const>(in.data(), n), rust::Slice<TensorDescIn const>(out.data(), m),
@@ -238,11 +220,7 @@ bool NormPluginV2::supportsFormatCombination(
         mCore->check_io(nbInputs, nbOutputs, "supportsFormatCombination"); // logs why
         return false;
     }
-    std::array<TensorDescIn, kMaxInputs + kMaxOutputs> descs{};
-    for (int32_t i = 0; i < nbInputs + nbOutputs; ++i)
-    {
-        descs[static_cast<size_t>(i)] = toDescIn(inOut[i]);
-    }
+    auto const descs = toDescsIn<kMaxInputs + kMaxOutputs>(inOut, nbInputs + nbOutputs);
     return mCore->supports_format(pos,
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs + nbOutputs)), nbInputs, nbOutputs);
 }
@@ -255,11 +233,7 @@ void NormPluginV2::configurePlugin(
     {
         return;
     }
-    std::array<TensorDescIn, kMaxInputs> descs{};
-    for (int32_t i = 0; i < nbInputs; ++i)
-    {
-        descs[static_cast<size_t>(i)] = toDescIn(in[i].desc);
-    }
+    auto const descs = toDescsIn<kMaxInputs>(in, nbInputs);
     // A refusal is logged by Rust; IPluginV2DynamicExt::configurePlugin has no status to return,
     // and enqueue checks the shapes again.
     mCore->configure(

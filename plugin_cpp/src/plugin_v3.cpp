@@ -61,11 +61,7 @@ int32_t NormPluginV3::configurePlugin(
     {
         return -1;
     }
-    std::array<TensorDescIn, kMaxInputs> descs{};
-    for (int32_t i = 0; i < nbInputs; ++i)
-    {
-        descs[static_cast<size_t>(i)] = toDescIn(in[i].desc);
-    }
+    auto const descs = toDescsIn<kMaxInputs>(in, nbInputs);
     bool const ok = mCore->configure(
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs)), nbOutputs, "configurePlugin");
     return ok ? 0 : -1;
@@ -118,11 +114,7 @@ bool NormPluginV3::supportsFormatCombination(
         mCore->check_io(nbInputs, nbOutputs, "supportsFormatCombination"); // logs why
         return false;
     }
-    std::array<TensorDescIn, kMaxInputs + kMaxOutputs> descs{};
-    for (int32_t i = 0; i < nbInputs + nbOutputs; ++i)
-    {
-        descs[static_cast<size_t>(i)] = toDescIn(inOut[i].desc);
-    }
+    auto const descs = toDescsIn<kMaxInputs + kMaxOutputs>(inOut, nbInputs + nbOutputs);
     return mCore->supports_format(pos,
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs + nbOutputs)), nbInputs, nbOutputs);
 }
@@ -140,11 +132,7 @@ int32_t NormPluginV3::onShapeChange(
     {
         return -1;
     }
-    std::array<TensorDescIn, kMaxInputs> descs{};
-    for (int32_t i = 0; i < nbInputs; ++i)
-    {
-        descs[static_cast<size_t>(i)] = toDescIn(in[i]);
-    }
+    auto const descs = toDescsIn<kMaxInputs>(in, nbInputs);
     bool const ok = mCore->configure(
         rust::Slice<TensorDescIn const>(descs.data(), static_cast<size_t>(nbInputs)), nbOutputs, "onShapeChange");
     return ok ? 0 : -1;
