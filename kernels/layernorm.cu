@@ -1304,7 +1304,15 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
         const float2 mo = !active ? make_float2(0.f, 0.f) : first ? make_float2(first->s1.hi, first->s2) : moments_pass<TX, E>(src, s, scale, m);
         q[0] = mo.x;
         q[1] = mo.y;
-        red.sum(q, 1);
+        if (Red::kSteps == kPredicated && rms) {
+            // Short RMSNorm rows reduce S2 alone: half the shuffles on their
+            // chain (the sum of x, which RMSNorm never reads, goes unused).
+            float s2[1] = {q[1]};
+            red.sum(s2, 1);
+            q[1] = s2[0];
+        } else {
+            red.sum(q, 1);
+        }
     }
 
     if constexpr (kMayOverflow<TX>) {
