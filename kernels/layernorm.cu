@@ -304,6 +304,15 @@ struct CSum {
         c += err;
     }
     __device__ __forceinline__ float value() const { return s + c; }
+    // Adds another compensated sum; commutative, so two lanes merging each
+    // other's sums (a butterfly) get the same bits.
+    __device__ __forceinline__ void merge(float os, float oc) {
+        const float t = s + os;
+        const float bp = t - s;
+        const float err = (s - (t - bp)) + (os - bp); // exactly s + os - t, in either order
+        s = t;
+        c = (c + oc) + err;
+    }
 };
 
 // A sum as hi + lo (a compensated sum's value and error, or an FP64 sum
@@ -522,8 +531,8 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     }
 
     // PREDICATED's sum_moments: the warps' partials (S1 as the double it is,
-    // in two words) one per lane, as in sum(), combined by a butterfly: FP64
-    // adds for S1, TwoSum pairs for S2.
+    // in two words) one per lane as in sum(), combined by a butterfly:
+    // FP64 adds for S1, CSum::merge for S2.
     __device__ __forceinline__ void sum_moments_predicated(double &d, float &s2, int which) const {
         predicated(tpr, [&](int o, bool take) {
             const double td = __shfl_xor_sync(0xffffffffu, d, o);
@@ -543,21 +552,17 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
         const int w = (threadIdx.x % 32) & (p2 - 1);
         const float4 q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
         d = __hiloint2double(__float_as_int(q.y), __float_as_int(q.x));
-        float hi = q.z, lo = 0.f;
+        CSum acc{q.z, 0.f};
         predicated(p2, [&](int o, bool take) {
             const double td = __shfl_xor_sync(0xffffffffu, d, o);
-            const float th = __shfl_xor_sync(0xffffffffu, hi, o);
-            const float tl = __shfl_xor_sync(0xffffffffu, lo, o);
+            const float ts = __shfl_xor_sync(0xffffffffu, acc.s, o);
+            const float tc = __shfl_xor_sync(0xffffffffu, acc.c, o);
             if (take) {
                 d += td;
-                const float t = hi + th;
-                const float bp = t - hi;
-                const float err = (hi - (t - bp)) + (th - bp); // exactly hi + th - t, in either order
-                hi = t;
-                lo = (lo + tl) + err;
+                acc.merge(ts, tc);
             }
         }, kMaxWarps / 2);
-        s2 = hi + lo;
+        s2 = acc.value();
     }
 
     __device__ __forceinline__ float max(float v) const {
