@@ -36,6 +36,10 @@
 // slices in pass 1, the fast kernels' register rows in pass 2), S1 reduced
 // in FP64 so that outputs near 0 stay within 1 ulp; the two passes when that
 // element is more than four standard deviations from the mean.
+// SkipLayerNorm takes that one-shot on short rows (the fast kernels of 1
+// and 2 chunks per thread), and short rows with FP32 outputs take one
+// reduction too: the moments about the first element in FP64
+// (row_statistics_wide), exact enough for any row.
 //
 // Which variant and how many threads per row is decided in Rust (src/select.rs).
 
@@ -335,7 +339,7 @@ struct HiLo {
 template <int E> constexpr int kLanes = E < 4 ? E : 4;
 
 // Pairwise sum of E lanes.
-template <int E> __device__ __forceinline__ float fold(float (&l)[E]) {
+template <int E, typename T> __device__ __forceinline__ T fold(T (&l)[E]) {
 #pragma unroll
     for (int w = E / 2; w >= 1; w /= 2) {
 #pragma unroll
@@ -406,6 +410,17 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     }
     __device__ __forceinline__ int group() const { return grp; }
     __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
+    // The block stage's read: lane l takes warp (l mod p2)'s slot (zeros past
+    // the last warp), p2 the group's warps rounded up to a power of two, so
+    // that every aligned p2 lanes hold all the partials and log2(p2)
+    // butterfly steps finish the sum. Returns p2.
+    __device__ __forceinline__ int read_warp_slot(const float4 *slots, float4 &q) const {
+        const int warps = tpr / 32;
+        const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
+        const int w = (threadIdx.x % 32) & (p2 - 1);
+        q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
+        return p2;
+    }
     __device__ __forceinline__ void barrier() const {
         asm volatile("bar.sync %0, %1;" ::"r"(1 + group()), "r"(tpr) : "memory");
     }
@@ -451,7 +466,10 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
                 // p2, p2 the warps rounded up to a power of two, so every
                 // aligned p2 lanes hold them all) and log2(p2) butterfly
                 // steps finish the sum: one shared-memory read per thread
-                // instead of one per warp.
+                // instead of one per warp. (read_warp_slot below does the
+                // same; written out here, this code's kernels keep the sm_90
+                // code they were timed with: through the helper, 11 kernels'
+                // schedules changed, cuobjdump -sass.)
                 const int warps = tpr / 32;
                 const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
                 const int w = (threadIdx.x % 32) & (p2 - 1);
@@ -547,6 +565,7 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
         if (threadIdx.x % 32 == 0)
             slots[threadIdx.x / 32] = make_float4(__int_as_float(__double2loint(d)), __int_as_float(__double2hiint(d)), s2, 0.f);
         barrier();
+        // read_warp_slot written out, as in sum() (the sm_90 code it was timed with).
         const int warps = tpr / 32;
         const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
         const int w = (threadIdx.x % 32) & (p2 - 1);
@@ -563,6 +582,34 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
             }
         }, kMaxWarps / 2);
         s2 = acc.value();
+    }
+
+    // The short rows' FP64 one-shot (row_statistics_wide): two FP64 sums over
+    // the group in PREDICATED's steps, the warps' partials (two doubles to a
+    // slot) one per lane and combined by a butterfly, as sum() does. Each
+    // pair is added commutatively, so every lane gets the same bits.
+    __device__ __forceinline__ void sum_wide(double &a, double &b, int which) const {
+        static_assert(PREDICATED, "the wide one-shot is the short rows' (fast kernels of 1 and 2 chunks)");
+        const auto add_from = [&](int o, bool take) {
+            const double ta = __shfl_xor_sync(0xffffffffu, a, o);
+            const double tb = __shfl_xor_sync(0xffffffffu, b, o);
+            if (take) {
+                a += ta;
+                b += tb;
+            }
+        };
+        predicated(tpr, add_from);
+        if (tpr <= 32) return;
+        float4 *slots = scratch + which * kMaxWarps;
+        if (threadIdx.x % 32 == 0)
+            slots[threadIdx.x / 32] = make_float4(__int_as_float(__double2loint(a)), __int_as_float(__double2hiint(a)),
+                                                  __int_as_float(__double2loint(b)), __int_as_float(__double2hiint(b)));
+        barrier();
+        float4 q;
+        const int p2 = read_warp_slot(slots, q);
+        a = __hiloint2double(__float_as_int(q.y), __float_as_int(q.x));
+        b = __hiloint2double(__float_as_int(q.w), __float_as_int(q.z));
+        predicated(p2, add_from, kMaxWarps / 2);
     }
 
     __device__ __forceinline__ float max(float v) const {
@@ -1009,6 +1056,27 @@ __device__ __forceinline__ float2 moments_pass(Src &src, const Span &s, float sc
     }
 }
 
+// The wide one-shot's pass (row_statistics_wide): S1 = sum(d), S2 =
+// sum(d*d) in FP64 over a register row, d = x - x0 exact (two FP32 values
+// differ by an FP64 exactly), each chunk's E terms summed pairwise. X stays
+// in place: pass 3 shifts by the mean.
+template <typename TX, int E, class Src>
+__device__ __forceinline__ double2 wide_moments_pass(Src &src, const Span &s, float x0) {
+    static_assert(Src::kShort && Src::kCentred, "a register row of floats (FloatRow)");
+    double s1 = 0.0, s2 = 0.0;
+    src.for_each(s, [&](auto, const float (&x)[E]) {
+        double a[E], b[E];
+#pragma unroll
+        for (int e = 0; e < E; ++e) {
+            a[e] = double(x[e]) - double(x0);
+            b[e] = a[e] * a[e];
+        }
+        s1 += fold<E>(a);
+        s2 += fold<E>(b);
+    });
+    return make_double2(s1, s2);
+}
+
 template <typename TX, int E, class Src> __device__ __forceinline__ float max_abs_pass(Src &src, const Span &s) {
     float mx = 0.f;
     auto f = [&](auto, const float (&x)[E]) {
@@ -1201,9 +1269,10 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // Split slices whose pass 1 took the moments (`first`) skip pass 2:
 // RMSNorm's S2 about 0 is its statistic.
 //
-// One-shot (LayerNorm with 16-bit outputs: a split slice whose pass 1 took
-// the moments about the row's first element x0, `first`, or a fast kernel's
-// register row, `x0`, taking them about it in pass 2): one reduction gives
+// One-shot (16-bit outputs of LayerNorm, and of SkipLayerNorm's short rows:
+// a split slice whose pass 1 took the moments about the row's first element
+// x0, `first`, or a fast kernel's register row, `x0`, taking them about it
+// in pass 2): one reduction gives
 // c = mean - x0 and mean(d^2) = var + c^2. Unless x0 is an outlier, |c| is
 // within a few standard deviations and var = mean(d^2) - c^2 loses at most
 // 4 bits when c^2 <= 16 var: its FP32 error stays below 2^-19 relative, far
@@ -1223,7 +1292,8 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
 // reloaded (a split slice from shared or global memory) and a second pass
 // centres it on x0 + c and reduces again: the two-pass algorithm above. Rows longer than 2^24 take
 // that path too (H is no longer exact in FP32).
-// FP32 outputs, whose bound is 2^-20, keep the full two passes.
+// FP32 outputs, whose bound is 2^-20, keep the full two passes, except in
+// the short rows' fast kernels: one reduction in FP64 (row_statistics_wide).
 template <typename TX, int E, class Src, class Red>
 __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, const Red &red, float sum, bool active,
                                                    float inv_n, float epsilon, const RowIn<TX> &in, bool rms,
@@ -1353,6 +1423,46 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
     // graph divides 0 by 0: rstd = inf makes every output NaN, as there.
     const float rstd = den > 0.f ? rsqrt_refined(den) : (epsilon > 0.f ? 0.f : __int_as_float(0x7f800000));
     return RowStats{scale, m, c * rstd, rstd, offset};
+}
+
+// The short rows' statistics for FP32 outputs (fast kernels of 1 and 2
+// chunks per thread; LayerNorm and SkipLayerNorm): one reduction, in FP64. With d = x - x0 exact (x0 the row's first element), S1 = sum(d) and
+// S2 = sum(d^2) are accurate to about 2^-45 of themselves, and var = S2/H -
+// c^2 (c = S1/H = mean - x0) loses at most log2(H + 1) bits to the
+// cancellation, because (x0 - mean)^2 <= H var whatever x0 is: 2^-31 of var
+// for these rows (H <= 2^13), far below FP32 outputs' 2^-20. So no row takes
+// a second pass, and none overflows (squares of FP32 values stay far inside
+// FP64's range): no vote, no reload, no rescaled redo, where the two-pass
+// takes two reductions and may redo both. Pass 3 computes x*s - m as the
+// two-pass does (m the mean rounded to FP32, its rounding error the
+// remainder c); s is a power of two, 1 unless var + eps is beyond 2^66, that
+// keeps den * s^2 and the deviations in FP32's range.
+// `mo`: this thread's S1 and S2 (wide_moments_pass; 0 where inactive).
+template <class Red>
+__device__ __forceinline__ RowStats row_statistics_wide(double2 mo, const Red &red, float x0, const TlnParams &p) {
+    double s1 = mo.x, s2 = mo.y;
+    // 1/H to FP64's precision: two Newton steps from the host's FP32 1/H
+    // (an FP64 division is a call), off the chain: they wait for no load.
+    const double h = double(p.cols);
+    double inv_h = p.inv_cols;
+    inv_h = fma(inv_h, fma(-h, inv_h, 1.0), inv_h);
+    inv_h = fma(inv_h, fma(-h, inv_h, 1.0), inv_h);
+    red.sum_wide(s1, s2, 1);
+    const double c = s1 * inv_h;
+    const double var = fmax(fma(-c, c, s2 * inv_h), 0.0);
+    const double den = var + double(p.epsilon);
+    // s = 2^-k, den * s^2 below 2^66: k <= 97 for FP32 inputs (their
+    // squares stay below 2^260); NaN's exponent field gives the clamp.
+    const int e = ((__double2hiint(den) >> 20) & 0x7ff) - 1023;
+    const int k = min(max(e / 2 - 32, 0), 110);
+    const double sd = __hiloint2double((1023 - k) << 20, 0);
+    const double ms = (double(x0) + c) * sd;
+    const float m = float(ms);
+    const float c_lo = float(ms - double(m));
+    const float dens = float(den * sd * sd);
+    // As row_statistics: a constant row with epsilon 0 gives NaN, as the graph does.
+    const float rstd = dens > 0.f ? rsqrt_refined(dens) : (p.epsilon > 0.f ? 0.f : __int_as_float(0x7f800000));
+    return RowStats{float(sd), m, c_lo * rstd, rstd, 0.f};
 }
 
 template <typename T> constexpr int32_t kDType = TLN_DTYPE_F32;
@@ -1627,23 +1737,36 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     // LayerNorm's 16-bit outputs: one reduction when the row allows
     // (row_statistics), centred on its first element, which every thread
     // loads with its row; pass 3 then takes d - c1 (one add per element more
-    // than the two-pass; packed rows shift by x0 + c1 instead). SkipLayerNorm
-    // keeps the two passes: its one-shot lost (H200, FP16 4096 x 4096: 39.0
-    // us against 35.8; 16384 x 12288: 403 against 385).
-    constexpr bool kOneShot = sizeof(TY) == 2 && NORM == kFastLayer;
+    // than the two-pass; packed rows shift by x0 + c1 instead). SkipLayerNorm's
+    // longer rows keep the two passes: its one-shot lost (H200, FP16 4096 x
+    // 4096: 39.0 us against 35.8; 16384 x 12288: 403 against 385).
+    // SkipLayerNorm's short rows take it (H200, FP16 1 x 768: 1.56 us
+    // against the two passes' 1.69; BF16 512 x 1024: 3.19 against 3.37).
+    constexpr bool kOneShot = sizeof(TY) == 2 && (NORM == kFastLayer || (SKIP && kShort));
+    // FP32 outputs of short rows: one reduction in FP64 (row_statistics_wide),
+    // where the two-pass takes two (H200, LayerNorm FP32 1 x 4096: 2.28 us
+    // against 2.50). For 16-bit outputs the FP32 one-shot costs less per
+    // element (LayerNorm FP16 1 x 4096: 1.85 us against the FP64 one's 2.02;
+    // SkipLayerNorm FP16 1 x 768: 1.56 against 1.65).
+    constexpr bool kWide = kShort && !RMS && std::is_same<TY, float>::value;
     float x0 = 0.f;
     float sum = 0.f;
+    double2 wide = make_double2(0.0, 0.0);
     if (active) {
         // Loaded before the row, added (SkipLayerNorm) after it: an add
         // here would wait for DRAM before the row's loads were issued.
         Chunk<TX, 1> first, first_skip;
-        if constexpr (kOneShot) first = load_chunk<TX, 1>(in.x, 0);
-        if constexpr (kOneShot && SKIP) first_skip = load_chunk<TX, 1>(in.skip, 0);
+        if constexpr (kOneShot || kWide) first = load_chunk<TX, 1>(in.x, 0);
+        if constexpr (SKIP && (kOneShot || kWide)) first_skip = load_chunk<TX, 1>(in.skip, 0);
         if constexpr (kPacked) rr.load_together(in, s);
         else rr.load(in, s);
-        if constexpr (kOneShot && SKIP) first = add_rounded<TX, 1>(first, first_skip);
-        if constexpr (kOneShot) x0 = first.at(0);
-        else if constexpr (!RMS) sum = sum_pass<TX, E>(rr, s, 1.f);
+        if constexpr (SKIP && (kOneShot || kWide)) first = add_rounded<TX, 1>(first, first_skip);
+        if constexpr (kOneShot || kWide) x0 = first.at(0);
+        // kWide's pass here, beside the loads: in row_statistics_wide, x0's
+        // FP64 conversion went into this block (before the row's loads were
+        // issued) and waited for DRAM.
+        if constexpr (kWide) wide = wide_moments_pass<TX, E>(rr, s, x0);
+        else if constexpr (!kOneShot && !RMS) sum = sum_pass<TX, E>(rr, s, 1.f);
     }
     // The rows of a block that starts later, into L2 while this one reduces
     // (after this block's own loads, which come first).
@@ -1656,8 +1779,11 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
             if constexpr (SKIP) prefetch_l2(static_cast<const TX *>(p.skip) + ahead * p.cols, bytes);
         }
     }
-    const RowStats st = row_statistics<TX, E>(rr, s, red, sum, active, kShort ? p.inv_cols : 1.f / static_cast<float>(p.cols), p.epsilon, in, RMS,
-                                              nullptr, p.cols, kOneShot ? &x0 : nullptr);
+    const RowStats st = [&] {
+        if constexpr (kWide) return row_statistics_wide(wide, red, x0, p);
+        else return row_statistics<TX, E>(rr, s, red, sum, active, kShort ? p.inv_cols : 1.f / static_cast<float>(p.cols),
+                                          p.epsilon, in, RMS, nullptr, p.cols, kOneShot ? &x0 : nullptr);
+    }();
     constexpr AffineKind K = RMS ? kScaleAsX : kBothAsX;
     if (!active) return;
     TY *__restrict__ yr = static_cast<TY *>(p.y) + row * p.cols;
@@ -1668,7 +1794,7 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
                 Affine<E> a;
                 widen<TX, E>(pre_g[i], a.g);
                 if constexpr (!RMS) widen<TX, E>(pre_b[i], a.b);
-                write_chunk<TY, E, true, K, kOneShot>(rr.v[i], s.chunk32(i), p, st, a, yr);
+                write_chunk<TY, E, !kWide, K, kOneShot>(rr.v[i], s.chunk32(i), p, st, a, yr);
             }
         }
     } else {
