@@ -739,7 +739,7 @@ template <bool OUTLINED> struct ClusterReducer {
 struct Span {
     int64_t begin, end;
     int lane, step;
-    // Register rows (begin = 0, at most 4096 chunks): the index in 32 bits.
+    // Register rows (begin = 0, at most 8192 chunks): the index in 32 bits.
     __device__ __forceinline__ int chunk32(int i) const { return lane + i * step; }
     // Chunks a register-row thread owns of its N: N compares, no division.
     __device__ __forceinline__ int owned32(int n) const {
@@ -755,6 +755,16 @@ struct Span {
 // (register rows keep their widened values and centre them, so pass 3 needs
 // no second subtraction). `reload` brings back X for the overflow redo.
 // ---------------------------------------------------------------------------
+
+// Chunks per group: slices load them together and fold pass 2's lanes into
+// compensated sums after each (for_each_grouped); fast16's packed rows fold
+// alike (PackedRow::for_each_folded).
+constexpr int kGroup = 4;
+
+// Whether a register row folds pass 2 every kGroup chunks (PackedRow::kFolds).
+template <class Src, class = void> struct Folds : std::false_type {};
+template <class Src> struct Folds<Src, std::void_t<decltype(Src::kFolds)>> : std::bool_constant<Src::kFolds> {};
+template <class Src> constexpr bool kFoldsPass2 = Folds<Src>::value;
 
 // N chunks per thread held as FP32 (N*E <= 32; SkipLayerNorm's fast kernels also 64):
 // widened once, at load. SKIP: the row is SkipLayerNorm's s (RowIn).
@@ -829,6 +839,9 @@ template <typename TX, int E, int N, bool SKIP = false, bool RBIAS_OK = true> st
 template <typename TX, int E, int N, bool SKIP = false> struct PackedRow {
     static constexpr bool kCentred = false;
     static constexpr bool kShort = true;
+    // fast16's 128 elements per thread: pass 2 folds its lanes every kGroup
+    // chunks into compensated sums (for_each_folded), as split slices do.
+    static constexpr bool kFolds = N > 8;
     int owned; // chunks of this thread (Span::owned32)
     Chunk<TX, E> raw[N];
 
@@ -875,7 +888,10 @@ template <typename TX, int E, int N, bool SKIP = false> struct PackedRow {
         }
     }
     __device__ __forceinline__ void reload(const RowIn<TX> &in, const Span &s) { load(in, s, false); }
-    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const {
+    template <class F> __device__ __forceinline__ void for_each(const Span &s, F f) const { for_each_folded(s, f, [] {}); }
+    // for_each, with done() after every kGroup chunks (thread-local: done
+    // may not synchronise).
+    template <class F, class G> __device__ __forceinline__ void for_each_folded(const Span &s, F f, G done) const {
 #pragma unroll
         for (int i = 0; i < N; ++i) {
             if (i < owned) {
@@ -883,6 +899,7 @@ template <typename TX, int E, int N, bool SKIP = false> struct PackedRow {
                 widen<TX, E>(raw[i], x);
                 f(s.chunk32(i), x);
             }
+            if ((i + 1) % kGroup == 0) done();
         }
     }
 };
@@ -972,8 +989,8 @@ template <typename TX, int E, bool SKIP> struct GlobalSlice {
 // Chunks of a slice source in groups of kGroup (loads of a group in flight
 // together): f(c, x) for each chunk, then done() after each group. The
 // group count is the block's, so that every thread walks the slice in step
-// (a trailing group may be empty for some).
-constexpr int kGroup = 4;
+// (a trailing group may be empty for some). kGroup is defined with the
+// register rows (PackedRow::for_each_folded walks them too).
 //
 // A prefetching source (GlobalSlice::ahead > 0): thread 0 prefetches the
 // group `ahead` chunks further along the walk as it starts each group; the
@@ -1041,17 +1058,21 @@ __device__ __forceinline__ float2 moments_pass(Src &src, const Span &s, float sc
             b[e % L] = fmaf(d, d, b[e % L]);
         }
     };
-    if constexpr (Src::kShort) {
+    CSum s1, s2;
+    const auto done = [&] {
+        s1.add(fold<L>(a));
+        s2.add(fold<L>(b));
+#pragma unroll
+        for (int e = 0; e < L; ++e) a[e] = b[e] = 0.f;
+    };
+    if constexpr (Src::kShort && !kFoldsPass2<Src>) {
         src.for_each(s, acc);
         return make_float2(fold<L>(a), fold<L>(b));
+    } else if constexpr (Src::kShort) {
+        src.for_each_folded(s, acc, done);
+        return make_float2(s1.value(), s2.value());
     } else {
-        CSum s1, s2;
-        for_each_grouped<TX, E>(src, s, acc, [&] {
-            s1.add(fold<L>(a));
-            s2.add(fold<L>(b));
-#pragma unroll
-            for (int e = 0; e < L; ++e) a[e] = b[e] = 0.f;
-        });
+        for_each_grouped<TX, E>(src, s, acc, done);
         return make_float2(s1.value(), s2.value());
     }
 }
@@ -1647,7 +1668,8 @@ __device__ __forceinline__ void regs_rows(const TlnParams &p) {
 // ---------------------------------------------------------------------------
 // fast: the common case alone in its kernel, so that nothing else competes
 // for its registers: 16-byte chunks, scale and bias both present in X's
-// type, each row held in registers (widened to FP32 but for 16-bit fast8).
+// type, each row held in registers (widened to FP32 but for 16-bit fast8
+// and fast16, which hold them packed).
 //
 // One row group per block and straight-line code: in a loop over rows the
 // compiler kept every chunk's scale and bias addresses live across rows and
@@ -1708,7 +1730,8 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     // widened in each pass: 80 registers where 64 floats took 112, so an SM
     // holds 4 rows of 192 threads instead of 3 (H200, FP16 16384 x 12288:
     // 212.9 -> 191.0 us; TLN_FAST8_16BIT_MAX_REGS), for one conversion per
-    // element more (pass 3 widens again). SkipLayerNorm keeps the floats:
+    // element more (pass 3 widens again). Rows of 16 chunks (fast16, up to
+    // 65536 elements) too, in up to 128 registers. SkipLayerNorm keeps the floats:
     // its fastskip8 is compiled for 168 registers to keep X's and Skip's
     // loads in flight together.
     constexpr bool kPacked = N * E > 32 && !SKIP;
@@ -2165,11 +2188,24 @@ TLN_GRID_NORM_KERNEL(f16, __half, f32, float, 2)
 TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, bf16, __nv_bfloat16, 2)
 TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, f32, float, 2)
 
+// Rows of up to 8192 chunks, 16-bit X (layernorm_abi.h): LayerNorm and RMSNorm.
+#define TLN_FAST16_KERNELS(XN, TX, YN, TY)                                                                         \
+    extern "C" __global__ void __maxnreg__(TLN_FAST16_16BIT_MAX_REGS) tln_fast16_##XN##_##YN(TlnParams p) {       \
+        fast_rows<TX, TY, 16, kFastLayer>(p);                                                                     \
+    }                                                                                                              \
+    extern "C" __global__ void __maxnreg__(TLN_FAST16_16BIT_MAX_REGS) tln_fastrms16_##XN##_##YN(TlnParams p) {    \
+        fast_rows<TX, TY, 16, kFastRms>(p);                                                                       \
+    }
+
 TLN_KERNELS(f32, float, f32, float)
 TLN_KERNELS(f16, __half, f16, __half)
 TLN_KERNELS(f16, __half, f32, float)
 TLN_KERNELS(bf16, __nv_bfloat16, bf16, __nv_bfloat16)
 TLN_KERNELS(bf16, __nv_bfloat16, f32, float)
+TLN_FAST16_KERNELS(f16, __half, f16, __half)
+TLN_FAST16_KERNELS(f16, __half, f32, float)
+TLN_FAST16_KERNELS(bf16, __nv_bfloat16, bf16, __nv_bfloat16)
+TLN_FAST16_KERNELS(bf16, __nv_bfloat16, f32, float)
 
 // An empty kernel: benchmarks measure the launch floor with it in the same run.
 extern "C" __global__ void tln_empty() {}

@@ -75,6 +75,10 @@ typedef enum TlnVariant {
 #define TLN_FASTSKIP8_16BIT_MAX_REGS 168
 /* tln_fastskip8 with FP32 X: at 80 registers ptxas issued 14 of its 16 loads before the first add. */
 #define TLN_FASTSKIP8_F32_MAX_REGS 96
+/* tln_fast16_<x>_<y> and tln_fastrms16_<x>_<y>, 16-bit X only: LayerNorm and RMSNorm rows of more than
+ * 2048 chunks (16384 elements; up to 8192, 65536 elements) held packed, 16 chunks per thread, up to 512
+ * threads: one row per SM, where the split variants took those rows over a cluster. */
+#define TLN_FAST16_16BIT_MAX_REGS 128
 /* The grid variant: chunks per thread (a tile is blockDim.x times this), and its largest block. */
 #define TLN_GRID_CHUNKS_PER_THREAD 8
 #define TLN_GRID_MAX_THREADS 256

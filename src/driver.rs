@@ -10,7 +10,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::fatbin;
 use crate::problem::NormKind;
-use crate::select::{DeviceLimits, Variant, REGS_CHUNKS_PER_THREAD};
+use crate::select::{DeviceLimits, Variant, FAST16_CHUNKS_PER_THREAD, REGS_CHUNKS_PER_THREAD};
 use cudarc::driver::sys::{self, CUdevice_attribute, CUfunction_attribute, CUresult};
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
@@ -75,6 +75,8 @@ struct KernelSet {
     fast: [Kernel; 4],
     fast_rms: [Kernel; 4],
     fast_skip: [Kernel; 4],
+    /// `tln_fast16`, `tln_fastrms16`: 16-bit X only (select::fast16_eligible).
+    fast16: Option<[Kernel; 2]>,
     split_cached: Kernel,
     split_stream: Kernel,
     /// The grid variant's two launches (`tln_gridstats_<x>` depends on X alone).
@@ -84,7 +86,8 @@ struct KernelSet {
 
 impl KernelSet {
     fn all(&self) -> impl Iterator<Item = &Kernel> {
-        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain(&self.fast_skip).chain([&self.split_cached, &self.split_stream, &self.grid_stats, &self.grid_norm])
+        let fixed = [&self.split_cached, &self.split_stream, &self.grid_stats, &self.grid_norm];
+        self.regs.iter().chain(&self.fast).chain(&self.fast_rms).chain(&self.fast_skip).chain(self.fast16.iter().flatten()).chain(fixed)
     }
 }
 
@@ -135,6 +138,14 @@ impl ContextKernels {
         let index = |n: u32| REGS_CHUNKS_PER_THREAD.iter().position(|&c| c == n).expect("plans use compiled chunk counts");
         match variant {
             Variant::Regs { chunks_per_thread } => set.regs[index(chunks_per_thread)],
+            Variant::Fast { chunks_per_thread: FAST16_CHUNKS_PER_THREAD } => {
+                let [layer, rms] = set.fast16.expect("select plans fast16 for 16-bit X only");
+                match norm {
+                    NormKind::LayerNorm => layer,
+                    NormKind::RmsNorm => rms,
+                    NormKind::SkipLayerNorm => unreachable!("select plans fast16 for LayerNorm and RMSNorm only"),
+                }
+            }
             Variant::Fast { chunks_per_thread } => match norm {
                 NormKind::LayerNorm => set.fast[index(chunks_per_thread)],
                 NormKind::RmsNorm => set.fast_rms[index(chunks_per_thread)],
@@ -214,6 +225,12 @@ impl ContextKernels {
                     fast: family("fast")?,
                     fast_rms: family("fastrms")?,
                     fast_skip: family("fastskip")?,
+                    fast16: if x == DType::F32 {
+                        None
+                    } else {
+                        let n = FAST16_CHUNKS_PER_THREAD;
+                        Some([resolve(module, &name(&format!("fast{n}")))?, resolve(module, &name(&format!("fastrms{n}")))?])
+                    },
                     split_cached: resolve(module, &name("split_cached"))?,
                     split_stream: resolve(module, &name("split_stream"))?,
                     grid_stats: resolve(module, &format!("tln_gridstats_{}", x.name()))?,

@@ -9,7 +9,8 @@
 //!   (16-byte chunks, scale and bias both present in X's type; see
 //!   [`fast_eligible`]): rows widened to FP32 once (16-bit rows of 8 chunks
 //!   per thread, but SkipLayerNorm's, stay packed: registers), one row
-//!   group per block.
+//!   group per block. 16-bit LayerNorm and RMSNorm rows of more than 2048
+//!   chunks take `fast16` where they fill the GPU (see [`fast16_eligible`]).
 //! - `SplitCached`: longer rows (or few rows) are split over a cluster of
 //!   blocks, each keeping its slice in shared memory (filled with cp.async on
 //!   sm_80+): X is still read once. FP32 rows past 1024 chunks and 16-bit
@@ -27,7 +28,7 @@
 //!   workspace: launches without one take the split variants.
 
 use crate::abi::{
-    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_MAX_THREADS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FASTSKIP8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
+    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_MAX_THREADS, TLN_FAST16_16BIT_MAX_REGS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FASTSKIP8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
 use crate::problem::{DevicePtrs, NormKind, Problem};
@@ -67,6 +68,7 @@ impl Variant {
             Variant::Fast { chunks_per_thread: 1 } => "fast1",
             Variant::Fast { chunks_per_thread: 2 } => "fast2",
             Variant::Fast { chunks_per_thread: 4 } => "fast4",
+            Variant::Fast { chunks_per_thread: FAST16_CHUNKS_PER_THREAD } => "fast16",
             Variant::Fast { .. } => "fast8",
             Variant::SplitCached => "split_cached",
             Variant::SplitStream => "split_stream",
@@ -79,7 +81,8 @@ impl Variant {
 /// a value that cannot hold the row is ignored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PlanHints {
-    /// Chunks per thread of the register variant (1, 2, 4 or 8).
+    /// Chunks per thread of the register variant (1, 2, 4 or 8; 16 for
+    /// the `fast16` kernels where [`fast16_eligible`]).
     pub chunks_per_thread: Option<u32>,
     /// Blocks per row of the split variants (a power of two up to the device's cluster limit).
     pub cluster_ctas: Option<u32>,
@@ -134,6 +137,9 @@ pub struct LaunchPlan {
 pub const VECTOR_BYTES: u64 = 16;
 /// Chunks per thread the register variants are compiled for.
 pub const REGS_CHUNKS_PER_THREAD: [u32; 4] = [1, 2, 4, 8];
+/// Chunks per thread of the `fast16` kernels (16-bit LayerNorm and RMSNorm
+/// only: [`fast16_eligible`]).
+pub const FAST16_CHUNKS_PER_THREAD: u32 = 16;
 /// Longest row (in chunks) the register variants hold: 512 threads x 8 chunks.
 pub const REGS_MAX_CHUNKS: u64 = TLN_MAX_THREADS_PER_BLOCK as u64 * 8;
 /// Threads per row the register variants widen to when rows are few.
@@ -296,7 +302,9 @@ pub fn plan(p: &Problem, vectorized: bool, limits: &DeviceLimits) -> LaunchPlan 
 /// [`plan`] with choices forced by `hints` where they can hold the row.
 pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: PlanHints) -> LaunchPlan {
     let chunks = row_chunks(p, vectorized);
-    let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && regs_threads_per_row(chunks, *n).is_some());
+    let fits = |n: &u32| regs_threads_per_row(chunks, *n).is_some();
+    let forced = hints.chunks_per_thread.filter(|n| REGS_CHUNKS_PER_THREAD.contains(n) && fits(n));
+    let forced_fast16 = hints.chunks_per_thread.filter(|n| *n == FAST16_CHUNKS_PER_THREAD && fast16_eligible(p, vectorized) && fits(n));
     if hints.cluster_ctas.is_some() || hints.split_stream {
         // A forced cluster size or streaming asks for the split variants.
         return split_plan(p, chunks, vectorized, limits, hints);
@@ -307,7 +315,7 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
         }
     }
     if fast_eligible(p, vectorized) && hints.fast != Some(false) {
-        let n = forced.or_else(|| default_fast_chunks_per_thread(p, chunks, limits));
+        let n = forced.or(forced_fast16).or_else(|| default_fast_chunks_per_thread(p, chunks, limits));
         if let Some(plan) = n.and_then(|n| fast_plan(p, chunks, n, vectorized, limits, hints.prefetch_quarters)) {
             return plan;
         }
@@ -340,20 +348,40 @@ const REGS_TARGET_THREADS_PER_SM: u64 = 256;
 /// chunks per thread and rows of up to 512 threads, but never the rows the
 /// split variants serve better.
 /// 16-bit rows of up to 2048 chunks beat the split variants there too
-/// (4096 x 16384: FP16 fast4 78.0 us, split_cached 97.6); longer ones were
-/// not measured and keep the general choice.
+/// (4096 x 16384: FP16 fast4 78.0 us, split_cached 97.6); longer ones take
+/// `fast16` (LayerNorm, RMSNorm) or the general choice.
 const FAST_16BIT_MAX_CHUNKS: u64 = 2048;
 
 fn default_fast_chunks_per_thread(p: &Problem, chunks: u64, limits: &DeviceLimits) -> Option<u32> {
-    let split = match p.x_dtype() {
+    let longer = match p.x_dtype() {
         DType::F32 => false, // up to 4096 chunks, all a fast row holds
         DType::F16 | DType::BF16 => chunks > FAST_16BIT_MAX_CHUNKS,
     };
-    if split {
-        return None;
+    if longer {
+        // 16-bit LayerNorm and RMSNorm rows of more than FAST_16BIT_MAX_CHUNKS
+        // chunks, up to 8192 (512 threads x 16), take `fast16` when there is at
+        // least a row per SM: the row in registers (up to 128 each: one 512-thread
+        // block per SM), every chunk's load in flight, no L2 prefetch (it lost:
+        // FAST16_PREFETCH_QUARTERS). Fewer rows keep the split variants,
+        // which spread a row over a cluster. H200, 2026-12-03, `bench --per-thread
+        // 16 --cluster 2,4 --prefetch-quarters 0`, us, fast16 against the split
+        // variants' best: LayerNorm FP16 256 x 65536 28.7 / 33.5, 132 x 65536
+        // 15.3 / 20.5, 512 x 32768 24.0 / 30.8, 2048 x 32768 71.8 / 103.1, 1024 x
+        // 24576 32.6 / 44.5; BF16 alike (BF16 1024 x 24576 took regs8, 83.1);
+        // RMSNorm FP16 256 x 65536 27.2 / 31.0. At 2048 chunks (4096 x 16384)
+        // fast4 and fast8 stay faster (66.2 against 70.4).
+        let fast16 = fast16_eligible(p, true) && p.rows() >= limits.sm_count as u64;
+        return fast16.then_some(FAST16_CHUNKS_PER_THREAD).filter(|n| regs_threads_per_row(chunks, *n).is_some());
     }
     let few_rows_max_tpr = if p.x_dtype() == DType::F32 { FAST_F32_FEW_ROWS_MAX_THREADS_PER_ROW } else { REGS_FEW_ROWS_MAX_THREADS_PER_ROW };
     widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()), few_rows_max_tpr)
+}
+
+/// Whether the `fast16` kernels apply: the fast kernels' case
+/// ([`fast_eligible`]) for LayerNorm and RMSNorm with 16-bit X, whose rows
+/// the fast kernels hold packed (16 chunks: 64 registers of X).
+pub fn fast16_eligible(p: &Problem, vectorized: bool) -> bool {
+    fast_eligible(p, vectorized) && p.x_dtype() != DType::F32 && p.norm() != NormKind::SkipLayerNorm
 }
 
 /// The general register kernels' choice (H100 sweep, see README): up to
@@ -449,6 +477,7 @@ fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: 
     let Some((tpr, rows_per_block)) = regs_block(chunks, n) else { return 0 };
     let skip = norm == NormKind::SkipLayerNorm;
     let regs = match (n, x) {
+        (FAST16_CHUNKS_PER_THREAD, _) => TLN_FAST16_16BIT_MAX_REGS,
         (8, DType::F32) if skip => TLN_FASTSKIP8_F32_MAX_REGS,
         (8, DType::F32) => TLN_FAST8_F32_MAX_REGS,
         (8, _) if skip => TLN_FASTSKIP8_16BIT_MAX_REGS,
@@ -484,8 +513,15 @@ pub const FAST_PREFETCH_QUARTERS: u32 = 3;
 /// 4096 x 16384 67.2 / 68.7; 4096 x 4096 20.1 / 20.9 (BF16 alike).
 pub const FAST8_PACKED_PREFETCH_QUARTERS: u32 = 2;
 
+/// fast16 (one or two rows per SM): no prefetch. H200, 2026-12-03, us,
+/// quarters 0 / 2 / 3 / 4: LayerNorm FP16 2048 x 32768 71.8 / 72.5 / 77.1
+/// / 84.8, 512 x 32768 24.0 / 24.6 / 25.2 / 25.8; 256 x 65536 28.7 / 28.1
+/// / 28.8 / 29.2; RMSNorm FP16 256 x 65536 27.2 / 28.8 / 29.6 / 29.8.
+pub const FAST16_PREFETCH_QUARTERS: u32 = 0;
+
 fn default_prefetch_quarters(p: &Problem, n: u32, rows_per_sm: u64) -> u32 {
     match p.norm() {
+        _ if n == FAST16_CHUNKS_PER_THREAD => FAST16_PREFETCH_QUARTERS,
         NormKind::SkipLayerNorm if rows_per_sm > 1 => 0,
         NormKind::SkipLayerNorm => FAST_PREFETCH_QUARTERS,
         _ if n == 8 && p.x_dtype() != DType::F32 => FAST8_PACKED_PREFETCH_QUARTERS,
@@ -790,10 +826,48 @@ mod tests {
             let rows_per_block = (pl.block_threads / pl.threads_per_row) as u64;
             assert_eq!(pl.grid_blocks as u64, rows.div_ceil(rows_per_block), "{rows}x{cols} {x}: one row group per block");
         }
-        // FP32 rows of up to 4096 chunks take fast8; 16-bit rows past 2048 chunks, the split variants.
+        // FP32 rows of up to 4096 chunks take fast8; 16-bit rows past 2048 chunks, fast16.
         assert_eq!(plan(&prob(16384, 12288, F32), true, &H100).variant.name(), "fast8");
-        assert_eq!(plan(&prob(4096, 32768, F16), true, &H100).variant, Variant::SplitCached);
-        assert_eq!(plan(&prob(4096, 32768, BF16), true, &H100).variant, Variant::SplitCached);
+        for x in [F16, BF16] {
+            let pl = plan(&prob(4096, 32768, x), true, &H100);
+            assert_eq!((pl.variant.name(), pl.threads_per_row, pl.grid_blocks), ("fast16", 256, 4096), "{x}");
+        }
+    }
+
+    /// fast16: 16-bit LayerNorm and RMSNorm rows of 2049 to 8192 chunks
+    /// when there is a row per SM, without L2 prefetch; not SkipLayerNorm,
+    /// FP32 X, the general case or fewer rows than SMs.
+    #[test]
+    fn fast16_takes_long_16bit_rows_that_fill_the_gpu() {
+        for (rows, cols, tpr) in [(256, 65536, 512), (132, 65536, 512), (2048, 32768, 256), (1024, 24576, 192), (4096, 16400, 160)] {
+            for x in [F16, BF16] {
+                let rms = Problem::new(rows, cols, x, x, Some(x), None, 1e-5).and_then(|p| p.with_norm(NormKind::RmsNorm)).unwrap();
+                for p in [prob(rows, cols, x), rms] {
+                    let pl = plan(&p, true, &H100);
+                    assert_eq!((pl.variant.name(), pl.threads_per_row as usize, pl.prefetch_rows), ("fast16", tpr, 0), "{rows}x{cols} {x} {}", p.norm());
+                    assert_eq!(pl.grid_blocks as u64, rows);
+                }
+            }
+        }
+        assert_eq!(plan(&prob(4096, 16384, F16), true, &H100).variant.name(), "fast8", "2048 chunks: fast8");
+        assert_eq!(plan(&prob(131, 65536, F16), true, &H100).variant, Variant::SplitCached, "fewer rows than SMs");
+        assert_ne!(plan(&skip(256, 65536, F16), true, &H100).variant.name(), "fast16");
+        assert_ne!(plan(&general(256, 65536, F16), true, &H100).variant.name(), "fast16");
+        assert_eq!(plan(&prob(256, 65536 * 2, F16), true, &H100).variant, Variant::SplitCached, "past 8192 chunks");
+        assert_eq!(plan(&prob(256, 1 << 17, F32), true, &H100).variant, Variant::SplitCached);
+        // Forced: wherever fast16 applies and the row fits; ignored elsewhere.
+        let n16 = PlanHints { chunks_per_thread: Some(16), ..Default::default() };
+        let pl = plan_with(&prob(64, 768, F16), true, &H100, n16);
+        assert_eq!((pl.variant.name(), pl.threads_per_row), ("fast16", 8));
+        for p in [prob(64, 768, F32), general(64, 768, F16), skip(64, 768, F16)] {
+            assert_eq!(plan_with(&p, true, &H100, n16), plan(&p, true, &H100), "{p:?}");
+        }
+        let general_kernels = PlanHints { fast: Some(false), ..Default::default() };
+        assert_eq!(plan_with(&prob(64, 768, F16), true, &H100, PlanHints { fast: Some(false), ..n16 }), plan_with(&prob(64, 768, F16), true, &H100, general_kernels));
+        assert_eq!(plan_with(&prob(64, 768, F16), false, &H100, n16), plan(&prob(64, 768, F16), false, &H100), "scalar chunks");
+        // One 512-thread block per SM at 128 registers.
+        assert_eq!(fast_rows_per_sm(&H100, F16, 8192, 16, NormKind::LayerNorm), 1);
+        assert_eq!(fast_rows_per_sm(&H100, BF16, 4096, 16, NormKind::RmsNorm), 2);
     }
 
     /// The fast plans prefetch 3/4 of a wave ahead (16-bit fast8: 1/2),
@@ -924,7 +998,7 @@ mod tests {
 
     #[test]
     fn many_rows_take_32kb_cached_slices_few_rows_stream() {
-        let pl = plan(&prob(2048, 32768, F16), true, &H100);
+        let pl = plan(&general(2048, 32768, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas, pl.dynamic_smem_bytes), (Variant::SplitCached, 2, 32 * 1024));
         // FP32: 32 KB slices, over as many blocks as that takes.
         let pl = plan(&prob(2048, 32768, F32), true, &H100);
@@ -951,7 +1025,7 @@ mod tests {
 
     #[test]
     fn few_long_rows_split_over_clusters() {
-        let pl = plan(&prob(256, 65536, F16), true, &H100);
+        let pl = plan(&general(256, 65536, F16), true, &H100);
         assert_eq!((pl.variant, pl.cluster_ctas), (Variant::SplitCached, 4));
         assert_eq!((pl.dynamic_smem_bytes, pl.block_threads), (32 * 1024, 256));
         let pl = plan_with(&prob(64, 1 << 18, F16), true, &H100, no_grid());
@@ -1075,7 +1149,7 @@ mod tests {
     #[test]
     fn forced_cluster_sizes() {
         let c = |c| PlanHints { cluster_ctas: Some(c), ..Default::default() };
-        let p = prob(256, 65536, F16);
+        let p = general(256, 65536, F16);
         let pl = plan_with(&p, true, &H100, c(8));
         assert_eq!((pl.variant, pl.cluster_ctas, pl.slice_chunks), (Variant::SplitCached, 8, 1024));
         assert_eq!(plan_with(&p, true, &H100, c(32)), plan(&p, true, &H100), "beyond the device's clusters");

@@ -282,6 +282,29 @@ fn every_register_variant_on_the_same_rows() {
     run_all(&g, cases);
 }
 
+/// The `fast16` kernels (16-bit LayerNorm and RMSNorm, 16 chunks per
+/// thread): forced on rows from 3 to 65536 elements, and chosen by default
+/// for rows of 65536 that fill the GPU (one row per SM, a second wave read
+/// from the L2 prefetch); hostile rows throughout.
+#[test]
+fn fast16_layer_and_rms_norm_and_hostile_rows() {
+    let Some(g) = gpu() else { return };
+    let sms = g.ln.limits().sm_count as usize;
+    let kinds = RowKind::HOSTILE.iter().copied().chain([RowKind::Normal]).collect::<Vec<_>>();
+    let kinds = &kinds;
+    let hints = PlanHints { chunks_per_thread: Some(16), ..Default::default() };
+    let cases = io_pairs().filter(|&(x, _)| x != DType::F32).flat_map(move |(x, y)| {
+        let forced = [3, 768, 12288, 20000, 32768, 65536].into_iter().flat_map(move |h| {
+            [Case { hints, ..Case::new(kinds.len() * 3, h, x, y, kinds) }, Case { hints, ..Case::rms(kinds.len() * 3, h, x, y, kinds) }]
+        });
+        // The default plan: two waves and a few rows more.
+        let rows = 2 * sms + 3;
+        let chosen = [Case::new(rows, 65536, x, y, kinds), Case::rms(rows, 65536, x, y, kinds)];
+        forced.chain(chosen)
+    });
+    run_all(&g, cases);
+}
+
 /// RMSNorm through every kernel family: the fast kernels (scale in X's
 /// type) at every chunk count, the general ones (scale in another type or
 /// none), the split variants at every cluster size; hostile rows included

@@ -55,7 +55,7 @@ enum Command {
         /// One JSON object per line instead of a table (for benches/peers.py).
         #[arg(long)]
         json: bool,
-        /// Also time the register variant forced to these chunks per thread (1,2,4,8), where a row fits.
+        /// Also time the register variant forced to these chunks per thread (1,2,4,8; 16: fast16), where a row fits.
         #[arg(long, value_delimiter = ',')]
         per_thread: Vec<u32>,
         /// Also time the split variants forced to these blocks per row (powers of two), where they apply.
