@@ -152,9 +152,13 @@ const FAST_F32_FEW_ROWS_MAX_THREADS_PER_ROW: u32 = 512;
 /// FP16 rows of this many chunks or more go to the split variants.
 const REGS_F16_SPLIT_CHUNKS: u64 = 2048;
 /// BF16 rows: the split variants carry the overflow redo and spill more, so
-/// regs8 keeps rows up to here (H200, 4096 x 16384: regs8/256 94.6 us,
-/// split_cached 109.6 us; FP16 92.8 vs 97.4 the other way).
-const REGS_BF16_SPLIT_CHUNKS: u64 = 4096;
+/// regs8 keeps rows of 2048 chunks (H200, 4096 x 16384: regs8/256 94.6 us,
+/// split_cached 109.6 us; FP16 92.8 vs 97.4 the other way), but no longer
+/// ones: past 256 threads regs8 holds one row per SM (H200, 2026-12-03,
+/// us, regs8 against the split variants: LayerNorm with scale in another
+/// type 1024 x 24576 83.3 / 46.1, 4096 x 20480 247.6 / 143.9;
+/// SkipLayerNorm 1024 x 24576 164.6 / 74.8, 4096 x 20480 470.8 / 230.6).
+const REGS_BF16_SPLIT_CHUNKS: u64 = 2049;
 /// FP32 rows of at most this many chunks (H <= 1024) take 8 chunks per
 /// thread when rows are plentiful (H200, 4096 x 768: regs8/32 11.8 us,
 /// regs4/64 13.8 us; at 4096 x 4096 regs4 wins, 47.0 vs 56.1 us).
@@ -1013,6 +1017,19 @@ mod tests {
     /// The split plans where the grid variant would be the default.
     fn no_grid() -> PlanHints {
         PlanHints { grid: Some(false), ..Default::default() }
+    }
+
+    /// BF16 rows of 2048 chunks stay in regs8; longer ones take the split or
+    /// grid variants, as FP16's (SkipLayerNorm and the general case: fast16
+    /// takes LayerNorm's).
+    #[test]
+    fn bf16_general_rows_past_2048_chunks_split() {
+        for x in [F16, BF16] {
+            assert_eq!(plan(&general(4096, 16384, x), true, &H100).variant.name(), if x == BF16 { "regs8" } else { "split_cached" }, "{x}");
+            for p in [general(1024, 24576, x), skip(1024, 24576, x), skip(4096, 20480, x)] {
+                assert!(!matches!(plan(&p, true, &H100).variant, Variant::Regs { .. } | Variant::Fast { .. }), "{p:?}");
+            }
+        }
     }
 
     #[test]
