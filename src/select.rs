@@ -14,8 +14,8 @@
 //! - `SplitCached`: longer rows (or few rows) are split over a cluster of
 //!   blocks, each keeping its slice in shared memory (filled with cp.async on
 //!   sm_80+): X is still read once. FP32 rows past 1024 chunks and 16-bit
-//!   rows from 2048 chunks run here even when rows are many, in slices of
-//!   at most 32 KB.
+//!   rows from 2048 chunks (BF16: past 2048) that `fast16` does not take run
+//!   here even when rows are many, in slices of at most 32 KB.
 //! - `SplitStream`: slices too large for shared memory, few rows whose
 //!   cached slices would leave one block per SM, and SkipLayerNorm rows
 //!   that fill the GPU in one wave are re-read by the later passes (from L2
