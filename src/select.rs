@@ -90,8 +90,9 @@ pub struct PlanHints {
     /// (benchmarks compare the two).
     pub fast: Option<bool>,
     /// Fast variants: the L2 prefetch distance in quarters of a wave of
-    /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`], or
-    /// [`FAST8_PACKED_PREFETCH_QUARTERS`] for 16-bit `fast8` rows).
+    /// resident rows (0: none; None: [`FAST_PREFETCH_QUARTERS`],
+    /// [`FAST8_PACKED_PREFETCH_QUARTERS`] for 16-bit `fast8` rows, or
+    /// [`FAST16_PREFETCH_QUARTERS`] for `fast16`).
     pub prefetch_quarters: Option<u32>,
     /// Split variants: stream the slices even where shared memory would
     /// hold them (benchmarks compare the two).
@@ -374,8 +375,9 @@ fn default_fast_chunks_per_thread(p: &Problem, chunks: u64, limits: &DeviceLimit
         // 24576 32.6 / 44.5; BF16 alike (BF16 1024 x 24576 took regs8, 83.1);
         // RMSNorm FP16 256 x 65536 27.2 / 31.0. At 2048 chunks (4096 x 16384)
         // fast4 and fast8 stay faster (66.2 against 70.4).
+        // (Rows past 8192 chunks: fast_plan finds no block for them.)
         let fast16 = fast16_eligible(p, true) && p.rows() >= limits.sm_count as u64;
-        return fast16.then_some(FAST16_CHUNKS_PER_THREAD).filter(|n| regs_threads_per_row(chunks, *n).is_some());
+        return fast16.then_some(FAST16_CHUNKS_PER_THREAD);
     }
     let few_rows_max_tpr = if p.x_dtype() == DType::F32 { FAST_F32_FEW_ROWS_MAX_THREADS_PER_ROW } else { REGS_FEW_ROWS_MAX_THREADS_PER_ROW };
     widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()), few_rows_max_tpr)
