@@ -116,6 +116,22 @@ __device__ __forceinline__ Chunk<T, E> load_chunk(const T *__restrict__ row, I c
     }
 }
 
+// A 16-byte load that ptxas issues where it stands. Rows of one or two
+// chunks per thread load scale and bias before X, so that their DRAM round
+// trip overlaps X's; ptxas sank RMSNorm's FP32 scale loads (ld.global.nc)
+// below the row's reduction (tln_fastrms{1,2}_f32_f32; check-sass.sh), a
+// second round trip after the statistics. A relaxed load stays ahead of the
+// reduction's barrier; it bypasses L1, which these once-read chunks never hit.
+template <typename T, int E, typename I>
+__device__ __forceinline__ Chunk<T, E> load_chunk_early(const T *__restrict__ row, I c) {
+    static_assert(sizeof(Chunk<T, E>) == 16, "16-byte chunks");
+    uint4 raw;
+    asm volatile("ld.relaxed.gpu.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(raw.x), "=r"(raw.y), "=r"(raw.z), "=r"(raw.w)
+                 : "l"(reinterpret_cast<const uint4 *>(row) + c));
+    return *reinterpret_cast<Chunk<T, E> *>(&raw);
+}
+
 // Stores a chunk as it is (SkipLayerNorm's S): one st.global.v4 on the vectorized path.
 template <typename T, int E, typename I>
 __device__ __forceinline__ void store_raw(T *__restrict__ row, I c, const Chunk<T, E> &ch) {
@@ -366,9 +382,10 @@ constexpr int kMaxWarps = TLN_MAX_THREADS_PER_BLOCK / 32;
 // - kUnrolled: the warp stage's five steps unrolled (butterfly), off a
 //   loop's counter and branch on the critical path (the other fast rows of
 //   4 and 8 chunks; H200: LayerNorm 4096 x 768 -1 to -3%);
-// - kPredicated: every step of both stages unrolled and predicated, no
-//   branch at all, and the one-shot's warps' partials combined by a
-//   butterfly, not a loop over shared memory (fast rows of 1 and 2 chunks,
+// - kPredicated: the warp stage unrolled and predicated, no branch, and the
+//   warps' partials of groups of up to 4 or 8 warps combined in registers
+//   (slots_tree: one shared-memory round trip and a tree of adds, no
+//   shuffles; fast rows of 1 and 2 chunks,
 //   latency-bound: one row's chain of dependent instructions is the time.
 //   H200, 2026-12-02, us, with 1/H from the host: LayerNorm FP16 1 x 4096
 //   2.08 -> 1.83, 1 x 768 1.58 -> 1.46, FP32 1 x 768 1.85 -> 1.81; where the
@@ -410,16 +427,65 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     }
     __device__ __forceinline__ int group() const { return grp; }
     __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
-    // The block stage's read: lane l takes warp (l mod p2)'s slot (zeros past
-    // the last warp), p2 the group's warps rounded up to a power of two, so
-    // that every aligned p2 lanes hold all the partials and log2(p2)
-    // butterfly steps finish the sum. Returns p2.
-    __device__ __forceinline__ int read_warp_slot(const float4 *slots, float4 &q) const {
+    // slots_tree's levels, one template per level: a loop over o /= 2 left a
+    // wide tree's adds rolled and its array in local memory.
+    template <int O, class T, class Combine> __device__ __forceinline__ static void combine_levels(T *v, Combine combine) {
+#pragma unroll
+        for (int i = 0; i < O; ++i) combine(v[i], v[i + O]);
+        if constexpr (O > 1) combine_levels<O / 2>(v, combine);
+    }
+    // PREDICATED's block stage: every thread reads the group's warps' slots
+    // (zeros past the last warp, up to p2, the warps rounded up to a power
+    // of two) and combines them as a tree, index i with i + o for o = p2/2
+    // ... 1. That is lane 0's dependency cone in the butterfly over p2 lanes
+    // (at step o, lane j < o takes lane j + o), so the bits are the
+    // butterfly's, but the chain holds one shared-memory round trip and
+    // log2(p2) dependent combines where the butterfly took log2(p2) rounds of
+    // shuffles (about 30 cycles each; short rows are latency-bound).
+    // `from(float4)` unpacks a slot, `combine(self, other)` adds other into
+    // self, `step(self, o, take)` is the butterfly's step (shuffles), which
+    // groups of more than kTreeWarps warps (4 or 8) keep: the tree's reads
+    // grow as warps^2, and its registers as kTreeWarps times the slot (the
+    // fast1 and fast2 kernels, capped at 64, spilled with 16-byte parts at 8
+    // warps where they hold 16-bit rows).
+    template <int kTreeWarps, class T, class From, class Combine, class Step>
+    __device__ __forceinline__ T slots_tree(const float4 *slots, From from, Combine combine, Step step) const {
         const int warps = tpr / 32;
-        const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
-        const int w = (threadIdx.x % 32) & (p2 - 1);
-        q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
-        return p2;
+        const float4 *g = slots + first_warp();
+        // Past the last warp: zeros (a value; a ternary between g[i] and a
+        // named float4 took its address, into local memory).
+        const auto slot_or_zero = [&](int i) { return i < warps ? g[i] : make_float4(0.f, 0.f, 0.f, 0.f); };
+        T out;
+        const auto tree = [&](auto width) {
+            constexpr int P2 = decltype(width)::value;
+            const auto slot = [&](int i) { return from(slot_or_zero(i)); };
+            // The first level as the slots arrive: half the values live.
+            T v[P2 / 2];
+#pragma unroll
+            for (int i = 0; i < P2 / 2; ++i) {
+                v[i] = slot(i);
+                combine(v[i], slot(i + P2 / 2));
+            }
+            if constexpr (P2 > 2) combine_levels<P2 / 4>(v, combine);
+            out = v[0];
+        };
+        if (warps <= 2) {
+            tree(std::integral_constant<int, 2>{});
+        } else if (warps <= 4) {
+            tree(std::integral_constant<int, 4>{});
+        } else if (kTreeWarps >= 8 && warps <= 8) {
+            tree(std::integral_constant<int, kTreeWarps >= 8 ? 8 : 2>{});
+        } else {
+            // Wider groups: every warp reading every slot costs warps^2
+            // shared-memory reads, more than the butterfly's shuffles (H200,
+            // RMSNorm FP32 1 x 4096, 16 warps: 2.00 us with the butterfly,
+            // 2.07 with the tree). Lane l takes warp (l mod p2)'s slot, then
+            // log2(p2) steps.
+            const int p2 = 1 << (32 - __clz(warps - 1));
+            out = from(slot_or_zero((threadIdx.x % 32) & (p2 - 1)));
+            predicated(p2, [&](int o, bool take) { step(out, o, take); }, kMaxWarps / 2);
+        }
+        return out;
     }
     __device__ __forceinline__ void barrier() const {
         asm volatile("bar.sync %0, %1;" ::"r"(1 + group()), "r"(tpr) : "memory");
@@ -461,15 +527,38 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
                 slots[threadIdx.x / 32] = q;
             }
             barrier();
+            if constexpr (PREDICATED && !COMPENSATED) {
+                struct Part { float v[K]; };
+                const Part t = slots_tree<(K == 1 ? 8 : 4), Part>(
+                    slots,
+                    [](const float4 &q) {
+                        const float qs[4] = {q.x, q.y, q.z, q.w};
+                        Part r;
+#pragma unroll
+                        for (int k = 0; k < K; ++k) r.v[k] = qs[k];
+                        return r;
+                    },
+                    [](Part &a, const Part &b) {
+#pragma unroll
+                        for (int k = 0; k < K; ++k) a.v[k] += b.v[k];
+                    },
+                    [](Part &a, int o, bool take) {
+#pragma unroll
+                        for (int k = 0; k < K; ++k) {
+                            const float t = __shfl_xor_sync(0xffffffffu, a.v[k], o);
+                            if (take) a.v[k] += t;
+                        }
+                    });
+#pragma unroll
+                for (int k = 0; k < K; ++k) v[k] = t.v[k];
+                return;
+            }
             if constexpr (!COMPENSATED) {
                 // Each lane reads one warp's partials (lane l: warp l mod
                 // p2, p2 the warps rounded up to a power of two, so every
                 // aligned p2 lanes hold them all) and log2(p2) butterfly
                 // steps finish the sum: one shared-memory read per thread
-                // instead of one per warp. (read_warp_slot below does the
-                // same; written out here, this code's kernels keep the sm_90
-                // code they were timed with: through the helper, 11 kernels'
-                // schedules changed, cuobjdump -sass.)
+                // instead of one per warp.
                 const int warps = tpr / 32;
                 const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
                 const int w = (threadIdx.x % 32) & (p2 - 1);
@@ -477,13 +566,9 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
                 const float qs[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
                 for (int k = 0; k < K; ++k) v[k] = qs[k];
-                if constexpr (PREDICATED) {
-                    predicated(p2, add_from, kMaxWarps / 2);
-                } else {
-                    for (int o = p2 / 2; o > 0; o /= 2) {
+                for (int o = p2 / 2; o > 0; o /= 2) {
 #pragma unroll
-                        for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
-                    }
+                    for (int k = 0; k < K; ++k) v[k] += __shfl_xor_sync(0xffffffffu, v[k], o);
                 }
                 return;
             }
@@ -549,8 +634,8 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     }
 
     // PREDICATED's sum_moments: the warps' partials (S1 as the double it is,
-    // in two words) one per lane as in sum(), combined by a butterfly:
-    // FP64 adds for S1, CSum::merge for S2.
+    // in two words) combined by slots_tree as in sum(): FP64 adds for S1,
+    // CSum::merge for S2.
     __device__ __forceinline__ void sum_moments_predicated(double &d, float &s2, int which) const {
         predicated(tpr, [&](int o, bool take) {
             const double td = __shfl_xor_sync(0xffffffffu, d, o);
@@ -565,30 +650,32 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
         if (threadIdx.x % 32 == 0)
             slots[threadIdx.x / 32] = make_float4(__int_as_float(__double2loint(d)), __int_as_float(__double2hiint(d)), s2, 0.f);
         barrier();
-        // read_warp_slot written out, as in sum() (the sm_90 code it was timed with).
-        const int warps = tpr / 32;
-        const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
-        const int w = (threadIdx.x % 32) & (p2 - 1);
-        const float4 q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
-        d = __hiloint2double(__float_as_int(q.y), __float_as_int(q.x));
-        CSum acc{q.z, 0.f};
-        predicated(p2, [&](int o, bool take) {
-            const double td = __shfl_xor_sync(0xffffffffu, d, o);
-            const float ts = __shfl_xor_sync(0xffffffffu, acc.s, o);
-            const float tc = __shfl_xor_sync(0xffffffffu, acc.c, o);
-            if (take) {
-                d += td;
-                acc.merge(ts, tc);
-            }
-        }, kMaxWarps / 2);
-        s2 = acc.value();
+        struct Part { double d; CSum acc; };
+        const Part t = slots_tree<4, Part>(
+            slots,
+            [](const float4 &q) { return Part{__hiloint2double(__float_as_int(q.y), __float_as_int(q.x)), CSum{q.z, 0.f}}; },
+            [](Part &a, const Part &b) {
+                a.d += b.d;
+                a.acc.merge(b.acc.s, b.acc.c);
+            },
+            [](Part &a, int o, bool take) {
+                const double td = __shfl_xor_sync(0xffffffffu, a.d, o);
+                const float ts = __shfl_xor_sync(0xffffffffu, a.acc.s, o);
+                const float tc = __shfl_xor_sync(0xffffffffu, a.acc.c, o);
+                if (take) {
+                    a.d += td;
+                    a.acc.merge(ts, tc);
+                }
+            });
+        d = t.d;
+        s2 = t.acc.value();
     }
 
     // The short rows' FP64 one-shot (row_statistics_wide): two FP64 sums over
     // the group in PREDICATED's steps, the warps' partials (two doubles to a
-    // slot) one per lane and combined by a butterfly, as sum() does. Each
-    // pair is added commutatively, so every lane gets the same bits.
-    __device__ __forceinline__ void sum_wide(double &a, double &b, int which) const {
+    // slot) combined by slots_tree, as sum() does. Every lane adds them in
+    // the same order, so all get the same bits.
+    template <int kTreeWarps> __device__ __forceinline__ void sum_wide(double &a, double &b, int which) const {
         static_assert(PREDICATED, "the wide one-shot is the short rows' (fast kernels of 1 and 2 chunks)");
         const auto add_from = [&](int o, bool take) {
             const double ta = __shfl_xor_sync(0xffffffffu, a, o);
@@ -605,11 +692,26 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
             slots[threadIdx.x / 32] = make_float4(__int_as_float(__double2loint(a)), __int_as_float(__double2hiint(a)),
                                                   __int_as_float(__double2loint(b)), __int_as_float(__double2hiint(b)));
         barrier();
-        float4 q;
-        const int p2 = read_warp_slot(slots, q);
-        a = __hiloint2double(__float_as_int(q.y), __float_as_int(q.x));
-        b = __hiloint2double(__float_as_int(q.w), __float_as_int(q.z));
-        predicated(p2, add_from, kMaxWarps / 2);
+        const double2 t = slots_tree<kTreeWarps, double2>(
+            slots,
+            [](const float4 &q) {
+                return make_double2(__hiloint2double(__float_as_int(q.y), __float_as_int(q.x)),
+                                    __hiloint2double(__float_as_int(q.w), __float_as_int(q.z)));
+            },
+            [](double2 &x, const double2 &y) {
+                x.x += y.x;
+                x.y += y.y;
+            },
+            [](double2 &x, int o, bool take) {
+                const double ta = __shfl_xor_sync(0xffffffffu, x.x, o);
+                const double tb = __shfl_xor_sync(0xffffffffu, x.y, o);
+                if (take) {
+                    x.x += ta;
+                    x.y += tb;
+                }
+            });
+        a = t.x;
+        b = t.y;
     }
 
     __device__ __forceinline__ float max(float v) const {
@@ -1459,7 +1561,8 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
 // remainder c); s is a power of two, 1 unless var + eps is beyond 2^66, that
 // keeps den * s^2 and the deviations in FP32's range.
 // `mo`: this thread's S1 and S2 (wide_moments_pass; 0 where inactive).
-template <class Red>
+// kTreeWarps: as slots_tree's (4 for 16-bit X, whose kernels spilled with 8).
+template <int kTreeWarps, class Red>
 __device__ __forceinline__ RowStats row_statistics_wide(double2 mo, const Red &red, float x0, const TlnParams &p) {
     double s1 = mo.x, s2 = mo.y;
     // 1/H to FP64's precision: two Newton steps from the host's FP32 1/H
@@ -1468,7 +1571,7 @@ __device__ __forceinline__ RowStats row_statistics_wide(double2 mo, const Red &r
     double inv_h = p.inv_cols;
     inv_h = fma(inv_h, fma(-h, inv_h, 1.0), inv_h);
     inv_h = fma(inv_h, fma(-h, inv_h, 1.0), inv_h);
-    red.sum_wide(s1, s2, 1);
+    red.template sum_wide<kTreeWarps>(s1, s2, 1);
     const double c = s1 * inv_h;
     const double var = fmax(fma(-c, c, s2 * inv_h), 0.0);
     const double den = var + double(p.epsilon);
@@ -1746,7 +1849,12 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
     if constexpr (kPreload) {
 #pragma unroll
         for (int i = 0; i < N; ++i) {
-            pre_g[i] = load_chunk<TX, E>(static_cast<const TX *>(p.scale), rr.source_chunk(s, i));
+            // ptxas sank RMSNorm's FP32 scale loads below the reduction
+            // (load_chunk_early); the others' stay ahead of X's as written.
+            if constexpr (RMS && std::is_same<TX, float>::value)
+                pre_g[i] = load_chunk_early<TX, E>(static_cast<const TX *>(p.scale), rr.source_chunk(s, i));
+            else
+                pre_g[i] = load_chunk<TX, E>(static_cast<const TX *>(p.scale), rr.source_chunk(s, i));
             if constexpr (!RMS) pre_b[i] = load_chunk<TX, E>(static_cast<const TX *>(p.bias), rr.source_chunk(s, i));
         }
     } else if (blockIdx.x == 0) {
@@ -1803,7 +1911,7 @@ template <typename TX, typename TY, int N, FastNorm NORM> __device__ __forceinli
         }
     }
     const RowStats st = [&] {
-        if constexpr (kWide) return row_statistics_wide(wide, red, x0, p);
+        if constexpr (kWide) return row_statistics_wide<sizeof(TX) == 4 ? 8 : 4>(wide, red, x0, p);
         else return row_statistics<TX, E>(rr, s, red, sum, active, kShort ? p.inv_cols : 1.f / static_cast<float>(p.cols),
                                           p.epsilon, in, RMS, nullptr, p.cols, kOneShot ? &x0 : nullptr);
     }();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks, in the sm_90 SASS, that every fast kernel (tln_fast<N>_*, tln_fastrms<N>_*) issues all
-# N 16-byte loads of a row before it converts the first element (tln_fastskip<N>_*: all 2N
+# N 16-byte loads of a row (after scale and bias, which rows of one or two chunks per thread load
+# first) before it converts the first element (tln_fastskip<N>_*: all 2N
 # loads of X and Skip before the first add): ptxas once
 # reused the first chunk's registers for fast8's last loads, a second DRAM
 # round trip per row (H200, 8192 x 8192 FP16: 87.9 us against 74.3), and no
@@ -40,13 +41,26 @@ kernels=$("$cuobjdump" -sass "$tmp/k.cubin" | sed -n 's/.*Function : \(tln_fast\
 status=0
 for k in $kernels; do
   n=${k#tln_fast}; n=${n#rms}; n=${n#skip}; n=${n%%_*}
+  chunks=$n
   [[ $k == tln_fastskip* ]] && n=$((2 * n))
-  # 128-bit global loads before the first instruction that converts or
-  # adds an element (HADD2.F32 for FP16, a shift or mask for BF16, FADD or
-  # FFMA for FP32; HADD2/HFMA2 for the skip kernels' 16-bit adds).
+  # Rows of one or two chunks per thread load their scale (and bias, but for
+  # RMSNorm) chunks first, so that their DRAM round trip overlaps X's: those
+  # loads come before the row's and count here too.
+  if ((chunks <= 2)); then
+    [[ $k == tln_fastrms* ]] && n=$((n + chunks)) || n=$((n + 2 * chunks))
+  fi
+  # 128-bit global loads before the first instruction that converts or adds
+  # an element: HADD2.F32 (FP16), a 16-bit shift, 0x10000 multiply, PRMT or
+  # high-half mask (BF16), FADD/FFMA (FP32), F2F/DADD/DFMA (the FP64 one-shot),
+  # HADD2/HFMA2 on registers (the skip kernels' 16-bit adds). Not the idioms
+  # ptxas also spells with these opcodes: moves (HFMA2.MMA R, -RZ, RZ, ...;
+  # IMAD.U32 R, RZ, RZ, ...) and address shifts by a register or by 1.
   issued=$("$cuobjdump" -sass -fun "$k" "$tmp/k.cubin" | awk '
     /LDG\.E\.128/ { loads++ }
-    loads > 0 && /HADD2|HFMA2|FADD|FFMA|IMAD\.U32|PRMT|SHF\.L\.U32|LOP3\.LUT R[0-9]+, R[0-9]+, 0xffff0000/ { print loads; exit }')
+    loads > 0 && (/HADD2\.F32|FADD|FFMA|F2F|DADD|DFMA/ ||
+                  /HADD2(\.MMA)? R[0-9]+, -?R[0-9]+/ || /HFMA2(\.MMA)? R[0-9]+, -?R[0-9]+/ ||
+                  /IMAD\.U32 R[0-9]+, R[0-9]+, 0x10000/ || /PRMT R[0-9]+, RZ, 0x5410, R[0-9]+/ ||
+                  /SHF\.L\.U32 R[0-9]+, R[0-9]+, 0x10, RZ/ || /LOP3\.LUT R[0-9]+, R[0-9]+, 0xffff0000/) { print loads; exit }')
   if [[ "${issued:-0}" -ge "$n" ]]; then
     printf 'ok    %-22s %s of %s loads in flight before the first conversion\n' "$k" "$issued" "$n"
   else
