@@ -2080,7 +2080,7 @@ template <typename TX, bool SKIP> __device__ __forceinline__ void grid_stats(con
     const GridTile t = GridTile::of<E>(p, blockIdx.x);
     const RowIn<TX> in = tile_in<TX>(p, t.row, t.chunk0 * E);
     const GroupReducer red{int(blockDim.x), s_sums, s_max, 0};
-    const Span s{0, t.chunks, int(threadIdx.x), int(blockDim.x)};
+    const Span s{0, t.chunks, int(threadIdx.x), TLN_GRID_THREADS};
     RegisterRow<TX, E, N, SKIP> rr;
     rr.owned = s.owned32(N);
     if constexpr (N * E > 32) rr.load_together(in, s);
@@ -2146,13 +2146,17 @@ template <int E> __device__ __forceinline__ RowStats grid_row_stats(const TlnPar
     const bool rms = p.norm == TLN_NORM_RMS;
     const int lane = threadIdx.x % 32;
     auto tile_n = [&](int64_t i) { return double(min(p.slice_chunks, row_chunks - i * p.slice_chunks) * E); };
+    // The merges stay rolled (a row has at most a few hundred tiles): unrolled,
+    // their FP64 temporaries pushed gridnorm past 80 registers.
     double mean = 0.0;
     if (!rms) {
         double a = 0.0;
+#pragma unroll 1
         for (int64_t i = lane; i < t.tiles; i += 32) a += tile_n(i) * part[i].x;
         mean = warp_sum(a) / n;
     }
     double b = 0.0;
+#pragma unroll 1
     for (int64_t i = lane; i < t.tiles; i += 32) {
         const double2 q = part[i];
         const double d = q.x - mean;
@@ -2188,16 +2192,16 @@ __device__ __forceinline__ void grid_norm_tile(const TlnParams &p, const TX *src
     const GridTile t = GridTile::of<E>(p, int64_t(gridDim.x) - 1 - blockIdx.x);
     const RowIn<TX> in = LOAD_SKIP ? tile_in<TX>(p, t.row, t.chunk0 * E)
                                    : RowIn<TX>{src + t.row * p.cols + t.chunk0 * E, nullptr, nullptr, nullptr};
-    const Span s{0, t.chunks, int(threadIdx.x), int(blockDim.x)};
+    const Span s{0, t.chunks, int(threadIdx.x), TLN_GRID_THREADS};
     const int owned = s.owned32(N);
-    // Unconditional loads (a chunk past the tile's end re-reads chunk 0), all
-    // in flight while gridstats finishes and the partials are merged; S
-    // (gridstats wrote it) only once gridstats is done.
+    // The tile's loads, all in flight while gridstats finishes and the
+    // partials are merged; S (gridstats wrote it) only once gridstats is done.
     const bool reads_s = !LOAD_SKIP && p.skip;
     if (reads_s) grid_wait_for_stats();
     Chunk<TX, E> raw[N];
 #pragma unroll
-    for (int i = 0; i < N; ++i) raw[i] = load_input<TX, E, LOAD_SKIP, true>(in, i < owned ? s.chunk32(i) : 0);
+    for (int i = 0; i < N; ++i)
+        if (i < owned) raw[i] = load_input<TX, E, LOAD_SKIP, true>(in, s.chunk32(i));
     if (!reads_s) grid_wait_for_stats();
     const RowStats st = grid_row_stats<E>(p, t);
     TY *__restrict__ yr = static_cast<TY *>(p.y) + t.row * p.cols + t.chunk0 * E;
@@ -2273,28 +2277,34 @@ template <typename TX, typename TY> __device__ __forceinline__ void grid_norm(co
 
 // The grid variant's two launches (16-byte chunks only). gridstats depends on X alone.
 #define TLN_GRID_STATS_KERNEL(XN, TX)                                                                             \
-    extern "C" __global__ void __launch_bounds__(TLN_GRID_MAX_THREADS, 3) tln_gridstats_##XN(TlnParams p) {           \
+    extern "C" __global__ void __launch_bounds__(TLN_GRID_THREADS, 3) tln_gridstats_##XN(TlnParams p) {           \
         if (p.skip) grid_stats<TX, true>(p);                                                                       \
         else grid_stats<TX, false>(p);                                                                             \
     }
-// gridnorm's blocks per SM: three (85 registers) where ptxas fits it without
-// spilling (FP16 in and out), two (128) elsewhere: at three, the other type
-// pairs spilled 184-336 bytes and lost. H200, 2026-12-02, us, two against
-// three blocks: FP16 LayerNorm 32 x 2^20 69.4 / 62.8, RMSNorm 64.3 / 58.8,
-// SkipLayerNorm 98.9 / 93.4; BF16 LayerNorm 71.7 / 74.0; FP32 123.0 / 125.3.
-#define TLN_GRID_NORM_KERNEL(XN, TX, YN, TY, BLOCKS)                                                               \
-    extern "C" __global__ void __launch_bounds__(TLN_GRID_MAX_THREADS, BLOCKS) tln_gridnorm_##XN##_##YN(TlnParams p) { \
+// gridnorm: three blocks per SM (80 registers) for every type pair. It took
+// two (128) where ptxas spilled at three (BF16, FP32 and FP32 outputs:
+// 184-312 bytes), until the tile's loads were predicated, their stride a
+// constant (TLN_GRID_THREADS) and the partials' merge kept rolled. At 80
+// now only BF16 spills, 16-20 bytes, and only where Skip is added in the
+// tile (SkipLayerNorm without its S output: X's and Skip's loads). H200, 2026-12-03, us, two blocks against three (the same
+// code otherwise): BF16 LayerNorm 32 x 2^20 68.1 / 61.7, 64 x 2^18 34.7 /
+// 32.7; RMSNorm 62.3 / 57.2; SkipLayerNorm 100.1 / 94.3, 256 x 65536 51.0 /
+// 49.4; FP32 LayerNorm 128.9 / 117.7, 64 x 2^18 61.4 / 57.0; RMSNorm 122.2 /
+// 112.8; SkipLayerNorm 193.4 / 181.8. The one loss: BF16 RMSNorm 8 x 2^20
+// (one wave either way) 17.0 / 17.5.
+#define TLN_GRID_NORM_KERNEL(XN, TX, YN, TY)                                                                       \
+    extern "C" __global__ void __launch_bounds__(TLN_GRID_THREADS, 3) tln_gridnorm_##XN##_##YN(TlnParams p) {      \
         grid_norm<TX, TY>(p);                                                                                      \
     }
 
 TLN_GRID_STATS_KERNEL(f32, float)
 TLN_GRID_STATS_KERNEL(f16, __half)
 TLN_GRID_STATS_KERNEL(bf16, __nv_bfloat16)
-TLN_GRID_NORM_KERNEL(f32, float, f32, float, 2)
-TLN_GRID_NORM_KERNEL(f16, __half, f16, __half, 3)
-TLN_GRID_NORM_KERNEL(f16, __half, f32, float, 2)
-TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, bf16, __nv_bfloat16, 2)
-TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, f32, float, 2)
+TLN_GRID_NORM_KERNEL(f32, float, f32, float)
+TLN_GRID_NORM_KERNEL(f16, __half, f16, __half)
+TLN_GRID_NORM_KERNEL(f16, __half, f32, float)
+TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, bf16, __nv_bfloat16)
+TLN_GRID_NORM_KERNEL(bf16, __nv_bfloat16, f32, float)
 
 // Rows of up to 8192 chunks, 16-bit X (layernorm_abi.h): LayerNorm and RMSNorm.
 #define TLN_FAST16_KERNELS(XN, TX, YN, TY)                                                                         \

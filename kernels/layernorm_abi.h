@@ -79,9 +79,10 @@ typedef enum TlnVariant {
  * 2048 chunks (16384 elements; up to 8192, 65536 elements) held packed, 16 chunks per thread, up to 512
  * threads: one row per SM, where the split variants took those rows over a cluster. */
 #define TLN_FAST16_16BIT_MAX_REGS 128
-/* The grid variant: chunks per thread (a tile is blockDim.x times this), and its largest block. */
+/* The grid variant: chunks per thread, and threads per block (its kernels are compiled for exactly
+ * this many: a tile is TLN_GRID_THREADS * TLN_GRID_CHUNKS_PER_THREAD chunks). */
 #define TLN_GRID_CHUNKS_PER_THREAD 8
-#define TLN_GRID_MAX_THREADS 256
+#define TLN_GRID_THREADS 256
 /* Largest cluster the split variants are launched with (16 needs non-portable cluster sizes). */
 #define TLN_MAX_CLUSTER_CTAS 16
 

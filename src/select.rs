@@ -28,7 +28,7 @@
 //!   workspace: launches without one take the split variants.
 
 use crate::abi::{
-    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_MAX_THREADS, TLN_FAST16_16BIT_MAX_REGS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FASTSKIP8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
+    TLN_GRID_CHUNKS_PER_THREAD, TLN_GRID_THREADS, TLN_FAST16_16BIT_MAX_REGS, TLN_FAST8_16BIT_MAX_REGS, TLN_FAST8_F32_MAX_REGS, TLN_FASTSKIP4_16BIT_MAX_REGS, TLN_FASTSKIP8_16BIT_MAX_REGS, TLN_FASTSKIP8_F32_MAX_REGS, TLN_FAST_MAX_REGS, TLN_MAX_CLUSTER_CTAS, TLN_MAX_THREADS_PER_BLOCK, TLN_SPLIT_MAX_THREADS,
 };
 use crate::dtype::DType;
 use crate::problem::{DevicePtrs, NormKind, Problem};
@@ -624,7 +624,7 @@ fn split_plan(p: &Problem, chunks: u64, vectorized: bool, limits: &DeviceLimits,
 }
 
 /// Chunks of a grid tile: one block of [`GRID_THREADS`], TLN_GRID_CHUNKS_PER_THREAD chunks each.
-pub const GRID_THREADS: u32 = TLN_GRID_MAX_THREADS;
+pub const GRID_THREADS: u32 = TLN_GRID_THREADS;
 pub const GRID_TILE_CHUNKS: u64 = GRID_THREADS as u64 * TLN_GRID_CHUNKS_PER_THREAD as u64;
 /// Bytes of workspace per grid block (two doubles).
 pub const GRID_PARTIAL_BYTES: u64 = 16;
@@ -984,7 +984,7 @@ mod tests {
                                 assert_eq!(pl.slice_chunks, pl.block_threads as u64 * TLN_GRID_CHUNKS_PER_THREAD as u64, "{ctx}");
                                 assert_eq!(pl.grid_blocks as u64, rows * chunks.div_ceil(pl.slice_chunks), "{ctx}");
                                 assert_eq!(pl.workspace_bytes, pl.grid_blocks as u64 * GRID_PARTIAL_BYTES, "{ctx}");
-                                assert!(vec && pl.block_threads <= TLN_GRID_MAX_THREADS, "{ctx}");
+                                assert!(vec && pl.block_threads == TLN_GRID_THREADS, "{ctx}");
                             }
                             _ => assert!(pl.slice_chunks * pl.cluster_ctas as u64 >= chunks, "{ctx}"),
                         }
