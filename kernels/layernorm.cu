@@ -450,6 +450,7 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     // warps where they hold 16-bit rows).
     template <int kTreeWarps, class T, class From, class Combine, class Step>
     __device__ __forceinline__ T slots_tree(const float4 *slots, From from, Combine combine, Step step) const {
+        static_assert(kTreeWarps == 4 || kTreeWarps == 8, "trees over 2, 4 and at most 8 warps");
         const int warps = tpr / 32;
         const float4 *g = slots + first_warp();
         // Past the last warp: zeros (a value; a ternary between g[i] and a
@@ -473,8 +474,8 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
             tree(std::integral_constant<int, 2>{});
         } else if (warps <= 4) {
             tree(std::integral_constant<int, 4>{});
-        } else if (kTreeWarps >= 8 && warps <= 8) {
-            tree(std::integral_constant<int, kTreeWarps >= 8 ? 8 : 2>{});
+        } else if (warps <= kTreeWarps) { // kTreeWarps 4: taken above
+            tree(std::integral_constant<int, kTreeWarps>{});
         } else {
             // Wider groups: every warp reading every slot costs warps^2
             // shared-memory reads, more than the butterfly's shuffles (H200,
