@@ -9,6 +9,8 @@
 #   profile:  Nsight Compute read of the main variants
 #   stalls:   Nsight Compute stall reasons on the shapes that miss their targets
 #   inst:     Nsight Compute thread-instructions per element of ours, DRAM %, time, registers
+#   ab:       two builds' CLIs interleaved, A then B, per norm and round, and the table of
+#             benches/ab_table.py (AB_A, AB_B, AB_NORMS, AB_SHAPES, AB_ROUNDS: see ab below)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=.carry/gpu
@@ -130,6 +132,26 @@ inst() {
   rm -f "$OUT/ncu-inst-one.csv"
 }
 
+# A/B of two builds in one run: AB_A (default .carry/ab/trt-layernorm-a: a
+# previous build's stripped CLI, which scripts/stage-gpu.sh leaves alone)
+# against AB_B (default this build's), A then B, AB_ROUNDS times per norm.
+# The table keeps each build's best round; the ratios are A's time over B's.
+ab() {
+  local a=${AB_A:-.carry/ab/trt-layernorm-a} b=${AB_B:-$B/trt-layernorm}
+  local shapes=${AB_SHAPES:-1x768,1x4096,128x768,512x1024,4096x768,4096x4096,8192x8192,256x65536,32x1048576}
+  step "A/B: $a against $b"
+  : >"$OUT/ab.log"
+  for norm in ${AB_NORMS:-layernorm rmsnorm skiplayernorm}; do
+    for round in $(seq 1 "${AB_ROUNDS:-2}"); do
+      for v in A B; do
+        local bin=$a; [[ $v == B ]] && bin=$b
+        { echo "=== $v $norm round $round"; timeout 120 "$bin" bench --norm "$norm" --shapes "$shapes"; } >>"$OUT/ab.log" 2>&1 || status=1
+      done
+    done
+  done
+  python3 benches/ab_table.py "$OUT/ab.log" | tee "$OUT/ab.txt" || status=1
+}
+
 # ncu --csv (details page, base units) on stdin -> one line per profiled
 # kernel, the instruction counts divided by the shape's elements.
 ncu_per_element() {
@@ -166,7 +188,8 @@ case "${1:-all}" in
   sweep) sweep ;;
   profile) profile ;;
   stalls) stalls ;;
+  ab) ab ;;
   all) accuracy; sanitize; bench ;;
-  *) echo "usage: $0 [accuracy|sanitize|bench|peers|sweep|profile|stalls|inst|all]"; exit 2 ;;
+  *) echo "usage: $0 [accuracy|sanitize|bench|peers|sweep|profile|stalls|inst|ab|all]"; exit 2 ;;
 esac
 exit $status
