@@ -2147,8 +2147,9 @@ template <int E> __device__ __forceinline__ RowStats grid_row_stats(const TlnPar
     const bool rms = p.norm == TLN_NORM_RMS;
     const int lane = threadIdx.x % 32;
     auto tile_n = [&](int64_t i) { return double(min(p.slice_chunks, row_chunks - i * p.slice_chunks) * E); };
-    // The merges stay rolled (a row has at most a few hundred tiles): unrolled,
-    // their FP64 temporaries pushed gridnorm past 80 registers.
+    // The merges stay rolled (a lane takes t.tiles / 32 partials: 2 for an
+    // FP16 row of 2^20): unrolled, their FP64 temporaries pushed gridnorm
+    // past 80 registers.
     double mean = 0.0;
     if (!rms) {
         double a = 0.0;
@@ -2283,16 +2284,16 @@ template <typename TX, typename TY> __device__ __forceinline__ void grid_norm(co
         else grid_stats<TX, false>(p);                                                                             \
     }
 // gridnorm: three blocks per SM (80 registers) for every type pair. It took
-// two (128) where ptxas spilled at three (BF16, FP32 and FP32 outputs:
-// 184-312 bytes), until the tile's loads were predicated, their stride a
-// constant (TLN_GRID_THREADS) and the partials' merge kept rolled. At 80
-// now only BF16 spills, 16-20 bytes, and only where Skip is added in the
-// tile (SkipLayerNorm without its S output: X's and Skip's loads). H200, 2026-12-03, us, two blocks against three (the same
-// code otherwise): BF16 LayerNorm 32 x 2^20 68.1 / 61.7, 64 x 2^18 34.7 /
-// 32.7; RMSNorm 62.3 / 57.2; SkipLayerNorm 100.1 / 94.3, 256 x 65536 51.0 /
-// 49.4; FP32 LayerNorm 128.9 / 117.7, 64 x 2^18 61.4 / 57.0; RMSNorm 122.2 /
-// 112.8; SkipLayerNorm 193.4 / 181.8. The one loss: BF16 RMSNorm 8 x 2^20
-// (one wave either way) 17.0 / 17.5.
+// two (128) where ptxas spilled at three (BF16, FP32 and FP32 outputs: 184-312
+// bytes), until the tile's loads were predicated, their stride a constant
+// (TLN_GRID_THREADS) and the partials' merge kept rolled. At 80 now only BF16
+// spills, 16-20 bytes, and only where Skip is added in the tile (SkipLayerNorm
+// without its S output: X's and Skip's loads). H200, 2026-12-03, us, two
+// blocks against three (the same code otherwise): BF16 LayerNorm 32 x 2^20
+// 68.1 / 61.7, 64 x 2^18 34.7 / 32.7; RMSNorm 62.3 / 57.2; SkipLayerNorm 100.1
+// / 94.3, 256 x 65536 51.0 / 49.4; FP32 LayerNorm 128.9 / 117.7, 64 x 2^18
+// 61.4 / 57.0; RMSNorm 122.2 / 112.8; SkipLayerNorm 193.4 / 181.8. The one
+// loss: BF16 RMSNorm 8 x 2^20 (one wave either way) 17.0 / 17.5.
 #define TLN_GRID_NORM_KERNEL(XN, TX, YN, TY)                                                                       \
     extern "C" __global__ void __launch_bounds__(TLN_GRID_THREADS, 3) tln_gridnorm_##XN##_##YN(TlnParams p) {      \
         grid_norm<TX, TY>(p);                                                                                      \
