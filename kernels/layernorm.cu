@@ -368,8 +368,8 @@ template <int E, typename T> __device__ __forceinline__ T fold(T (&l)[E]) {
 // Reductions over the threads that share a row: a group of `tpr` threads
 // inside one block. Every thread of the group calls them and gets the same
 // result. A group wider than a warp meets in one scratch slot per warp and
-// synchronizes on its own named barrier (1 + group index), so the row groups
-// of a block never wait for each other. Consecutive sums alternate between
+// synchronizes on its own named barrier (barrier()), so the row groups of a
+// block never wait for each other. Consecutive sums alternate between
 // two scratch arrays (`which`), so one barrier per sum is enough: the next
 // write to an array comes after the barrier of the sum in between.
 // ---------------------------------------------------------------------------
@@ -427,6 +427,34 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     }
     __device__ __forceinline__ int group() const { return grp; }
     __device__ __forceinline__ int first_warp() const { return grp * (tpr / 32); }
+    // PREDICATED's step for K floats (sum()) or two doubles (sum_wide()):
+    // every lane shuffles, lanes where `take` add lane (l xor o)'s values.
+    template <int K> __device__ __forceinline__ static void add_from_lane(float (&v)[K], int o, bool take) {
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            const float t = __shfl_xor_sync(0xffffffffu, v[k], o);
+            if (take) v[k] += t;
+        }
+    }
+    __device__ __forceinline__ static void add_from_lane(double &a, double &b, int o, bool take) {
+        const double ta = __shfl_xor_sync(0xffffffffu, a, o);
+        const double tb = __shfl_xor_sync(0xffffffffu, b, o);
+        if (take) {
+            a += ta;
+            b += tb;
+        }
+    }
+    // Lane l's share of the group's warps' slots before a butterfly over
+    // them: warp (l mod p2)'s, p2 the warps rounded up to a power of two
+    // (zeros past the last warp), so every aligned p2 lanes hold them all and
+    // log2(p2) steps finish the sum: one shared-memory read per thread
+    // instead of one per warp.
+    __device__ __forceinline__ float4 lane_slot(const float4 *slots, int &p2) const {
+        const int warps = tpr / 32;
+        p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
+        const int w = (threadIdx.x % 32) & (p2 - 1);
+        return w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
     // slots_tree's levels, one template per level: a loop over o /= 2 left a
     // wide tree's adds rolled and its array in local memory.
     template <int O, class T, class Combine> __device__ __forceinline__ static void combine_levels(T *v, Combine combine) {
@@ -480,16 +508,27 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
             // Wider groups: every warp reading every slot costs warps^2
             // shared-memory reads, more than the butterfly's shuffles (H200,
             // RMSNorm FP32 1 x 4096, 16 warps: 2.00 us with the butterfly,
-            // 2.07 with the tree). Lane l takes warp (l mod p2)'s slot, then
-            // log2(p2) steps.
-            const int p2 = 1 << (32 - __clz(warps - 1));
-            out = from(slot_or_zero((threadIdx.x % 32) & (p2 - 1)));
+            // 2.07 with the tree): lane_slot, then log2(p2) steps.
+            int p2;
+            out = from(lane_slot(slots, p2));
             predicated(p2, [&](int o, bool take) { step(out, o, take); }, kMaxWarps / 2);
         }
         return out;
     }
+    // The group's named barrier, by an immediate id: named by a register,
+    // ptxas reserves all 16 of a block's barriers, and an SM then holds at
+    // most 4 blocks (Nsight Compute's "Block Limit Barriers"; H200,
+    // tln_fast8_f16_f16 at 77 registers, where registers allow 6). Groups
+    // that synchronize are wider than a warp (narrower ones reduce within
+    // it), and a block holds at most TLN_MAX_SYNCING_GROUPS of them (src/
+    // select.rs's blocks are 128 threads, or one row; src/launch.rs refuses
+    // other plans): ids 0 and 1, two predicated instructions where a switch
+    // over eight ids added 40% to the short rows' code. Nothing else in
+    // these kernels uses barrier 0.
     __device__ __forceinline__ void barrier() const {
-        asm volatile("bar.sync %0, %1;" ::"r"(1 + group()), "r"(tpr) : "memory");
+        static_assert(TLN_MAX_SYNCING_GROUPS == 2, "one barrier id per syncing group");
+        if (group() & 1) asm volatile("bar.sync 1, %0;" ::"r"(tpr) : "memory");
+        else asm volatile("bar.sync 0, %0;" ::"r"(tpr) : "memory");
     }
 
     // Sums K <= 4 values over the group. The block stage is plain by
@@ -497,16 +536,8 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     // few rows per block, many elements per thread).
     template <int K, bool COMPENSATED = false>
     __device__ __forceinline__ void sum(float (&v)[K], int which) const {
-        // PREDICATED's step, in both stages.
-        const auto add_from = [&](int o, bool take) {
-#pragma unroll
-            for (int k = 0; k < K; ++k) {
-                const float t = __shfl_xor_sync(0xffffffffu, v[k], o);
-                if (take) v[k] += t;
-            }
-        };
         if constexpr (PREDICATED) {
-            predicated(tpr, add_from);
+            predicated(tpr, [&](int o, bool take) { add_from_lane(v, o, take); });
         } else if constexpr (UNROLLED) {
             butterfly([&](int o) {
 #pragma unroll
@@ -543,27 +574,14 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
 #pragma unroll
                         for (int k = 0; k < K; ++k) a.v[k] += b.v[k];
                     },
-                    [](Part &a, int o, bool take) {
-#pragma unroll
-                        for (int k = 0; k < K; ++k) {
-                            const float t = __shfl_xor_sync(0xffffffffu, a.v[k], o);
-                            if (take) a.v[k] += t;
-                        }
-                    });
+                    [](Part &a, int o, bool take) { add_from_lane(a.v, o, take); });
 #pragma unroll
                 for (int k = 0; k < K; ++k) v[k] = t.v[k];
                 return;
             }
             if constexpr (!COMPENSATED) {
-                // Each lane reads one warp's partials (lane l: warp l mod
-                // p2, p2 the warps rounded up to a power of two, so every
-                // aligned p2 lanes hold them all) and log2(p2) butterfly
-                // steps finish the sum: one shared-memory read per thread
-                // instead of one per warp.
-                const int warps = tpr / 32;
-                const int p2 = warps > 1 ? 1 << (32 - __clz(warps - 1)) : 1;
-                const int w = (threadIdx.x % 32) & (p2 - 1);
-                const float4 q = w < warps ? slots[first_warp() + w] : make_float4(0.f, 0.f, 0.f, 0.f);
+                int p2;
+                const float4 q = lane_slot(slots, p2);
                 const float qs[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
                 for (int k = 0; k < K; ++k) v[k] = qs[k];
@@ -678,15 +696,7 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
     // the same order, so all get the same bits.
     template <int kTreeWarps> __device__ __forceinline__ void sum_wide(double &a, double &b, int which) const {
         static_assert(PREDICATED, "the wide one-shot is the short rows' (fast kernels of 1 and 2 chunks)");
-        const auto add_from = [&](int o, bool take) {
-            const double ta = __shfl_xor_sync(0xffffffffu, a, o);
-            const double tb = __shfl_xor_sync(0xffffffffu, b, o);
-            if (take) {
-                a += ta;
-                b += tb;
-            }
-        };
-        predicated(tpr, add_from);
+        predicated(tpr, [&](int o, bool take) { add_from_lane(a, b, o, take); });
         if (tpr <= 32) return;
         float4 *slots = scratch + which * kMaxWarps;
         if (threadIdx.x % 32 == 0)
@@ -703,14 +713,7 @@ template <ReduceSteps STEPS = kLooped> struct GroupReducerT {
                 x.x += y.x;
                 x.y += y.y;
             },
-            [](double2 &x, int o, bool take) {
-                const double ta = __shfl_xor_sync(0xffffffffu, x.x, o);
-                const double tb = __shfl_xor_sync(0xffffffffu, x.y, o);
-                if (take) {
-                    x.x += ta;
-                    x.y += tb;
-                }
-            });
+            [](double2 &x, int o, bool take) { add_from_lane(x.x, x.y, o, take); });
         a = t.x;
         b = t.y;
     }
@@ -2080,6 +2083,10 @@ template <typename TX, bool SKIP> __device__ __forceinline__ void grid_stats(con
     TLN_BLOCK_SCRATCH
     const GridTile t = GridTile::of<E>(p, blockIdx.x);
     const RowIn<TX> in = tile_in<TX>(p, t.row, t.chunk0 * E);
+    // tpr from blockDim.x (TLN_GRID_THREADS): with the constant, ptxas
+    // folded the reductions' loops (gridstats_f32: 3184 -> 2656
+    // instructions) and FP32 lost (H200, 2026-12-03, 32 x 2^20 LayerNorm
+    // 117.6 -> 125.6 us, RMSNorm 112.6 -> 118.4; FP16 gained 2%).
     const GroupReducer red{int(blockDim.x), s_sums, s_max, 0};
     const Span s{0, t.chunks, int(threadIdx.x), TLN_GRID_THREADS};
     RegisterRow<TX, E, N, SKIP> rr;

@@ -56,6 +56,9 @@ typedef enum TlnVariant {
 
 /* Largest thread block any variant is launched with: 512 leaves 128 registers per thread. */
 #define TLN_MAX_THREADS_PER_BLOCK 512
+/* Row groups of more than a warp (threads_per_row >= 64) that one block may hold: each synchronizes on
+ * its own named barrier, ids 0 and 1 (kernels/layernorm.cu, GroupReducerT::barrier). */
+#define TLN_MAX_SYNCING_GROUPS 2
 /* Largest block of the split variants (several share an SM). */
 #define TLN_SPLIT_MAX_THREADS 256
 /* Registers per thread the fast kernels are compiled for at most (N chunks per thread; FAST8: N = 8

@@ -1,7 +1,7 @@
 //! Launching the kernel: on a raw `CUstream` (what TensorRT hands to
 //! `enqueue`), or through a safe API on cudarc types for Rust applications.
 
-use crate::abi::TlnParams;
+use crate::abi::{TlnParams, TLN_MAX_SYNCING_GROUPS};
 use crate::driver::{check, cluster_attribute, current_context_kernels, programmatic_serialization_attribute, ContextKernels, Kernel};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
@@ -101,6 +101,12 @@ pub(crate) unsafe fn launch_planned(kernels: &ContextKernels, problem: &Problem,
         prefetch_chunks: plan.prefetch_chunks as i32,
         workspace: if plan.workspace_bytes > 0 { ptrs.workspace as *mut c_void } else { std::ptr::null_mut() },
     };
+    // Groups wider than a warp synchronize on barrier ids 0 and 1 only
+    // (kernels/layernorm.cu, GroupReducerT::barrier): a block holding more
+    // of them would mix their barriers. crate::select never plans one.
+    if plan.threads_per_row > 32 && plan.block_threads / plan.threads_per_row > TLN_MAX_SYNCING_GROUPS {
+        return Err(Error::invalid("plan", format!("{} rows of {} threads in a block", plan.block_threads / plan.threads_per_row, plan.threads_per_row)));
+    }
     if plan.workspace_bytes > ptrs.workspace_bytes {
         return Err(Error::invalid("workspace", format!("{} bytes given, the plan needs {}", ptrs.workspace_bytes, plan.workspace_bytes)));
     }

@@ -107,6 +107,10 @@ pub struct PlanHints {
     /// `Some(true)`: the grid variant wherever it can run (16-byte chunks);
     /// `Some(false)`: never (a launch with too small a workspace).
     pub grid: Option<bool>,
+    /// Grid variant: chunks per tile, a multiple of [`GRID_THREADS`] up to
+    /// [`GRID_TILE_CHUNKS`] (what its kernels hold); others are ignored.
+    /// None: [`GRID_TILE_CHUNKS`].
+    pub grid_tile_chunks: Option<u64>,
 }
 
 /// Everything a launch needs besides the pointers.
@@ -290,7 +294,9 @@ fn fast_widest(limits: &DeviceLimits, x: DType, chunks: u64, norm: NormKind) -> 
 /// 65.21 vs 66.08, 195.40 vs 196.52, 66.29 vs 67.08; FP32 4096 x 4096 33.65
 /// vs 34.61, 8192 x 8192 127.74 vs 129.57; 4096 x 768 (96 and 192 chunks)
 /// 5.98 vs 5.41 (FP16), 9.41 vs 8.37 (FP32). LayerNorm keeps fast8 there
-/// (FP16 16384 x 12288: 233.9 against 213.0).
+/// (FP16 16384 x 12288: 233.9 against 213.0). Those ran at 4 blocks per SM
+/// at most (the barriers' cap); grids of a few waves now go through
+/// [`fullest_last_wave`], which takes 4096 x 768 to fast4.
 const RMS_FAST4_MIN_CHUNKS: u64 = 1024;
 
 // FP32 rows of 2049 to 4095 chunks went to the split variants until the
@@ -315,7 +321,7 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
         return split_plan(p, chunks, vectorized, limits, hints);
     }
     if vectorized && hints.grid == Some(true) {
-        if let Some(plan) = grid_plan(p, chunks) {
+        if let Some(plan) = grid_plan(p, chunks, hints) {
             return plan;
         }
     }
@@ -330,7 +336,7 @@ pub fn plan_with(p: &Problem, vectorized: bool, limits: &DeviceLimits, hints: Pl
         None => {
             // Rows too long for registers: the grid variant where it beat the split ones.
             let grid = vectorized && hints.grid != Some(false) && grid_default(p, chunks, limits);
-            grid.then(|| grid_plan(p, chunks)).flatten().unwrap_or_else(|| split_plan(p, chunks, vectorized, limits, hints))
+            grid.then(|| grid_plan(p, chunks, hints)).flatten().unwrap_or_else(|| split_plan(p, chunks, vectorized, limits, hints))
         }
     }
 }
@@ -380,7 +386,51 @@ fn default_fast_chunks_per_thread(p: &Problem, chunks: u64, limits: &DeviceLimit
         return fast16.then_some(FAST16_CHUNKS_PER_THREAD);
     }
     let few_rows_max_tpr = if p.x_dtype() == DType::F32 { FAST_F32_FEW_ROWS_MAX_THREADS_PER_ROW } else { REGS_FEW_ROWS_MAX_THREADS_PER_ROW };
-    widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()), few_rows_max_tpr)
+    let n = widest_first(p.rows(), chunks, limits.sm_count, fast_widest(limits, p.x_dtype(), chunks, p.norm()), few_rows_max_tpr)?;
+    Some(fullest_last_wave(p, chunks, limits, n))
+}
+
+/// Grids of this many waves of resident blocks, or fewer: the last wave is
+/// a large part of their time (see [`fullest_last_wave`]).
+const FEW_WAVES_MAX: f64 = 4.0;
+/// Below half a wave every row is resident at once however it is split:
+/// [`widest_first`]'s choice stands.
+const FEW_WAVES_MIN: f64 = 0.5;
+
+/// `n` (the fast kernels' widest-first choice), or fewer chunks per thread
+/// where the grid is half a wave to four waves and a narrower plan fills
+/// its waves better: the largest share of the waves' block slots filled,
+/// then the fewest waves, then the widest. Blocks per SM come from the
+/// registers alone since the barriers stopped capping them (H200: 4 blocks
+/// per SM at most before). H200, 2026-12-03, us, main's kernels and plans
+/// against these (`h200-2026-12-03e-barriers.txt`), FP16 / BF16: LayerNorm
+/// 4096 x 768 5.47 / 5.57 -> 5.30 / 5.47 (fast8 -> fast4), 8192 x 768 9.07
+/// / 9.13 -> 8.53 / 8.59, 4096 x 4096 20.04 / 20.33 -> 18.68 / 18.84 (fast8
+/// -> fast4/128: 2.59 waves against 3.88); RMSNorm 4096 x 4096 19.46 /
+/// 19.50 -> 18.46 / 18.37; SkipLayerNorm 4096 x 768 8.98 / 8.82 -> 8.26 /
+/// 8.29 (fast4 -> fast2: 1.55 waves at 88 registers against 1.94), 8192 x
+/// 768 15.75 / 15.42 -> 14.24 / 14.28; FP32 LayerNorm 8192 x 768 14.79 ->
+/// 14.32. Within 2 waves only, 4096 x 4096 kept fast8 and lost 1-4%.
+fn fullest_last_wave(p: &Problem, chunks: u64, limits: &DeviceLimits, n: u32) -> u32 {
+    // (blocks, blocks per wave) of the plan of `m` chunks per thread.
+    let grid = |m: u32| {
+        let (_, rows_per_block) = regs_block(chunks, m)?;
+        let per_wave = fast_rows_per_sm(limits, p.x_dtype(), chunks, m, p.norm()) / rows_per_block as u64 * limits.sm_count as u64;
+        (per_wave > 0).then(|| (p.rows().div_ceil(rows_per_block as u64), per_wave))
+    };
+    let Some((blocks, per_wave)) = grid(n) else { return n };
+    if !(FEW_WAVES_MIN..=FEW_WAVES_MAX).contains(&(blocks as f64 / per_wave as f64)) {
+        return n;
+    }
+    let narrower = std::iter::successors(Some(n), |&m| (m > 1).then_some(m / 2));
+    narrower
+        .filter_map(|m| grid(m).map(|(blocks, per_wave)| (m, blocks, per_wave)))
+        .max_by_key(|&(m, blocks, per_wave)| {
+            let waves = blocks.div_ceil(per_wave);
+            // Thousandths of the waves' block slots that the grid fills.
+            (blocks * 1000 / (waves * per_wave), std::cmp::Reverse(waves), m)
+        })
+        .map_or(n, |(m, _, _)| m)
 }
 
 /// Whether the `fast16` kernels apply: the fast kernels' case
@@ -669,11 +719,16 @@ fn grid_default(p: &Problem, chunks: u64, limits: &DeviceLimits) -> bool {
     }
 }
 
-/// The grid variant: `rows x tiles` blocks in each of its two launches.
+/// The grid variant: `rows x tiles` blocks in each of its two launches,
+/// tiles of [`GRID_TILE_CHUNKS`] unless `hints` asks for a valid smaller one.
 /// None when the row is not in 16-byte chunks or the grid would exceed
 /// [`GRID_MAX_BLOCKS`].
-pub fn grid_plan(p: &Problem, chunks: u64) -> Option<LaunchPlan> {
-    let blocks = p.rows().checked_mul(chunks.div_ceil(GRID_TILE_CHUNKS))?;
+pub fn grid_plan(p: &Problem, chunks: u64, hints: PlanHints) -> Option<LaunchPlan> {
+    let tile = hints
+        .grid_tile_chunks
+        .filter(|&t| t > 0 && t <= GRID_TILE_CHUNKS && t % GRID_THREADS as u64 == 0)
+        .unwrap_or(GRID_TILE_CHUNKS);
+    let blocks = p.rows().checked_mul(chunks.div_ceil(tile))?;
     if chunks * VECTOR_BYTES != p.cols() * p.x_dtype().size_bytes() as u64 || blocks == 0 || blocks > GRID_MAX_BLOCKS {
         return None;
     }
@@ -683,7 +738,7 @@ pub fn grid_plan(p: &Problem, chunks: u64) -> Option<LaunchPlan> {
         block_threads: GRID_THREADS,
         grid_blocks: blocks as u32,
         cluster_ctas: 1,
-        slice_chunks: GRID_TILE_CHUNKS,
+        slice_chunks: tile,
         dynamic_smem_bytes: 0,
         vectorized: true,
         prefetch_rows: 0,
@@ -739,6 +794,7 @@ fn split_launch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::abi::TLN_MAX_SYNCING_GROUPS;
     use crate::dtype::DType::{self, *};
 
     const H100: DeviceLimits = DeviceLimits {
@@ -782,12 +838,12 @@ mod tests {
     fn rms_norm_rows_of_1024_chunks_or_more_take_fast4_where_it_fits() {
         let rms = |rows, cols, x| Problem::new(rows, cols, x, x, Some(x), None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
         for (rows, cols, x, name) in [
-            (4096, 4096, F16, "fast8"),
+            (4096, 4096, F16, "fast4"), // fullest_last_wave
             (8192, 8192, F16, "fast4"),
             (16384, 12288, BF16, "fast4"),
             (4096, 16384, F16, "fast4"),
-            (4096, 768, F16, "fast8"),
-            (4096, 768, F32, "fast8"),
+            (4096, 768, F16, "fast4"), // fullest_last_wave
+            (4096, 768, F32, "fast4"),
             (4096, 4096, F32, "fast4"),
             (8192, 8192, F32, "fast4"),
             (16384, 12288, F32, "fast8"), // 3072 chunks: fast4 would need 768 threads
@@ -801,10 +857,42 @@ mod tests {
     fn rms_norm_takes_fast_kernels_with_scale_in_x_type_and_no_bias() {
         let rms = |scale| Problem::new(4096, 4096, F16, F16, scale, None, 1e-5).unwrap().with_norm(NormKind::RmsNorm).unwrap();
         assert!(fast_eligible(&rms(Some(F16)), true));
-        assert_eq!(plan(&rms(Some(F16)), true, &H100).variant.name(), "fast8");
+        assert_eq!(plan(&rms(Some(F16)), true, &H100).variant.name(), "fast4");
         assert!(!fast_eligible(&rms(Some(F32)), true));
         assert!(!fast_eligible(&rms(None), true));
         assert!(!fast_eligible(&Problem::new(8, 768, F16, F16, Some(F16), None, 1e-5).unwrap(), true), "LayerNorm without bias: general kernels");
+    }
+
+    /// Grids of half a wave to four waves take the plan that fills its
+    /// waves best (H200, 4096 x 768, 4096 x 4096); shorter and longer grids
+    /// keep theirs.
+    #[test]
+    fn few_wave_grids_take_the_fullest_last_wave() {
+        let of = |norm, rows, cols, x| {
+            let p = Problem::new(rows, cols, x, x, Some(x), (norm != NormKind::RmsNorm).then_some(x), 1e-5).unwrap().with_norm(norm).unwrap();
+            let pl = plan(&p, true, &H100);
+            (pl.variant.name(), pl.threads_per_row)
+        };
+        for (norm, x, want) in [
+            (NormKind::LayerNorm, F16, ("fast4", 32)),
+            (NormKind::LayerNorm, BF16, ("fast4", 32)),
+            (NormKind::LayerNorm, F32, ("fast4", 64)),
+            (NormKind::RmsNorm, F16, ("fast4", 32)),
+            (NormKind::RmsNorm, F32, ("fast4", 64)),
+            (NormKind::SkipLayerNorm, F16, ("fast2", 64)),
+            (NormKind::SkipLayerNorm, BF16, ("fast2", 64)),
+            (NormKind::SkipLayerNorm, F32, ("fast4", 64)),
+        ] {
+            assert_eq!(of(norm, 4096, 768, x), want, "{norm:?} 4096x768 {x}");
+        }
+        // fast8's 2.59 waves against fast4's 3.88 (of 1056 blocks).
+        assert_eq!(of(NormKind::LayerNorm, 4096, 4096, F16), ("fast4", 128));
+        assert_eq!(of(NormKind::LayerNorm, 8192, 768, F32), ("fast4", 64));
+        // Under half a wave, or past four: widest_first's choice.
+        assert_eq!(of(NormKind::LayerNorm, 128, 768, F16), ("fast1", 96));
+        assert_eq!(of(NormKind::LayerNorm, 512, 1024, F16), ("fast1", 128));
+        assert_eq!(of(NormKind::LayerNorm, 8192, 8192, F16), ("fast8", 128));
+        assert_eq!(of(NormKind::LayerNorm, 4096, 4096, F32), ("fast8", 128));
     }
 
     #[test]
@@ -813,14 +901,14 @@ mod tests {
             (1, 768, F16, "fast1", 96),
             (1, 4096, F16, "fast2", 256),
             (512, 1024, F16, "fast1", 128),
-            (4096, 768, F16, "fast8", 16),
-            (4096, 4096, F16, "fast8", 64),
+            (4096, 768, F16, "fast4", 32), // fullest_last_wave
+            (4096, 4096, F16, "fast4", 128),
             // 4 rows per SM either way: 8 chunks per thread.
             (8192, 8192, F16, "fast8", 128),
             // 3 rows per SM at 8 chunks per thread, 2 at 4.
             (16384, 12288, BF16, "fast8", 192),
             (4096, 16384, F16, "fast8", 256),
-            (4096, 768, F32, "fast8", 32),
+            (4096, 768, F32, "fast4", 64),
             (1, 768, F32, "fast1", 192),
             // A single FP32 row spreads over up to 512 threads.
             (1, 4096, F32, "fast2", 512),
@@ -964,6 +1052,18 @@ mod tests {
     }
 
     #[test]
+    fn grid_tile_hints_take_multiples_of_the_block_up_to_the_default_tile() {
+        let p = prob(32, 1 << 20, F16); // 131072 chunks a row
+        let tile = |t| grid_plan(&p, 131072, PlanHints { grid_tile_chunks: t, ..Default::default() }).map(|pl| (pl.slice_chunks, pl.grid_blocks));
+        assert_eq!(tile(None), Some((GRID_TILE_CHUNKS, 32 * 64)));
+        assert_eq!(tile(Some(1024)), Some((1024, 32 * 128)));
+        assert_eq!(tile(Some(256)), Some((256, 32 * 512)));
+        for ignored in [0, 1000, GRID_TILE_CHUNKS + 256, 1 << 40] {
+            assert_eq!(tile(Some(ignored)), tile(None), "{ignored}");
+        }
+    }
+
+    #[test]
     fn every_plan_is_launchable() {
         for limits in [H100, TURING] {
             for cols in [1, 2, 3, 31, 33, 255, 768, 1000, 4097, 12288, 65536, 100_003, 1 << 20, 1 << 24] {
@@ -973,6 +1073,7 @@ mod tests {
                         let ctx = format!("{rows}x{cols} {x} vec={vec}: {pl:?}");
                         assert!(pl.block_threads >= 1 && pl.block_threads <= TLN_MAX_THREADS_PER_BLOCK, "{ctx}");
                         assert_eq!(pl.block_threads % pl.threads_per_row, 0, "{ctx}");
+                        assert!(pl.threads_per_row <= 32 || pl.block_threads / pl.threads_per_row <= TLN_MAX_SYNCING_GROUPS, "{ctx}");
                         assert!(pl.threads_per_row < 32 && pl.threads_per_row.is_power_of_two() || pl.threads_per_row % 32 == 0, "{ctx}");
                         assert!(pl.grid_blocks >= 1 && pl.grid_blocks % pl.cluster_ctas == 0, "{ctx}");
                         assert!(pl.cluster_ctas <= limits.max_cluster_ctas, "{ctx}");

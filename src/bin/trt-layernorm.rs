@@ -85,6 +85,10 @@ enum Command {
         /// the best plan without it.
         #[arg(long)]
         grid: bool,
+        /// Also time the grid variant with tiles of these many 16-byte chunks
+        /// (multiples of 256 up to 2048, the default), where it can run.
+        #[arg(long, value_delimiter = ',')]
+        grid_tile: Vec<u64>,
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
@@ -103,7 +107,7 @@ fn main() -> ExitCode {
         Command::Demo { no_builder, rows } => demo(no_builder, rows),
         Command::Info => info(),
         Command::Selftest { rows } => selftest(rows),
-        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters, split_prefetch, grid } => {
+        Command::Bench { shapes, dtypes, no_affine, norm, json, per_thread, cluster, general, prefetch_quarters, stream, split_clusters, split_prefetch, grid, grid_tile } => {
             let sweep = Sweep {
                 per_thread: &per_thread,
                 cluster: &cluster,
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
                 split_clusters: &split_clusters,
                 split_prefetch: &split_prefetch,
                 grid,
+                grid_tile: &grid_tile,
             };
             bench(&shapes, &dtypes, !no_affine, norm, json, &sweep)
         }
@@ -368,6 +373,7 @@ struct Sweep<'a> {
     split_clusters: &'a [u32],
     split_prefetch: &'a [u32],
     grid: bool,
+    grid_tile: &'a [u64],
 }
 
 impl Sweep<'_> {
@@ -401,6 +407,7 @@ impl Sweep<'_> {
         if self.grid {
             hints.extend([true, false].map(|g| PlanHints { grid: Some(g), ..Default::default() }));
         }
+        hints.extend(self.grid_tile.iter().map(|&t| PlanHints { grid: Some(true), grid_tile_chunks: Some(t), ..Default::default() }));
         hints
     }
 }
