@@ -414,8 +414,8 @@ const FEW_WAVES_MIN: f64 = 0.5;
 fn fullest_last_wave(p: &Problem, chunks: u64, limits: &DeviceLimits, n: u32) -> u32 {
     // (blocks, blocks per wave) of the plan of `m` chunks per thread.
     let grid = |m: u32| {
-        let (_, rows_per_block) = regs_block(chunks, m)?;
-        let per_wave = fast_rows_per_sm(limits, p.x_dtype(), chunks, m, p.norm()) / rows_per_block as u64 * limits.sm_count as u64;
+        let (per_sm, rows_per_block) = fast_blocks_per_sm(limits, p.x_dtype(), chunks, m, p.norm())?;
+        let per_wave = per_sm * limits.sm_count as u64;
         (per_wave > 0).then(|| (p.rows().div_ceil(rows_per_block as u64), per_wave))
     };
     let Some((blocks, per_wave)) = grid(n) else { return n };
@@ -530,7 +530,13 @@ fn regs_block(chunks: u64, n: u32) -> Option<(u32, u32)> {
 /// Rows of a fast kernel with `n` chunks per thread that one SM holds at
 /// once (the register caps of kernels/layernorm_abi.h).
 fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: NormKind) -> u64 {
-    let Some((tpr, rows_per_block)) = regs_block(chunks, n) else { return 0 };
+    fast_blocks_per_sm(limits, x, chunks, n, norm).map_or(0, |(blocks, rows_per_block)| blocks * rows_per_block as u64)
+}
+
+/// Blocks of a fast kernel with `n` chunks per thread that one SM holds at
+/// once, and the rows each holds ([`regs_block`]); None past 512 threads.
+fn fast_blocks_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: NormKind) -> Option<(u64, u32)> {
+    let (tpr, rows_per_block) = regs_block(chunks, n)?;
     let skip = norm == NormKind::SkipLayerNorm;
     let regs = match (n, x) {
         (FAST16_CHUNKS_PER_THREAD, _) => TLN_FAST16_16BIT_MAX_REGS,
@@ -541,7 +547,7 @@ fn fast_rows_per_sm(limits: &DeviceLimits, x: DType, chunks: u64, n: u32, norm: 
         (4, DType::F16 | DType::BF16) if skip => TLN_FASTSKIP4_16BIT_MAX_REGS,
         _ => TLN_FAST_MAX_REGS,
     };
-    blocks_per_sm(limits, tpr * rows_per_block, regs) * rows_per_block as u64
+    Some((blocks_per_sm(limits, tpr * rows_per_block, regs), rows_per_block))
 }
 
 /// How far ahead a fast block prefetches rows into L2, in quarters of a
