@@ -1383,6 +1383,53 @@ __device__ __forceinline__ float rsqrt_refined(float v) {
     return fmaf(0.5f * r, e, r);
 }
 
+// The overflow redo of row_statistics: the row reloaded, and its sums
+// taken again from X scaled by `scale` = 2^k, max|x*s| in [2^39, 2^40)
+// (rows that did not overflow, sharing the reductions, keep 1). Register
+// rows are left holding d = x*s - m, as pass 3 reads them.
+template <typename TX, int E, class Src, class Red>
+__device__ __forceinline__ void rescaled_sums(Src &src, const Span &s, const Red &red, const RowIn<TX> &in, bool active,
+                                              bool overflowed, bool rms, float inv_n, float &scale, float (&t)[1],
+                                              float &m, float (&q)[2]) {
+    if (active) src.reload(in, s);
+    const float amax = red.max(active ? max_abs_pass<TX, E>(src, s) : 0.f);
+    if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
+    if (!rms) {
+        t[0] = active ? sum_pass<TX, E>(src, s, scale) : 0.f;
+        red.sum(t, 0);
+        m = t[0] * inv_n;
+    }
+    const float2 mo2 = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
+    q[0] = mo2.x;
+    q[1] = mo2.y;
+    red.sum(q, 1);
+}
+
+// rescaled_sums for RMSNorm's short rows (kPredicated reducer), out of
+// line: inline, the redo (about 580 instructions in fastrms1_bf16) sat
+// between the reduction and pass 3, and every row jumped over it; BF16 and
+// FP32 short rows, the kernels that have it, ran 0.05-0.1 us slower than
+// FP16's. H100, 2026-12-07, us: RMSNorm FP32 1 x 4096 2.02 -> 1.91, 1 x 768
+// 1.49 -> 1.45, 512 x 1024 3.30 -> 3.23; BF16 1 x 768 1.45 -> 1.43, 128 x
+// 768 1.68 -> 1.66; the call costs registers (fastrms1_bf16: 48 -> 64;
+// fastrms2_bf16: 53 -> 64 and a 32-40 byte stack frame, used by the cold
+// call only), and LayerNorm's and SkipLayerNorm's one-shot rows lost with
+// it (SkipLayerNorm BF16 1 x 4096 2.01 -> 2.33, 4096 x 768 10.56 ->
+// 11.35), so they keep it inline (benches/results/h100-2026-12-07-ab.txt).
+// Returns scale, m and the sums.
+struct Rescaled {
+    float scale, m, q0, q1;
+};
+template <typename TX, int E, class Src, class Red>
+__device__ __noinline__ Rescaled rescaled_sums_outlined(const RowIn<TX> in, const Span s, const Red red, int owned, bool active,
+                                                        bool overflowed, bool rms, float inv_n, float m) {
+    Src src;
+    src.owned = owned;
+    float scale = 1.f, t[1] = {0.f}, q[2];
+    rescaled_sums<TX, E>(src, s, red, in, active, overflowed, rms, inv_n, scale, t, m, q);
+    return Rescaled{scale, m, q[0], q[1]};
+}
+
 // Everything after pass 1 (whose per-thread sum is `sum`): the mean's
 // estimate m, pass 2, the statistics, and the rescaled redo for rows whose
 // sums overflowed.
@@ -1523,18 +1570,25 @@ __device__ __forceinline__ RowStats row_statistics(Src &src, const Span &s, cons
         // inputs stay unscaled and give NaN, as the reference does.
         const bool overflowed = active && !(isfinite(t[0]) && isfinite(q[1]));
         if (red.any(overflowed)) {
-            if (active) src.reload(in, s);
-            const float amax = red.max(active ? max_abs_pass<TX, E>(src, s) : 0.f);
-            if (overflowed && isfinite(amax) && amax > 0.f) scale = ldexpf(1.f, 39 - ilogbf(amax));
-            if (!rms) {
-                t[0] = active ? sum_pass<TX, E>(src, s, scale) : 0.f;
-                red.sum(t, 0);
-                m = t[0] * inv_n;
+            // RMSNorm only: LayerNorm's and SkipLayerNorm's one-shot rows
+            // lost with the redo out of line (see rescaled_sums_outlined).
+            bool outlined = false;
+            if constexpr (Red::kSteps == kPredicated) {
+                if (rms) {
+                    const Rescaled r = rescaled_sums_outlined<TX, E, Src>(in, s, red, src.owned, active, overflowed, rms, inv_n, m);
+                    scale = r.scale;
+                    m = r.m;
+                    q[0] = r.q0;
+                    q[1] = r.q1;
+                    // The row as rescaled_sums leaves it, for pass 3.
+                    if (active) {
+                        src.reload(in, s);
+                        moments_pass<TX, E>(src, s, scale, m);
+                    }
+                    outlined = true;
+                }
             }
-            const float2 mo2 = active ? moments_pass<TX, E>(src, s, scale, m) : make_float2(0.f, 0.f);
-            q[0] = mo2.x;
-            q[1] = mo2.y;
-            red.sum(q, 1);
+            if (!outlined) rescaled_sums<TX, E>(src, s, red, in, active, overflowed, rms, inv_n, scale, t, m, q);
             settled = false;
             offset = 0.f;
         }

@@ -73,7 +73,10 @@ typedef enum TlnVariant {
 #define TLN_FAST8_16BIT_MAX_REGS 80
 /* tln_fastskip<N> with 16-bit X holds Skip's chunks too: at 64 (N = 4) and 112 (N = 8) registers ptxas
  * issued the loads in groups, one DRAM round trip each; N = 8 still did at 128, N = 4 at 80 once it also
- * loads the row's first element (scripts/check-sass.sh). */
+ * loads the row's first element (scripts/check-sass.sh). At 80 it no longer spills or splits its loads, and
+ * packs more blocks on an SM (16384 x 12288: 2 instead of 1), but did not gain: H100, 2026-12-07, BF16
+ * SkipLayerNorm 16384 x 12288 526.5 -> 532.5 us, the other shapes within 0.3%
+ * (benches/results/h100-2026-12-07-ab.txt). */
 #define TLN_FASTSKIP4_16BIT_MAX_REGS 88
 #define TLN_FASTSKIP8_16BIT_MAX_REGS 168
 /* tln_fastskip8 with FP32 X: at 80 registers ptxas issued 14 of its 16 loads before the first add. */
