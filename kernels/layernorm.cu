@@ -1407,9 +1407,10 @@ __device__ __forceinline__ void rescaled_sums(Src &src, const Span &s, const Red
 
 // rescaled_sums for RMSNorm's short rows (kPredicated reducer), out of
 // line: inline, the redo (about 580 instructions in fastrms1_bf16) sat
-// between the reduction and pass 3, and every row jumped over it; BF16 and
-// FP32 short rows, the kernels that have it, ran 0.05-0.1 us slower than
-// FP16's. H100, 2026-12-07, us: RMSNorm FP32 1 x 4096 2.02 -> 1.91, 1 x 768
+// between the reduction and pass 3, and every row jumped over it (FP16,
+// whose squares cannot overflow, has no redo: BF16 short rows ran 0.06-0.11
+// us slower than FP16's on the H200, h200-2026-12-03e-rmsnorm.json).
+// H100, 2026-12-07, us: RMSNorm FP32 1 x 4096 2.02 -> 1.91, 1 x 768
 // 1.49 -> 1.45, 512 x 1024 3.30 -> 3.23; BF16 1 x 768 1.45 -> 1.43, 128 x
 // 768 1.68 -> 1.66; the call costs registers (fastrms1_bf16: 48 -> 64;
 // fastrms2_bf16: 53 -> 64 and a 32-40 byte stack frame, used by the cold
