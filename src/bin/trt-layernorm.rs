@@ -8,7 +8,7 @@ use trt_layernorm::select::PlanHints;
 use trt_layernorm::{driver, fatbin, DType, LayerNorm, NormKind};
 
 #[derive(Parser)]
-#[command(name = "trt-layernorm", version, about = "FP32-accumulating LayerNorm for TensorRT: info, self-test, ONNX patching")]
+#[command(name = "trt-layernorm", version, about = "FP32-accumulating LayerNorm, RMSNorm and SkipLayerNorm plugins for TensorRT: demo, info, self-test, benchmark, ONNX patching")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -92,7 +92,8 @@ enum Command {
     },
     /// Rewrites an ONNX model's LayerNorms and RMSNorms (LayerNormalization and
     /// RMSNormalization nodes and the decomposed patterns exporters emit) into
-    /// FP32LayerNorm and FP32RMSNorm plugin nodes.
+    /// FP32LayerNorm and FP32RMSNorm plugin nodes, and residual Adds before a
+    /// LayerNorm into FP32SkipLayerNorm (unless --no-fuse-skip).
     Patch(trt_layernorm::onnx::PatchArgs),
 }
 
